@@ -1,0 +1,113 @@
+// Decoder: libavformat demuxer + libavcodec video decoder as a FrameSource.
+//
+// Reads anything FFmpeg reads (a path, or "-" for stdin). Decodes the first video
+// stream that is not cover art (or the one asked for) with frame threading, drains
+// the codec at end of file, keeps source timestamps (best-effort where packets have
+// none, synthesized from the frame rate where there are none at all) and keeps them
+// strictly increasing. Packets of every other stream go to the passthrough callback
+// untouched, on the decoding thread.
+//
+// Threads: construct anywhere; next() and the callback run on one thread (the
+// source stage); interrupt() is async-signal-safe.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "framegen/pipeline/av_ptr.h"
+#include "framegen/pipeline/pipeline.h"
+
+namespace framegen {
+
+struct StreamInfo {
+  int index = -1;
+  std::string type;  // "video", "audio", "subtitle", "attachment", "data"
+  std::string codec;
+  bool attached_pic = false;
+};
+
+struct VideoInfo {
+  std::string path;
+  std::string format;  // container (long name)
+  int stream_index = -1;
+  std::string codec;
+  int width = 0;
+  int height = 0;
+  AVPixelFormat pix_fmt = AV_PIX_FMT_NONE;
+  AVRational time_base{0, 1};
+  AVRational frame_rate{0, 1};  // guessed; {0,1} when unknown
+  AVRational sample_aspect_ratio{0, 1};
+  double duration = 0.0;       // seconds, 0 when unknown
+  int64_t frame_count = 0;     // from the container, 0 when unknown
+  double rotation = 0.0;       // degrees, from the display matrix
+  AVColorPrimaries color_primaries = AVCOL_PRI_UNSPECIFIED;
+  AVColorTransferCharacteristic color_trc = AVCOL_TRC_UNSPECIFIED;
+  AVColorSpace colorspace = AVCOL_SPC_UNSPECIFIED;
+  AVColorRange color_range = AVCOL_RANGE_UNSPECIFIED;
+  AVChromaLocation chroma_location = AVCHROMA_LOC_UNSPECIFIED;
+  std::vector<StreamInfo> streams;
+};
+
+struct DecoderOptions {
+  int threads = 0;          // 0: FFmpeg picks (one per core)
+  int stream = -1;          // video stream index; -1: the first real video stream
+  int max_dimension = 16384;
+};
+
+class Decoder final : public FrameSource {
+ public:
+  using PacketCallback = std::function<void(AVPacket* packet, const AVStream* stream)>;
+
+  // Opens and probes the input; throws Error(kInput) naming the path on failure.
+  Decoder(const std::string& path, const DecoderOptions& options = {});
+  ~Decoder() override;
+
+  [[nodiscard]] std::string name() const override { return "decode"; }
+  Frame next() override;
+  void interrupt() override { interrupted_.store(true, std::memory_order_release); }
+
+  // Packets of non-video streams (and other video streams) are handed to `cb`,
+  // which may take them with av_packet_move_ref.
+  void set_passthrough(PacketCallback cb) { passthrough_ = std::move(cb); }
+
+  [[nodiscard]] const VideoInfo& info() const { return info_; }
+  [[nodiscard]] AVFormatContext* format_context() const { return input_.get(); }
+  [[nodiscard]] const AVStream* video_stream() const { return input_->streams[info_.stream_index]; }
+
+  // Counters, valid after the run.
+  [[nodiscard]] int64_t corrupt_packets() const { return corrupt_packets_; }
+  [[nodiscard]] int64_t size_changes() const { return size_changes_; }
+
+ private:
+  static int interrupt_cb(void* opaque);
+  void fix_timestamps(AVFrame* frame, int64_t* duration);
+
+  std::string path_;
+  AvInputPtr input_;
+  AvCodecContextPtr codec_;
+  AvPacketPtr packet_;
+  std::shared_ptr<detail::ShellRecycler> shells_;
+  PacketCallback passthrough_;
+  VideoInfo info_;
+  std::atomic<bool> interrupted_{false};
+  bool flushing_ = false;
+  bool finished_ = false;
+  int64_t last_pts_ = AV_NOPTS_VALUE;
+  int64_t default_duration_ = 0;  // one frame in time_base units, 0 if unknown
+  int64_t corrupt_packets_ = 0;
+  int64_t size_changes_ = 0;
+  bool warned_pts_missing_ = false;
+  bool warned_pts_order_ = false;
+  int last_width_ = 0;
+  int last_height_ = 0;
+};
+
+// Opens `path` just far enough to describe it (for `framegen probe`); counts frames
+// by demuxing when `count_frames` is set.
+VideoInfo probe_input(const std::string& path, bool count_frames);
+
+}  // namespace framegen

@@ -1,0 +1,72 @@
+// Muxer: one output file with one encoded video stream and copies of the input's
+// audio, subtitle, attachment and data streams (packets bit-identical, timestamps
+// rescaled to the output time bases).
+//
+// Threads: thread-safe. The decoding thread hands passthrough packets to
+// write_passthrough(); the encoding thread opens the video stream and writes its
+// packets. Passthrough packets that arrive before the video stream is known are
+// held and written right after the header.
+//
+// The file is written at `write_path` (a temporary name beside the final output)
+// with the container chosen from `format_path`'s extension; the caller renames it
+// when finish() succeeds, and deletes it otherwise: no half-written output remains.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "framegen/pipeline/av_ptr.h"
+#include "framegen/pipeline/decoder.h"
+
+namespace framegen {
+
+class Muxer {
+ public:
+  // `input` describes the source streams to copy; `video_input_index` is the
+  // decoded stream (it becomes the encoded video stream, at the same position).
+  Muxer(const std::string& format_path, const std::string& write_path, AVFormatContext* input,
+        int video_input_index);
+  ~Muxer();
+  Muxer(const Muxer&) = delete;
+  Muxer& operator=(const Muxer&) = delete;
+
+  [[nodiscard]] const AVOutputFormat* format() const { return output_->oformat; }
+  [[nodiscard]] bool is_single_image() const;
+  [[nodiscard]] bool needs_global_header() const {
+    return (output_->oformat->flags & AVFMT_GLOBALHEADER) != 0;
+  }
+
+  // Encoding thread: describe the video stream from the opened encoder and write the
+  // header (plus any held passthrough packets).
+  void open_video(const AVCodecContext* encoder);
+  // Encoding thread: write one encoded video packet (in encoder time base).
+  void write_video(AVPacket* packet, AVRational encoder_time_base);
+  // Decoding thread: copy a packet of input stream `stream`.
+  void write_passthrough(AVPacket* packet, const AVStream* stream);
+  // Encoding thread: write the trailer and close the file.
+  void finish();
+
+  [[nodiscard]] int64_t passthrough_packets() const;
+
+ private:
+  void write_locked(AVPacket* packet);
+  void copy_passthrough_locked(AVPacket* packet, const AVStream* in_stream);
+
+  std::string format_path_;
+  std::string write_path_;
+  AVFormatContext* output_ = nullptr;
+  int video_out_index_ = -1;
+  std::map<int, int> stream_map_;  // input stream index -> output stream index
+  std::map<int, AVRational> input_time_base_;
+  mutable std::mutex mutex_;
+  bool header_written_ = false;
+  bool finished_ = false;
+  std::deque<std::pair<AvPacketPtr, int>> held_;  // (packet, input stream index)
+  int64_t passthrough_packets_ = 0;
+  int64_t last_video_dts_ = INT64_MIN;
+};
+
+}  // namespace framegen

@@ -1,0 +1,282 @@
+#include "framegen/pipeline/decoder.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <cmath>
+
+#include "framegen/pipeline/error.h"
+
+extern "C" {
+#include <libavutil/display.h>
+#include <libavutil/pixdesc.h>
+}
+
+namespace framegen {
+
+namespace {
+
+const char* media_type_name(AVMediaType t) {
+  const char* s = av_get_media_type_string(t);
+  return s != nullptr ? s : "unknown";
+}
+
+std::string url_for(const std::string& path) { return path == "-" ? "pipe:0" : path; }
+
+void check_is_readable_file(const std::string& path) {
+  if (path == "-" || path.find("://") != std::string::npos || path.rfind("pipe:", 0) == 0) {
+    return;
+  }
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    throw Error(ErrorKind::kInput, "cannot open input '" + path + "': " + std::strerror(errno));
+  }
+  if (S_ISDIR(st.st_mode)) {
+    throw Error(ErrorKind::kInput, "cannot open input '" + path + "': is a directory");
+  }
+  if (S_ISREG(st.st_mode) && st.st_size == 0) {
+    throw Error(ErrorKind::kInput, "cannot open input '" + path + "': the file is empty");
+  }
+}
+
+AvInputPtr open_input(const std::string& path, AVIOInterruptCB* cb) {
+  check_is_readable_file(path);
+  AVFormatContext* raw = avformat_alloc_context();
+  if (raw == nullptr) {
+    throw std::bad_alloc();
+  }
+  if (cb != nullptr) {
+    raw->interrupt_callback = *cb;
+  }
+  int ret = avformat_open_input(&raw, url_for(path).c_str(), nullptr, nullptr);
+  if (ret < 0) {
+    // avformat_open_input frees the context on failure.
+    std::string why = av_error_text(ret);
+    if (ret == AVERROR_INVALIDDATA) {
+      why = "not a video file FFmpeg can read (or truncated / missing its index)";
+    }
+    throw Error(ErrorKind::kInput, "cannot open input '" + path + "': " + why);
+  }
+  AvInputPtr input(raw);
+  ret = avformat_find_stream_info(input.get(), nullptr);
+  if (ret < 0) {
+    throw Error(ErrorKind::kInput, "cannot read stream info of '" + path + "': " + av_error_text(ret));
+  }
+  return input;
+}
+
+int pick_video_stream(AVFormatContext* input, int wanted, const std::string& path) {
+  if (wanted >= 0) {
+    if (wanted >= static_cast<int>(input->nb_streams) ||
+        input->streams[wanted]->codecpar->codec_type != AVMEDIA_TYPE_VIDEO) {
+      throw Error(ErrorKind::kInput, "'" + path + "' has no video stream #" + std::to_string(wanted));
+    }
+    return wanted;
+  }
+  for (unsigned i = 0; i < input->nb_streams; ++i) {
+    const AVStream* st = input->streams[i];
+    if (st->codecpar->codec_type == AVMEDIA_TYPE_VIDEO &&
+        (st->disposition & AV_DISPOSITION_ATTACHED_PIC) == 0) {
+      return static_cast<int>(i);
+    }
+  }
+  throw Error(ErrorKind::kInput, "'" + path + "' has no video stream");
+}
+
+VideoInfo describe(AVFormatContext* input, int index, const std::string& path) {
+  VideoInfo info;
+  info.path = path;
+  info.format = input->iformat->long_name != nullptr ? input->iformat->long_name : input->iformat->name;
+  info.stream_index = index;
+  AVStream* st = input->streams[index];
+  const AVCodecParameters* par = st->codecpar;
+  const AVCodecDescriptor* cd = avcodec_descriptor_get(par->codec_id);
+  info.codec = cd != nullptr ? cd->name : "unknown";
+  info.width = par->width;
+  info.height = par->height;
+  info.pix_fmt = static_cast<AVPixelFormat>(par->format);
+  info.time_base = st->time_base;
+  info.frame_rate = av_guess_frame_rate(input, st, nullptr);
+  info.sample_aspect_ratio = av_guess_sample_aspect_ratio(input, st, nullptr);
+  if (st->duration != AV_NOPTS_VALUE) {
+    info.duration = static_cast<double>(st->duration) * av_q2d(st->time_base);
+  } else if (input->duration != AV_NOPTS_VALUE) {
+    info.duration = static_cast<double>(input->duration) / AV_TIME_BASE;
+  }
+  info.frame_count = st->nb_frames;
+  if (const uint8_t* m = av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, nullptr)) {
+    const double r = av_display_rotation_get(reinterpret_cast<const int32_t*>(m));
+    info.rotation = std::isnan(r) ? 0.0 : -r;
+  }
+  info.color_primaries = par->color_primaries;
+  info.color_trc = par->color_trc;
+  info.colorspace = par->color_space;
+  info.color_range = par->color_range;
+  info.chroma_location = par->chroma_location;
+  for (unsigned i = 0; i < input->nb_streams; ++i) {
+    const AVStream* s = input->streams[i];
+    StreamInfo si;
+    si.index = static_cast<int>(i);
+    si.type = media_type_name(s->codecpar->codec_type);
+    const AVCodecDescriptor* d = avcodec_descriptor_get(s->codecpar->codec_id);
+    si.codec = d != nullptr ? d->name : "unknown";
+    si.attached_pic = (s->disposition & AV_DISPOSITION_ATTACHED_PIC) != 0;
+    info.streams.push_back(si);
+  }
+  return info;
+}
+
+}  // namespace
+
+int Decoder::interrupt_cb(void* opaque) {
+  return static_cast<Decoder*>(opaque)->interrupted_.load(std::memory_order_acquire) ? 1 : 0;
+}
+
+Decoder::Decoder(const std::string& path, const DecoderOptions& options)
+    : path_(path), packet_(make_av_packet()), shells_(make_shell_recycler()) {
+  AVIOInterruptCB cb{&Decoder::interrupt_cb, this};
+  input_ = open_input(path, &cb);
+  const int index = pick_video_stream(input_.get(), options.stream, path);
+  info_ = describe(input_.get(), index, path);
+  if (info_.width <= 0 || info_.height <= 0) {
+    throw Error(ErrorKind::kInput, "'" + path + "': video stream has no valid size (" +
+                                       std::to_string(info_.width) + "x" + std::to_string(info_.height) + ")");
+  }
+  if (info_.width > options.max_dimension || info_.height > options.max_dimension) {
+    throw Error(ErrorKind::kInput, "'" + path + "': video size " + std::to_string(info_.width) + "x" +
+                                       std::to_string(info_.height) + " is above the limit of " +
+                                       std::to_string(options.max_dimension) + " pixels per side");
+  }
+
+  AVStream* st = input_->streams[index];
+  const AVCodec* codec = avcodec_find_decoder(st->codecpar->codec_id);
+  if (codec == nullptr) {
+    throw Error(ErrorKind::kInput, "'" + path + "': no decoder for video codec " + info_.codec);
+  }
+  codec_.reset(avcodec_alloc_context3(codec));
+  if (!codec_) {
+    throw std::bad_alloc();
+  }
+  av_check(avcodec_parameters_to_context(codec_.get(), st->codecpar), ErrorKind::kInput, path);
+  codec_->pkt_timebase = st->time_base;
+  codec_->thread_count = options.threads;
+  codec_->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+  const int ret = avcodec_open2(codec_.get(), codec, nullptr);
+  if (ret < 0) {
+    throw Error(ErrorKind::kInput, "'" + path + "': cannot open the " + info_.codec + " decoder: " + av_error_text(ret));
+  }
+  // Streams we do not decode are not parsed or discarded: passthrough needs them.
+  for (unsigned i = 0; i < input_->nb_streams; ++i) {
+    input_->streams[i]->discard = AVDISCARD_DEFAULT;
+  }
+  if (info_.frame_rate.num > 0 && info_.frame_rate.den > 0) {
+    default_duration_ = av_rescale_q(1, av_inv_q(info_.frame_rate), info_.time_base);
+  }
+  last_width_ = info_.width;
+  last_height_ = info_.height;
+}
+
+Decoder::~Decoder() = default;
+
+void Decoder::fix_timestamps(AVFrame* frame, int64_t* duration) {
+  int64_t pts = frame->best_effort_timestamp;
+  if (pts == AV_NOPTS_VALUE) {
+    pts = frame->pts;
+  }
+  if (pts == AV_NOPTS_VALUE) {
+    if (!warned_pts_missing_) {
+      spdlog::warn("'{}': frames without timestamps; synthesizing them from the frame rate", path_);
+      warned_pts_missing_ = true;
+    }
+    pts = last_pts_ == AV_NOPTS_VALUE ? 0 : last_pts_ + std::max<int64_t>(default_duration_, 1);
+  }
+  if (last_pts_ != AV_NOPTS_VALUE && pts <= last_pts_) {
+    if (!warned_pts_order_) {
+      spdlog::warn("'{}': timestamps not increasing at frame pts {}; nudging them forward", path_, pts);
+      warned_pts_order_ = true;
+    }
+    pts = last_pts_ + 1;
+  }
+  frame->pts = pts;
+  last_pts_ = pts;
+  *duration = frame->pkt_duration > 0 ? frame->pkt_duration : default_duration_;
+}
+
+Frame Decoder::next() {
+  for (;;) {
+    if (finished_) {
+      return {};
+    }
+    Frame frame = make_shell(shells_, info_.time_base);
+    int ret = avcodec_receive_frame(codec_.get(), frame.av());
+    if (ret >= 0) {
+      int64_t duration = 0;
+      fix_timestamps(frame.av(), &duration);
+      frame.set_duration(duration);
+      if (frame.width() != last_width_ || frame.height() != last_height_) {
+        ++size_changes_;
+        spdlog::warn("'{}': video size changed from {}x{} to {}x{} at {:.3f}s", path_, last_width_,
+                     last_height_, frame.width(), frame.height(), frame.seconds());
+        last_width_ = frame.width();
+        last_height_ = frame.height();
+      }
+      return frame;
+    }
+    if (ret == AVERROR_EOF) {
+      finished_ = true;
+      return {};
+    }
+    if (ret != AVERROR(EAGAIN)) {
+      ++corrupt_packets_;
+      spdlog::warn("'{}': decoding error ({}); frame skipped", path_, av_error_text(ret));
+      continue;
+    }
+    if (flushing_) {
+      finished_ = true;  // EAGAIN while draining should not happen; stop cleanly
+      return {};
+    }
+
+    ret = av_read_frame(input_.get(), packet_.get());
+    if (ret < 0) {
+      if (ret == AVERROR_EXIT && interrupted_.load(std::memory_order_acquire)) {
+        spdlog::info("'{}': input reading stopped on request", path_);
+      } else if (ret != AVERROR_EOF) {
+        spdlog::warn("'{}': read error ({}); treating it as the end of the input", path_, av_error_text(ret));
+      }
+      avcodec_send_packet(codec_.get(), nullptr);
+      flushing_ = true;
+      continue;
+    }
+    if (packet_->stream_index == info_.stream_index) {
+      ret = avcodec_send_packet(codec_.get(), packet_.get());
+      if (ret < 0 && ret != AVERROR(EAGAIN)) {
+        ++corrupt_packets_;
+        spdlog::warn("'{}': corrupt video packet at byte {} ({}); skipped", path_, packet_->pos,
+                     av_error_text(ret));
+      }
+    } else if (passthrough_) {
+      passthrough_(packet_.get(), input_->streams[packet_->stream_index]);
+    }
+    av_packet_unref(packet_.get());
+  }
+}
+
+VideoInfo probe_input(const std::string& path, bool count_frames) {
+  AvInputPtr input = open_input(path, nullptr);
+  const int index = pick_video_stream(input.get(), -1, path);
+  VideoInfo info = describe(input.get(), index, path);
+  if (count_frames) {
+    AvPacketPtr pkt = make_av_packet();
+    int64_t n = 0;
+    while (av_read_frame(input.get(), pkt.get()) >= 0) {
+      if (pkt->stream_index == index) {
+        ++n;
+      }
+      av_packet_unref(pkt.get());
+    }
+    info.frame_count = n;
+  }
+  return info;
+}
+
+}  // namespace framegen

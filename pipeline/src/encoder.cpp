@@ -1,0 +1,185 @@
+#include "framegen/pipeline/encoder.h"
+
+#include <spdlog/spdlog.h>
+
+#include "framegen/pipeline/error.h"
+
+extern "C" {
+#include <libavutil/opt.h>
+#include <libavutil/pixdesc.h>
+}
+
+namespace framegen {
+
+const AVCodec* find_video_encoder(const std::string& name) {
+  const AVCodec* codec = avcodec_find_encoder_by_name(name.c_str());
+  if (codec == nullptr) {
+    throw Error(ErrorKind::kUsage, "unknown encoder '" + name + "' (try libx264, libx265, libvpx-vp9, ffv1, png)");
+  }
+  if (codec->type != AVMEDIA_TYPE_VIDEO) {
+    throw Error(ErrorKind::kUsage, "'" + name + "' is not a video encoder");
+  }
+  return codec;
+}
+
+AVPixelFormat choose_encoder_pix_fmt(const AVCodec* codec, AVPixelFormat input, const std::string& requested) {
+  const AVPixelFormat* list = codec->pix_fmts;
+  auto supported = [list](AVPixelFormat f) {
+    if (list == nullptr) {
+      return true;
+    }
+    for (const AVPixelFormat* p = list; *p != AV_PIX_FMT_NONE; ++p) {
+      if (*p == f) {
+        return true;
+      }
+    }
+    return false;
+  };
+  if (!requested.empty()) {
+    const AVPixelFormat f = av_get_pix_fmt(requested.c_str());
+    if (f == AV_PIX_FMT_NONE) {
+      throw Error(ErrorKind::kUsage, "unknown pixel format '" + requested + "'");
+    }
+    if (!supported(f)) {
+      throw Error(ErrorKind::kUsage, std::string("encoder ") + codec->name + " does not take pixel format " + requested);
+    }
+    return f;
+  }
+  // Full-range "J" formats are deprecated aliases: the range travels in the tags.
+  AVPixelFormat want = input;
+  if (want == AV_PIX_FMT_YUVJ420P) {
+    want = AV_PIX_FMT_YUV420P;
+  } else if (want == AV_PIX_FMT_YUVJ422P) {
+    want = AV_PIX_FMT_YUV422P;
+  } else if (want == AV_PIX_FMT_YUVJ444P) {
+    want = AV_PIX_FMT_YUV444P;
+  }
+  if (want != AV_PIX_FMT_NONE && supported(want)) {
+    return want;
+  }
+  if (list == nullptr) {
+    return AV_PIX_FMT_YUV420P;
+  }
+  return avcodec_find_best_pix_fmt_of_list(list, want == AV_PIX_FMT_NONE ? AV_PIX_FMT_YUV420P : want, 0, nullptr);
+}
+
+EncodeSink::EncodeSink(Muxer& muxer, const VideoInfo& source, EncoderOptions options)
+    : muxer_(muxer),
+      source_(source),
+      options_(std::move(options)),
+      codec_def_(find_video_encoder(options_.codec)),
+      packet_(make_av_packet()) {}
+
+EncodeSink::~EncodeSink() = default;
+
+void EncodeSink::open(const Frame& first) {
+  codec_.reset(avcodec_alloc_context3(codec_def_));
+  if (!codec_) {
+    throw std::bad_alloc();
+  }
+  AVCodecContext* c = codec_.get();
+  c->width = first.width();
+  c->height = first.height();
+  c->pix_fmt = first.format();
+  c->time_base = first.time_base();
+  if (source_.frame_rate.num > 0) {
+    c->framerate = source_.frame_rate;
+  }
+  c->sample_aspect_ratio = source_.sample_aspect_ratio;
+  c->color_primaries = source_.color_primaries;
+  c->color_trc = source_.color_trc;
+  c->colorspace = source_.colorspace;
+  c->color_range = source_.color_range;
+  c->chroma_sample_location = source_.chroma_location;
+  c->thread_count = options_.threads;
+  if (muxer_.needs_global_header()) {
+    c->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+  }
+  if (options_.bitrate > 0) {
+    c->bit_rate = options_.bitrate;
+  }
+  AVDictionary* opts = nullptr;
+  if (options_.crf >= 0) {
+    av_dict_set_int(&opts, "crf", options_.crf, 0);
+    if (options_.codec == "libvpx-vp9" && options_.bitrate == 0) {
+      c->bit_rate = 0;  // constant quality mode
+    }
+  }
+  if (!options_.preset.empty()) {
+    av_dict_set(&opts, options_.codec == "libvpx-vp9" ? "deadline" : "preset", options_.preset.c_str(), 0);
+  }
+  if (options_.codec == "libvpx-vp9" && options_.preset.empty()) {
+    av_dict_set(&opts, "deadline", "realtime", 0);
+    av_dict_set(&opts, "cpu-used", "8", 0);
+    av_dict_set(&opts, "row-mt", "1", 0);
+  }
+  const int ret = avcodec_open2(c, codec_def_, &opts);
+  std::string unused;
+  AVDictionaryEntry* e = nullptr;
+  while ((e = av_dict_get(opts, "", e, AV_DICT_IGNORE_SUFFIX)) != nullptr) {
+    unused += std::string(unused.empty() ? "" : ", ") + e->key;
+  }
+  av_dict_free(&opts);
+  if (ret < 0) {
+    throw Error(ErrorKind::kOutput, "cannot open encoder " + options_.codec + " for " + std::to_string(c->width) +
+                                        "x" + std::to_string(c->height) + " " +
+                                        av_get_pix_fmt_name(c->pix_fmt) + ": " + av_error_text(ret));
+  }
+  if (!unused.empty()) {
+    throw Error(ErrorKind::kUsage, "encoder " + options_.codec + " does not accept option(s): " + unused);
+  }
+  muxer_.open_video(c);
+}
+
+void EncodeSink::drain(bool flush) {
+  if (flush) {
+    av_check(avcodec_send_frame(codec_.get(), nullptr), ErrorKind::kProcessing, "flushing encoder " + options_.codec);
+  }
+  for (;;) {
+    const int ret = avcodec_receive_packet(codec_.get(), packet_.get());
+    if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) {
+      return;
+    }
+    av_check(ret, ErrorKind::kProcessing, "encoder " + options_.codec);
+    muxer_.write_video(packet_.get(), codec_->time_base);
+    av_packet_unref(packet_.get());
+  }
+}
+
+void EncodeSink::consume(Frame frame) {
+  if (!codec_) {
+    open(frame);
+  }
+  if (muxer_.is_single_image() && frames_ >= 1) {
+    ++dropped_;
+    if (!warned_single_image_) {
+      spdlog::warn("an image output holds one frame; later frames are not written");
+      warned_single_image_ = true;
+    }
+    return;
+  }
+  if (frame.width() != codec_->width || frame.height() != codec_->height || frame.format() != codec_->pix_fmt) {
+    throw Error(ErrorKind::kProcessing, "frame at " + std::to_string(frame.seconds()) +
+                                            "s does not match the encoder's size or format");
+  }
+  AVFrame* f = frame.av();
+  if (frame.time_base().num != codec_->time_base.num || frame.time_base().den != codec_->time_base.den) {
+    f->pts = av_rescale_q(f->pts, frame.time_base(), codec_->time_base);
+  }
+  f->pict_type = AV_PICTURE_TYPE_NONE;
+  av_check(avcodec_send_frame(codec_.get(), f), ErrorKind::kProcessing, "encoder " + options_.codec);
+  ++frames_;
+  drain(false);
+  if (progress_) {
+    progress_(frames_, frame.seconds());
+  }
+}
+
+void EncodeSink::finish() {
+  if (codec_) {
+    drain(true);
+  }
+  muxer_.finish();
+}
+
+}  // namespace framegen

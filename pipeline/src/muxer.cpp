@@ -1,0 +1,211 @@
+#include "framegen/pipeline/muxer.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+
+#include "framegen/pipeline/error.h"
+
+extern "C" {
+#include <libavutil/opt.h>
+}
+
+namespace framegen {
+
+namespace {
+
+bool is_copyable(AVMediaType t) {
+  return t == AVMEDIA_TYPE_AUDIO || t == AVMEDIA_TYPE_SUBTITLE || t == AVMEDIA_TYPE_ATTACHMENT ||
+         t == AVMEDIA_TYPE_DATA || t == AVMEDIA_TYPE_VIDEO;
+}
+
+}  // namespace
+
+Muxer::Muxer(const std::string& format_path, const std::string& write_path, AVFormatContext* input,
+             int video_input_index)
+    : format_path_(format_path), write_path_(write_path) {
+  const AVOutputFormat* ofmt = av_guess_format(nullptr, format_path.c_str(), nullptr);
+  if (ofmt == nullptr) {
+    throw Error(ErrorKind::kOutput, "cannot tell the container from the output name '" + format_path +
+                                        "' (use an extension such as .mp4, .mkv, .mov, .webm or .png)");
+  }
+  int ret = avformat_alloc_output_context2(&output_, ofmt, nullptr, write_path.c_str());
+  if (ret < 0 || output_ == nullptr) {
+    throw Error(ErrorKind::kOutput, "cannot create output '" + format_path + "': " + av_error_text(ret));
+  }
+  av_dict_copy(&output_->metadata, input->metadata, 0);
+
+  for (unsigned i = 0; i < input->nb_streams; ++i) {
+    AVStream* in = input->streams[i];
+    const int idx = static_cast<int>(i);
+    if (idx == video_input_index) {
+      AVStream* out = avformat_new_stream(output_, nullptr);
+      if (out == nullptr) {
+        throw std::bad_alloc();
+      }
+      video_out_index_ = out->index;
+      av_dict_copy(&out->metadata, in->metadata, 0);
+      out->disposition = in->disposition;
+      // Rotation travels as a display matrix on the stream.
+      size_t size = 0;
+      if (const uint8_t* m = av_stream_get_side_data(in, AV_PKT_DATA_DISPLAYMATRIX, &size)) {
+        uint8_t* dst = av_stream_new_side_data(out, AV_PKT_DATA_DISPLAYMATRIX, size);
+        if (dst != nullptr) {
+          std::memcpy(dst, m, size);
+        }
+      }
+      continue;
+    }
+    const AVMediaType type = in->codecpar->codec_type;
+    if (!is_copyable(type) || is_single_image()) {
+      continue;
+    }
+    if ((in->disposition & AV_DISPOSITION_ATTACHED_PIC) != 0) {
+      spdlog::warn("'{}': cover art stream #{} is not copied", format_path, idx);
+      continue;
+    }
+    if (avformat_query_codec(ofmt, in->codecpar->codec_id, FF_COMPLIANCE_NORMAL) != 1) {
+      const AVCodecDescriptor* d = avcodec_descriptor_get(in->codecpar->codec_id);
+      spdlog::warn("'{}': the {} container cannot hold {} stream #{} ({}); it is not copied", format_path,
+                   ofmt->name, av_get_media_type_string(type), idx, d != nullptr ? d->name : "unknown codec");
+      continue;
+    }
+    AVStream* out = avformat_new_stream(output_, nullptr);
+    if (out == nullptr) {
+      throw std::bad_alloc();
+    }
+    av_check(avcodec_parameters_copy(out->codecpar, in->codecpar), ErrorKind::kOutput, "copy stream parameters");
+    // The input container's codec tag may mean nothing in the output container.
+    unsigned int tag = 0;
+    if (av_codec_get_tag2(ofmt->codec_tag, in->codecpar->codec_id, &tag) == 0 ||
+        tag != in->codecpar->codec_tag) {
+      out->codecpar->codec_tag = 0;
+    }
+    out->time_base = in->time_base;
+    out->disposition = in->disposition;
+    av_dict_copy(&out->metadata, in->metadata, 0);
+    stream_map_[idx] = out->index;
+    input_time_base_[idx] = in->time_base;
+  }
+
+  if ((ofmt->flags & AVFMT_NOFILE) == 0) {
+    ret = avio_open(&output_->pb, write_path.c_str(), AVIO_FLAG_WRITE);
+    if (ret < 0) {
+      avformat_free_context(output_);
+      output_ = nullptr;
+      throw Error(ErrorKind::kOutput, "cannot create output '" + format_path + "': " + av_error_text(ret));
+    }
+  }
+}
+
+Muxer::~Muxer() {
+  if (output_ != nullptr) {
+    if (output_->pb != nullptr && (output_->oformat->flags & AVFMT_NOFILE) == 0) {
+      avio_closep(&output_->pb);
+    }
+    avformat_free_context(output_);
+  }
+}
+
+bool Muxer::is_single_image() const {
+  return std::strcmp(output_->oformat->name, "image2") == 0;
+}
+
+void Muxer::open_video(const AVCodecContext* encoder) {
+  std::lock_guard lock(mutex_);
+  AVStream* out = output_->streams[video_out_index_];
+  av_check(avcodec_parameters_from_context(out->codecpar, encoder), ErrorKind::kOutput,
+           "video stream parameters");
+  out->time_base = encoder->time_base;
+  out->avg_frame_rate = encoder->framerate;
+  out->sample_aspect_ratio = encoder->sample_aspect_ratio;
+
+  AVDictionary* opts = nullptr;
+  const std::string name = output_->oformat->name;
+  if (name.find("mp4") != std::string::npos || name.find("mov") != std::string::npos) {
+    av_dict_set(&opts, "movflags", "+faststart", 0);
+  }
+  if (is_single_image()) {
+    av_dict_set(&opts, "update", "1", 0);
+  }
+  const int ret = avformat_write_header(output_, &opts);
+  av_dict_free(&opts);
+  if (ret < 0) {
+    throw Error(ErrorKind::kOutput, "cannot write the header of '" + format_path_ + "': " + av_error_text(ret));
+  }
+  header_written_ = true;
+  while (!held_.empty()) {
+    auto [pkt, in_index] = std::move(held_.front());
+    held_.pop_front();
+    AVPacket* p = pkt.get();
+    p->stream_index = in_index;
+    copy_passthrough_locked(p, nullptr);
+  }
+}
+
+void Muxer::write_locked(AVPacket* packet) {
+  const int ret = av_interleaved_write_frame(output_, packet);
+  if (ret < 0) {
+    throw Error(ErrorKind::kOutput, "cannot write to '" + format_path_ + "': " + av_error_text(ret));
+  }
+}
+
+void Muxer::write_video(AVPacket* packet, AVRational encoder_time_base) {
+  std::lock_guard lock(mutex_);
+  AVStream* out = output_->streams[video_out_index_];
+  av_packet_rescale_ts(packet, encoder_time_base, out->time_base);
+  packet->stream_index = video_out_index_;
+  write_locked(packet);
+}
+
+void Muxer::copy_passthrough_locked(AVPacket* packet, const AVStream* /*in_stream*/) {
+  const int in_index = packet->stream_index;
+  AVStream* out = output_->streams[stream_map_.at(in_index)];
+  av_packet_rescale_ts(packet, input_time_base_.at(in_index), out->time_base);
+  packet->stream_index = out->index;
+  packet->pos = -1;
+  write_locked(packet);
+  ++passthrough_packets_;
+}
+
+void Muxer::write_passthrough(AVPacket* packet, const AVStream* stream) {
+  std::lock_guard lock(mutex_);
+  if (finished_ || stream_map_.find(stream->index) == stream_map_.end()) {
+    return;
+  }
+  if (!header_written_) {
+    AvPacketPtr held = make_av_packet();
+    av_packet_move_ref(held.get(), packet);
+    held_.emplace_back(std::move(held), stream->index);
+    return;
+  }
+  copy_passthrough_locked(packet, stream);
+}
+
+void Muxer::finish() {
+  std::lock_guard lock(mutex_);
+  if (!header_written_) {
+    throw Error(ErrorKind::kProcessing, "no video frame was decoded; nothing written to '" + format_path_ + "'");
+  }
+  finished_ = true;
+  int ret = av_write_trailer(output_);
+  if (ret < 0) {
+    throw Error(ErrorKind::kOutput, "cannot finish '" + format_path_ + "': " + av_error_text(ret));
+  }
+  if (output_->pb != nullptr && (output_->oformat->flags & AVFMT_NOFILE) == 0) {
+    avio_flush(output_->pb);
+    ret = output_->pb->error;
+    const int close_ret = avio_closep(&output_->pb);
+    if (ret < 0 || close_ret < 0) {
+      throw Error(ErrorKind::kOutput,
+                  "cannot finish '" + format_path_ + "': " + av_error_text(ret < 0 ? ret : close_ret));
+    }
+  }
+}
+
+int64_t Muxer::passthrough_packets() const {
+  std::lock_guard lock(mutex_);
+  return passthrough_packets_;
+}
+
+}  // namespace framegen

@@ -1,0 +1,64 @@
+// The CLI's jobs, separate from argument parsing so tests and the CLI share them.
+//
+// A job validates its paths before any work, writes its output under a temporary
+// name beside the final one and renames it only when the output is complete (or
+// finalized after a cancellation): a failed job leaves no output file.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "framegen/pipeline/encoder.h"
+
+namespace framegen::cli {
+
+// Exit codes, documented in --help and the README.
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitProcessing = 1,   // decoding / encoding failed mid-job
+  kExitUsage = 2,        // bad options
+  kExitInput = 3,        // input missing or unreadable, no video stream
+  kExitOutput = 4,       // output exists (no -y), equals the input, not writable
+  kExitInterrupted = 130 // stopped by SIGINT/SIGTERM; the partial output was finalized
+};
+
+struct CommonOptions {
+  std::string input;
+  std::string output;
+  bool overwrite = false;
+  bool json = false;
+  int stream = -1;
+  int threads = 0;  // 0: one per core
+  EncoderOptions encoder;
+  bool codec_given = false;
+};
+
+struct UpscaleOptions {
+  CommonOptions common;
+  int scale = 2;
+  std::string model = "lanczos";
+};
+
+struct JobResult {
+  nlohmann::json summary;
+  bool cancelled = false;
+};
+
+// Async-signal-safe hooks for the CLI's signal handler: the first call asks the
+// running job to stop reading and finalize; the temporary output path is exposed
+// so a second signal can delete it before exiting.
+void request_stop_current_job() noexcept;
+const char* current_temporary_output() noexcept;
+
+// Checks the input/output pair before any work. Throws Error(kOutput/kInput).
+void validate_paths(const std::string& input, const std::string& output, bool overwrite);
+
+JobResult run_upscale(const UpscaleOptions& options);
+
+// `framegen probe`: a description of the input as JSON.
+nlohmann::json probe(const std::string& input, bool count_frames);
+
+}  // namespace framegen::cli

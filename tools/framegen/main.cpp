@@ -1,0 +1,171 @@
+// framegen: the command-line front end. Parses options, installs signal handlers,
+// runs one job and maps errors to documented exit codes.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+#include "framegen/pipeline/error.h"
+#include "framegen/pipeline/log.h"
+#include "jobs.h"
+
+namespace {
+
+using namespace framegen;
+using namespace framegen::cli;
+
+constexpr const char* kExitCodesHelp =
+    "Exit codes:\n"
+    "  0    success\n"
+    "  1    processing failed (decoder, encoder or model error mid-job)\n"
+    "  2    bad usage (unknown option, bad value, impossible combination)\n"
+    "  3    input problem (missing, unreadable, not a video, no video stream)\n"
+    "  4    output problem (exists without -y, same as the input, not writable, disk full)\n"
+    "  130  interrupted by SIGINT/SIGTERM: the output holds every frame encoded so far\n"
+    "\n"
+    "A failed job leaves no output file. The first Ctrl-C stops reading the input and\n"
+    "finalizes a playable partial output; a second one aborts at once and deletes it.\n";
+
+std::atomic<int> g_signals{0};
+
+extern "C" void on_signal(int /*sig*/) {
+  if (g_signals.fetch_add(1) == 0) {
+    request_stop_current_job();
+    return;
+  }
+  const char* tmp = current_temporary_output();
+  if (tmp != nullptr && tmp[0] != '\0') {
+    ::unlink(tmp);
+  }
+  static const char msg[] = "\nframegen: aborted\n";
+  [[maybe_unused]] auto n = ::write(STDERR_FILENO, msg, sizeof(msg) - 1);
+  ::_exit(kExitInterrupted);
+}
+
+void install_signal_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+int exit_code_for(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::kUsage:
+      return kExitUsage;
+    case ErrorKind::kInput:
+      return kExitInput;
+    case ErrorKind::kOutput:
+      return kExitOutput;
+    case ErrorKind::kCancelled:
+      return kExitInterrupted;
+    case ErrorKind::kProcessing:
+      break;
+  }
+  return kExitProcessing;
+}
+
+void add_common(CLI::App* cmd, CommonOptions& o, std::string& log_level) {
+  cmd->add_option("INPUT", o.input, "Input video or image (any format FFmpeg reads; '-' for stdin)")->required();
+  cmd->add_option("-o,--output", o.output,
+                  "Output file; the container follows the extension (.mp4 .mkv .mov .webm, .png for one image)")
+      ->required();
+  cmd->add_flag("-y,--overwrite", o.overwrite, "Overwrite the output if it exists");
+  cmd->add_option("--codec", o.encoder.codec,
+                  "Video encoder: libx264 (default), libx265, libvpx-vp9 (default for .webm), ffv1, png, ...")
+      ->each([&o](const std::string&) { o.codec_given = true; });
+  cmd->add_option("--crf", o.encoder.crf, "Constant quality (x264/x265: 0-51, vp9: 0-63); default: the encoder's")
+      ->check(CLI::Range(0, 63));
+  cmd->add_option("--preset", o.encoder.preset, "Encoder speed preset (x264/x265: ultrafast ... veryslow; vp9: deadline)");
+  cmd->add_option("--bitrate", o.encoder.bitrate, "Target video bitrate in bits/s (instead of --crf)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--pix-fmt", o.encoder.pix_fmt, "Output pixel format (default: the input's when the encoder takes it)");
+  cmd->add_option("--threads", o.threads, "Threads for decoder/encoder (0: one per core)")->check(CLI::Range(0, 256));
+  cmd->add_option("--stream", o.stream, "Index of the video stream to process (default: the first)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--json", o.json, "Print one JSON summary on stdout at the end");
+  cmd->add_option("--log-level", log_level, "trace, debug, info, warning (default), error, quiet");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"framegen: upscale, re-time and continue videos", "framegen"};
+  app.footer(kExitCodesHelp);
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "framegen 0.1.0");
+  std::string log_level = "warning";
+  app.add_option("--log-level", log_level, "trace, debug, info, warning (default), error, quiet");
+
+  UpscaleOptions up;
+  CLI::App* upscale = app.add_subcommand("upscale", "Upscale a video (or image) by 2, 3 or 4");
+  add_common(upscale, up.common, log_level);
+  upscale->add_option("--scale", up.scale, "Scale factor")->check(CLI::IsMember({2, 3, 4}));
+  upscale->add_option("--model", up.model, "Upscaler: lanczos (default) or bicubic");
+  upscale->footer(kExitCodesHelp);
+
+  std::string probe_input;
+  bool probe_count = false;
+  bool probe_json = false;
+  CLI::App* probe_cmd = app.add_subcommand("probe", "Describe a video: streams, size, frame rate, duration, frames");
+  probe_cmd->add_option("INPUT", probe_input, "Input file")->required();
+  probe_cmd->add_flag("--count-frames", probe_count, "Count frames by reading the whole file (exact)");
+  probe_cmd->add_flag("--json", probe_json, "Print JSON");
+  probe_cmd->add_option("--log-level", log_level, "trace, debug, info, warning (default), error, quiet");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? kExitOk : kExitUsage;
+  }
+
+  try {
+    init_logging(log_level);
+    install_signal_handlers();
+    if (*probe_cmd) {
+      const auto j = cli::probe(probe_input, probe_count);
+      if (probe_json) {
+        std::cout << j.dump(2) << "\n";
+      } else {
+        std::cout << j["input"].get<std::string>() << ": " << j["format"].get<std::string>() << "\n"
+                  << "  video: stream #" << j["video_stream"] << ", " << j["codec"].get<std::string>() << ", "
+                  << j["width"] << "x" << j["height"] << ", " << j["pix_fmt"].get<std::string>() << ", "
+                  << j["frame_rate"].get<double>() << " fps\n"
+                  << "  duration: " << j["duration"].get<double>() << " s, frames: " << j["frame_count"]
+                  << (probe_count ? " (counted)" : " (from the header; 0 = unknown)") << "\n";
+        if (j["rotation"].get<double>() != 0.0) {
+          std::cout << "  rotation: " << j["rotation"].get<double>() << " degrees\n";
+        }
+        for (const auto& s : j["streams"]) {
+          std::cout << "  stream #" << s["index"] << ": " << s["type"].get<std::string>() << " "
+                    << s["codec"].get<std::string>() << (s["attached_pic"].get<bool>() ? " (cover art)" : "") << "\n";
+        }
+      }
+      return kExitOk;
+    }
+    if (*upscale) {
+      const JobResult r = run_upscale(up);
+      if (up.common.json) {
+        std::cout << r.summary.dump() << "\n";
+      } else {
+        std::cerr << "framegen: wrote " << up.common.output << " (" << r.summary["frames_out"] << " frames, "
+                  << r.summary["width"] << "x" << r.summary["height"] << ")" << (r.cancelled ? ", interrupted" : "")
+                  << "\n";
+      }
+      return r.cancelled ? kExitInterrupted : kExitOk;
+    }
+  } catch (const Error& e) {
+    spdlog::error("{}", e.what());
+    return exit_code_for(e.kind());
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return kExitProcessing;
+  }
+  return kExitUsage;
+}
