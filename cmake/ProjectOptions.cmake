@@ -6,7 +6,7 @@ set(FRAMEGEN_SANITIZERS "" CACHE STRING "Semicolon list: address;undefined or th
 add_library(framegen_warnings INTERFACE)
 target_compile_options(framegen_warnings INTERFACE
   -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wcast-align -Wunused
-  -Woverloaded-virtual -Wnull-dereference -Wimplicit-fallthrough -Wformat=2
+  -Woverloaded-virtual -Wimplicit-fallthrough -Wformat=2
   # GCC 12 false positive in std::string concatenation (GCC PR 105651).
   $<$<CXX_COMPILER_ID:GNU>:-Wno-restrict>)
 if(FRAMEGEN_WARNINGS_AS_ERRORS)

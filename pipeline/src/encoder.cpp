@@ -141,6 +141,10 @@ void EncodeSink::drain(bool flush) {
       return;
     }
     av_check(ret, ErrorKind::kProcessing, "encoder " + options_.codec);
+    if (packet_->duration <= 0) {
+      // Containers need the last packet's duration to keep the last frame.
+      packet_->duration = last_duration_;
+    }
     muxer_.write_video(packet_.get(), codec_->time_base);
     av_packet_unref(packet_.get());
   }
@@ -167,6 +171,11 @@ void EncodeSink::consume(Frame frame) {
     f->pts = av_rescale_q(f->pts, frame.time_base(), codec_->time_base);
   }
   f->pict_type = AV_PICTURE_TYPE_NONE;
+  if (frame.duration() > 0) {
+    last_duration_ = av_rescale_q(frame.duration(), frame.time_base(), codec_->time_base);
+  } else if (codec_->framerate.num > 0) {
+    last_duration_ = av_rescale_q(1, av_inv_q(codec_->framerate), codec_->time_base);
+  }
   av_check(avcodec_send_frame(codec_.get(), f), ErrorKind::kProcessing, "encoder " + options_.codec);
   ++frames_;
   drain(false);

@@ -153,7 +153,7 @@ int main(int argc, char** argv) {
       const JobResult r = run_upscale(up);
       if (up.common.json) {
         std::cout << r.summary.dump() << "\n";
-      } else {
+      } else if (spdlog::get_level() <= spdlog::level::warn) {
         std::cerr << "framegen: wrote " << up.common.output << " (" << r.summary["frames_out"] << " frames, "
                   << r.summary["width"] << "x" << r.summary["height"] << ")" << (r.cancelled ? ", interrupted" : "")
                   << "\n";

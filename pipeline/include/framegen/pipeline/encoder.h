@@ -64,6 +64,7 @@ class EncodeSink final : public FrameSink {
   ProgressCallback progress_;
   int64_t frames_ = 0;
   int64_t dropped_ = 0;
+  int64_t last_duration_ = 0;  // encoder time base
   bool warned_single_image_ = false;
 };
 

@@ -1,0 +1,375 @@
+// End-to-end tests of the framegen binary: round trips with stream passthrough,
+// the bad-input matrix, exit codes, and "no output left behind".
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "support/fixtures.h"
+
+using namespace framegen::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kCli = FRAMEGEN_CLI_PATH;
+const std::string kSample = FRAMEGEN_SAMPLE_PATH;
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override { dir_ = make_temp_dir("cli"); }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string path(const std::string& name) const { return dir_ + "/" + name; }
+  // No temporary or final output may remain after a failed job.
+  void expect_no_output_files(const std::string& keep = "") const {
+    for (const auto& e : fs::directory_iterator(dir_)) {
+      const std::string name = e.path().filename().string();
+      if (name != keep) {
+        EXPECT_TRUE(name.find(".part") == std::string::npos) << "left behind: " << name;
+      }
+    }
+  }
+  std::string dir_;
+};
+
+RunResult run_cli(std::vector<std::string> args) {
+  args.insert(args.begin(), kCli);
+  return run_command(args);
+}
+
+const PacketDump* stream_of(const std::vector<PacketDump>& d, const std::string& type) {
+  for (const auto& s : d) {
+    if (s.type == type) {
+      return &s;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_F(CliTest, HelpListsCommandsAndExitCodes) {
+  const RunResult r = run_cli({"--help"});
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.out.find("upscale"), std::string::npos);
+  EXPECT_NE(r.out.find("probe"), std::string::npos);
+  EXPECT_NE(r.out.find("Exit codes"), std::string::npos);
+}
+
+TEST_F(CliTest, UpscaleMkvKeepsAudioSubtitlesTimestampsBitExact) {
+  FixtureSpec spec;
+  spec.width = 160;
+  spec.height = 120;
+  spec.frames = 40;
+  spec.audio = true;
+  spec.subtitles = true;
+  const std::string in = path("in.mkv");
+  const std::string out = path("out.mkv");
+  make_fixture(in, spec);
+
+  const RunResult r = run_cli({"upscale", in, "-o", out, "--scale", "2", "--model", "lanczos", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto summary = nlohmann::json::parse(r.out);
+  EXPECT_EQ(summary["frames_in"], 40);
+  EXPECT_EQ(summary["frames_out"], 40);
+  EXPECT_EQ(summary["width"], 320);
+  EXPECT_EQ(summary["height"], 240);
+
+  const DecodedVideo vin = decode_video(in);
+  const DecodedVideo vout = decode_video(out);
+  EXPECT_EQ(vout.width, 320);
+  EXPECT_EQ(vout.height, 240);
+  ASSERT_EQ(vout.pts_seconds.size(), vin.pts_seconds.size());
+  for (std::size_t i = 0; i < vin.pts_seconds.size(); ++i) {
+    EXPECT_NEAR(vout.pts_seconds[i], vin.pts_seconds[i], 0.0015) << "frame " << i;
+  }
+  EXPECT_NEAR(vout.duration, vin.duration, 1.0 / 25);
+
+  const auto pin = dump_packets(in);
+  const auto pout = dump_packets(out);
+  const PacketDump* ain = stream_of(pin, "audio");
+  const PacketDump* aout = stream_of(pout, "audio");
+  ASSERT_NE(ain, nullptr);
+  ASSERT_NE(aout, nullptr);
+  ASSERT_EQ(aout->data.size(), ain->data.size());
+  for (std::size_t i = 0; i < ain->data.size(); ++i) {
+    EXPECT_EQ(aout->data[i], ain->data[i]) << "audio packet " << i;
+    EXPECT_NEAR(aout->pts_seconds[i], ain->pts_seconds[i], 0.0011) << "audio packet " << i;
+  }
+  const PacketDump* sin = stream_of(pin, "subtitle");
+  const PacketDump* sout = stream_of(pout, "subtitle");
+  ASSERT_NE(sin, nullptr);
+  ASSERT_NE(sout, nullptr);
+  EXPECT_EQ(sout->data, sin->data);
+  expect_no_output_files();
+}
+
+TEST_F(CliTest, UpscaleMp4WithAudioAndMovText) {
+  FixtureSpec spec;
+  spec.width = 128;
+  spec.height = 96;
+  spec.frames = 25;
+  spec.audio = true;
+  spec.subtitles = true;
+  const std::string in = path("in.mp4");
+  const std::string out = path("out.mp4");
+  make_fixture(in, spec);
+  const RunResult r = run_cli({"upscale", in, "-o", out, "--scale", "3", "--model", "bicubic", "--crf", "30"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const DecodedVideo vout = decode_video(out);
+  EXPECT_EQ(vout.width, 384);
+  EXPECT_EQ(vout.height, 288);
+  EXPECT_EQ(vout.pts_seconds.size(), 25u);
+  const auto pin = dump_packets(in);
+  const auto pout = dump_packets(out);
+  ASSERT_NE(stream_of(pout, "audio"), nullptr);
+  EXPECT_EQ(stream_of(pout, "audio")->data, stream_of(pin, "audio")->data);
+  ASSERT_NE(stream_of(pout, "subtitle"), nullptr);
+  // The mp4 muxer fills gaps between cues with empty samples; the cues themselves
+  // must be unchanged.
+  auto cues = [](const PacketDump* d) {
+    std::vector<std::vector<uint8_t>> c;
+    for (const auto& p : d->data) {
+      if (p.size() > 2) {
+        c.push_back(p);
+      }
+    }
+    return c;
+  };
+  EXPECT_EQ(cues(stream_of(pout, "subtitle")), cues(stream_of(pin, "subtitle")));
+  EXPECT_EQ(cues(stream_of(pin, "subtitle")).size(), 2u);
+}
+
+TEST_F(CliTest, OtherCodecsAndContainers) {
+  FixtureSpec spec;
+  spec.width = 64;
+  spec.height = 48;
+  spec.frames = 6;
+  const std::string in = path("in.mkv");
+  make_fixture(in, spec);
+  struct Case {
+    std::string out;
+    std::vector<std::string> extra;
+    std::size_t frames;
+  };
+  const std::vector<Case> cases = {
+      {"ffv1.mkv", {"--codec", "ffv1"}, 6},
+      {"vp9.webm", {}, 6},
+      {"x265.mp4", {"--codec", "libx265", "--preset", "ultrafast"}, 6},
+      {"x264.mov", {"--pix-fmt", "yuv444p"}, 6},
+      {"still.png", {}, 1},
+  };
+  for (const auto& c : cases) {
+    std::vector<std::string> args = {"upscale", in, "-o", path(c.out), "--scale", "2"};
+    args.insert(args.end(), c.extra.begin(), c.extra.end());
+    const RunResult r = run_cli(args);
+    ASSERT_EQ(r.status, 0) << c.out << ": " << r.err;
+    const DecodedVideo v = decode_video(path(c.out));
+    EXPECT_EQ(v.width, 128) << c.out;
+    EXPECT_EQ(v.height, 96) << c.out;
+    EXPECT_EQ(v.pts_seconds.size(), c.frames) << c.out;
+  }
+}
+
+TEST_F(CliTest, ProbeDescribesStreams) {
+  FixtureSpec spec;
+  spec.frames = 10;
+  spec.audio = true;
+  const std::string in = path("in.mkv");
+  make_fixture(in, spec);
+  const RunResult r = run_cli({"probe", in, "--json", "--count-frames"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["width"], 320);
+  EXPECT_EQ(j["height"], 240);
+  EXPECT_EQ(j["frame_count"], 10);
+  EXPECT_DOUBLE_EQ(j["frame_rate"].get<double>(), 25.0);
+  EXPECT_EQ(j["streams"].size(), 2u);
+}
+
+TEST_F(CliTest, SampleClipEndToEnd) {
+  const std::string out = path("sample_x2.mp4");
+  const RunResult r = run_cli({"upscale", kSample, "-o", out, "--scale", "2", "--json", "--preset", "ultrafast"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["frames_out"], j["frames_in"]);
+  const DecodedVideo vin = decode_video(kSample);
+  const DecodedVideo vout = decode_video(out);
+  EXPECT_EQ(vout.width, vin.width * 2);
+  EXPECT_EQ(vout.height, vin.height * 2);
+  EXPECT_EQ(vout.pts_seconds.size(), vin.pts_seconds.size());
+  EXPECT_NEAR(vout.duration, vin.duration, 1.0 / 25);
+}
+
+// ---- bad input: a clear message naming the file, the documented code, no output ----
+
+TEST_F(CliTest, MissingInput) {
+  const RunResult r = run_cli({"upscale", path("nope.mp4"), "-o", path("out.mp4")});
+  EXPECT_EQ(r.status, 3);
+  EXPECT_NE(r.err.find("nope.mp4"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("No such file"), std::string::npos) << r.err;
+  EXPECT_FALSE(file_exists(path("out.mp4")));
+}
+
+TEST_F(CliTest, EmptyInput) {
+  std::ofstream(path("empty.mp4")).close();
+  const RunResult r = run_cli({"upscale", path("empty.mp4"), "-o", path("out.mp4")});
+  EXPECT_EQ(r.status, 3);
+  EXPECT_NE(r.err.find("empty.mp4"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("empty"), std::string::npos) << r.err;
+  EXPECT_FALSE(file_exists(path("out.mp4")));
+}
+
+TEST_F(CliTest, TextFileInput) {
+  std::ofstream(path("notes.txt")) << "this is not a video\nat all\n";
+  const RunResult r = run_cli({"upscale", path("notes.txt"), "-o", path("out.mp4")});
+  EXPECT_EQ(r.status, 3);
+  EXPECT_NE(r.err.find("notes.txt"), std::string::npos) << r.err;
+  EXPECT_FALSE(file_exists(path("out.mp4")));
+  expect_no_output_files();
+}
+
+TEST_F(CliTest, DirectoryInput) {
+  fs::create_directory(path("adir"));
+  const RunResult r = run_cli({"upscale", path("adir"), "-o", path("out.mp4")});
+  EXPECT_EQ(r.status, 3);
+  EXPECT_NE(r.err.find("is a directory"), std::string::npos) << r.err;
+  EXPECT_FALSE(file_exists(path("out.mp4")));
+}
+
+TEST_F(CliTest, TruncatedMp4WithoutIndex) {
+  FixtureSpec spec;
+  spec.frames = 30;
+  const std::string full = path("full.mp4");
+  make_fixture(full, spec);  // moov at the end: cutting the file loses it
+  const auto size = fs::file_size(full);
+  fs::resize_file(full, size / 2);
+  const RunResult r = run_cli({"upscale", full, "-o", path("out.mp4")});
+  EXPECT_EQ(r.status, 3);
+  EXPECT_NE(r.err.find("full.mp4"), std::string::npos) << r.err;
+  EXPECT_FALSE(file_exists(path("out.mp4")));
+  expect_no_output_files();
+}
+
+TEST_F(CliTest, AudioOnlyInput) {
+  FixtureSpec spec;
+  spec.video = false;
+  spec.audio = true;
+  spec.frames = 25;
+  const std::string in = path("tone.mkv");
+  make_fixture(in, spec);
+  const RunResult r = run_cli({"upscale", in, "-o", path("out.mp4")});
+  EXPECT_EQ(r.status, 3);
+  EXPECT_NE(r.err.find("no video stream"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("tone.mkv"), std::string::npos) << r.err;
+  EXPECT_FALSE(file_exists(path("out.mp4")));
+}
+
+TEST_F(CliTest, ExistingOutputNeedsOverwriteFlag) {
+  FixtureSpec spec;
+  spec.frames = 5;
+  const std::string in = path("in.mkv");
+  make_fixture(in, spec);
+  std::ofstream(path("out.mp4")) << "precious";
+  RunResult r = run_cli({"upscale", in, "-o", path("out.mp4")});
+  EXPECT_EQ(r.status, 4);
+  EXPECT_NE(r.err.find("already exists"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("out.mp4"), std::string::npos) << r.err;
+  std::string content;
+  std::ifstream(path("out.mp4")) >> content;
+  EXPECT_EQ(content, "precious");  // untouched
+
+  r = run_cli({"upscale", in, "-o", path("out.mp4"), "-y"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(decode_video(path("out.mp4")).pts_seconds.size(), 5u);
+}
+
+TEST_F(CliTest, OutputEqualsInputRefusedAlsoThroughSymlink) {
+  FixtureSpec spec;
+  spec.frames = 5;
+  const std::string in = path("in.mp4");
+  make_fixture(in, spec);
+  const auto before = fs::file_size(in);
+  RunResult r = run_cli({"upscale", in, "-o", in, "-y"});
+  EXPECT_EQ(r.status, 4);
+  EXPECT_NE(r.err.find("is the input"), std::string::npos) << r.err;
+  fs::create_symlink(in, path("link.mp4"));
+  r = run_cli({"upscale", in, "-o", path("link.mp4"), "-y"});
+  EXPECT_EQ(r.status, 4);
+  EXPECT_EQ(fs::file_size(in), before);
+}
+
+TEST_F(CliTest, MissingOutputDirectory) {
+  FixtureSpec spec;
+  spec.frames = 5;
+  const std::string in = path("in.mkv");
+  make_fixture(in, spec);
+  const RunResult r = run_cli({"upscale", in, "-o", path("no/such/dir/out.mp4")});
+  EXPECT_EQ(r.status, 4);
+  EXPECT_NE(r.err.find("does not exist"), std::string::npos) << r.err;
+}
+
+TEST_F(CliTest, BadOptionsAreUsageErrors) {
+  FixtureSpec spec;
+  spec.frames = 5;
+  const std::string in = path("in.mkv");
+  make_fixture(in, spec);
+  EXPECT_EQ(run_cli({"upscale", in, "-o", path("a.mp4"), "--scale", "5"}).status, 2);
+  EXPECT_EQ(run_cli({"upscale", in, "-o", path("a.mp4"), "--model", "magic"}).status, 2);
+  EXPECT_EQ(run_cli({"upscale", in, "-o", path("a.mp4"), "--codec", "nosuchcodec"}).status, 2);
+  EXPECT_EQ(run_cli({"upscale", in, "-o", path("a.webm"), "--codec", "libx264"}).status, 2);
+  // A flag the chosen encoder cannot use is an error, not silently ignored.
+  EXPECT_EQ(run_cli({"upscale", in, "-o", path("a.mkv"), "--codec", "ffv1", "--crf", "20"}).status, 2);
+  EXPECT_EQ(run_cli({"upscale", in}).status, 2);
+  EXPECT_FALSE(file_exists(path("a.mp4")));
+  expect_no_output_files();
+}
+
+TEST_F(CliTest, SigintFinalizesPlayablePartialOutput) {
+  // A long synthetic input, encoded slowly enough that the signal lands mid-run.
+  FixtureSpec spec;
+  spec.width = 320;
+  spec.height = 240;
+  spec.frames = 1500;
+  const std::string in = path("long.mkv");
+  make_fixture(in, spec);
+  const std::string out = path("partial.mkv");
+  int out_pipe[2];
+  ASSERT_EQ(::pipe(out_pipe), 0);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(out_pipe[1], STDOUT_FILENO);
+    ::execl(kCli.c_str(), kCli.c_str(), "upscale", in.c_str(), "-o", out.c_str(), "--scale", "4", "--preset",
+            "slower", "--threads", "1", "--json", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(out_pipe[1]);
+  ::usleep(1500 * 1000);
+  ::kill(pid, SIGINT);
+  std::string json;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(out_pipe[0], buf, sizeof(buf))) > 0) {
+    json.append(buf, static_cast<size_t>(n));
+  }
+  ::close(out_pipe[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 130);
+  const auto j = nlohmann::json::parse(json);
+  EXPECT_TRUE(j["cancelled"].get<bool>());
+  const int64_t written = j["frames_out"].get<int64_t>();
+  EXPECT_GT(written, 0);
+  EXPECT_LT(written, 1500);
+  const DecodedVideo v = decode_video(out);  // plays, and holds every frame encoded
+  EXPECT_EQ(static_cast<int64_t>(v.pts_seconds.size()), written);
+  EXPECT_EQ(v.width, 1280);
+  expect_no_output_files();
+}
