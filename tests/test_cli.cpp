@@ -345,8 +345,8 @@ TEST_F(CliTest, SigintFinalizesPlayablePartialOutput) {
   const pid_t pid = ::fork();
   if (pid == 0) {
     ::dup2(out_pipe[1], STDOUT_FILENO);
-    ::execl(kCli.c_str(), kCli.c_str(), "upscale", in.c_str(), "-o", out.c_str(), "--scale", "4", "--preset",
-            "slower", "--threads", "1", "--json", static_cast<char*>(nullptr));
+    ::execl(kCli.c_str(), kCli.c_str(), "upscale", in.c_str(), "-o", out.c_str(), "--scale", "4", "--preset", "slower",
+            "--threads", "1", "--json", static_cast<char*>(nullptr));
     ::_exit(127);
   }
   ::close(out_pipe[1]);

@@ -125,7 +125,7 @@ TEST(Pipeline, ErrorInMiddleStageStopsAllAndKeepsMessage) {
   } catch (const std::runtime_error& e) {
     EXPECT_STREQ(e.what(), "stage failed at frame 10");
   }
-  EXPECT_EQ(s->finished, 0);  // a failed run is not finalized
+  EXPECT_EQ(s->finished, 0);      // a failed run is not finalized
   EXPECT_LE(s->pts.size(), 10u);  // frames 0..9 may have got through
 }
 

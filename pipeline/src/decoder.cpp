@@ -75,8 +75,7 @@ int pick_video_stream(AVFormatContext* input, int wanted, const std::string& pat
   }
   for (unsigned i = 0; i < input->nb_streams; ++i) {
     const AVStream* st = input->streams[i];
-    if (st->codecpar->codec_type == AVMEDIA_TYPE_VIDEO &&
-        (st->disposition & AV_DISPOSITION_ATTACHED_PIC) == 0) {
+    if (st->codecpar->codec_type == AVMEDIA_TYPE_VIDEO && (st->disposition & AV_DISPOSITION_ATTACHED_PIC) == 0) {
       return static_cast<int>(i);
     }
   }
@@ -139,8 +138,8 @@ Decoder::Decoder(const std::string& path, const DecoderOptions& options)
   const int index = pick_video_stream(input_.get(), options.stream, path);
   info_ = describe(input_.get(), index, path);
   if (info_.width <= 0 || info_.height <= 0) {
-    throw Error(ErrorKind::kInput, "'" + path + "': video stream has no valid size (" +
-                                       std::to_string(info_.width) + "x" + std::to_string(info_.height) + ")");
+    throw Error(ErrorKind::kInput, "'" + path + "': video stream has no valid size (" + std::to_string(info_.width) +
+                                       "x" + std::to_string(info_.height) + ")");
   }
   if (info_.width > options.max_dimension || info_.height > options.max_dimension) {
     throw Error(ErrorKind::kInput, "'" + path + "': video size " + std::to_string(info_.width) + "x" +
@@ -163,7 +162,8 @@ Decoder::Decoder(const std::string& path, const DecoderOptions& options)
   codec_->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
   const int ret = avcodec_open2(codec_.get(), codec, nullptr);
   if (ret < 0) {
-    throw Error(ErrorKind::kInput, "'" + path + "': cannot open the " + info_.codec + " decoder: " + av_error_text(ret));
+    throw Error(ErrorKind::kInput,
+                "'" + path + "': cannot open the " + info_.codec + " decoder: " + av_error_text(ret));
   }
   // Streams we do not decode are not parsed or discarded: passthrough needs them.
   for (unsigned i = 0; i < input_->nb_streams; ++i) {
@@ -215,8 +215,8 @@ Frame Decoder::next() {
       frame.set_duration(duration);
       if (frame.width() != last_width_ || frame.height() != last_height_) {
         ++size_changes_;
-        spdlog::warn("'{}': video size changed from {}x{} to {}x{} at {:.3f}s", path_, last_width_,
-                     last_height_, frame.width(), frame.height(), frame.seconds());
+        spdlog::warn("'{}': video size changed from {}x{} to {}x{} at {:.3f}s", path_, last_width_, last_height_,
+                     frame.width(), frame.height(), frame.seconds());
         last_width_ = frame.width();
         last_height_ = frame.height();
       }
@@ -251,8 +251,7 @@ Frame Decoder::next() {
       ret = avcodec_send_packet(codec_.get(), packet_.get());
       if (ret < 0 && ret != AVERROR(EAGAIN)) {
         ++corrupt_packets_;
-        spdlog::warn("'{}': corrupt video packet at byte {} ({}); skipped", path_, packet_->pos,
-                     av_error_text(ret));
+        spdlog::warn("'{}': corrupt video packet at byte {} ({}); skipped", path_, packet_->pos, av_error_text(ret));
       }
     } else if (passthrough_) {
       passthrough_(packet_.get(), input_->streams[packet_->stream_index]);

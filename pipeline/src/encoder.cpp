@@ -41,7 +41,8 @@ AVPixelFormat choose_encoder_pix_fmt(const AVCodec* codec, AVPixelFormat input, 
       throw Error(ErrorKind::kUsage, "unknown pixel format '" + requested + "'");
     }
     if (!supported(f)) {
-      throw Error(ErrorKind::kUsage, std::string("encoder ") + codec->name + " does not take pixel format " + requested);
+      throw Error(ErrorKind::kUsage,
+                  std::string("encoder ") + codec->name + " does not take pixel format " + requested);
     }
     return f;
   }
@@ -121,9 +122,9 @@ void EncodeSink::open(const Frame& first) {
   }
   av_dict_free(&opts);
   if (ret < 0) {
-    throw Error(ErrorKind::kOutput, "cannot open encoder " + options_.codec + " for " + std::to_string(c->width) +
-                                        "x" + std::to_string(c->height) + " " +
-                                        av_get_pix_fmt_name(c->pix_fmt) + ": " + av_error_text(ret));
+    throw Error(ErrorKind::kOutput, "cannot open encoder " + options_.codec + " for " + std::to_string(c->width) + "x" +
+                                        std::to_string(c->height) + " " + av_get_pix_fmt_name(c->pix_fmt) + ": " +
+                                        av_error_text(ret));
   }
   if (!unused.empty()) {
     throw Error(ErrorKind::kUsage, "encoder " + options_.codec + " does not accept option(s): " + unused);
@@ -163,8 +164,8 @@ void EncodeSink::consume(Frame frame) {
     return;
   }
   if (frame.width() != codec_->width || frame.height() != codec_->height || frame.format() != codec_->pix_fmt) {
-    throw Error(ErrorKind::kProcessing, "frame at " + std::to_string(frame.seconds()) +
-                                            "s does not match the encoder's size or format");
+    throw Error(ErrorKind::kProcessing,
+                "frame at " + std::to_string(frame.seconds()) + "s does not match the encoder's size or format");
   }
   AVFrame* f = frame.av();
   if (frame.time_base().num != codec_->time_base.num || frame.time_base().den != codec_->time_base.den) {

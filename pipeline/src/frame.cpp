@@ -114,24 +114,21 @@ AVBufferRef* counted_alloc(void* opaque, size_t size) {
 FramePool::FramePool(int width, int height, AVPixelFormat format, std::size_t max_idle)
     : width_(width), height_(height), format_(format), recycler_(make_shell_recycler(max_idle)) {
   if (width <= 0 || height <= 0) {
-    throw Error(ErrorKind::kProcessing, "FramePool: invalid size " + std::to_string(width) + "x" +
-                                            std::to_string(height));
+    throw Error(ErrorKind::kProcessing,
+                "FramePool: invalid size " + std::to_string(width) + "x" + std::to_string(height));
   }
   const AVPixFmtDescriptor* desc = av_pix_fmt_desc_get(format);
-  if (desc == nullptr || (desc->flags & AV_PIX_FMT_FLAG_PAL) != 0 ||
-      (desc->flags & AV_PIX_FMT_FLAG_HWACCEL) != 0) {
+  if (desc == nullptr || (desc->flags & AV_PIX_FMT_FLAG_PAL) != 0 || (desc->flags & AV_PIX_FMT_FLAG_HWACCEL) != 0) {
     throw Error(ErrorKind::kProcessing, "FramePool: unsupported pixel format");
   }
   const int aligned_width = (width + kAlign - 1) / kAlign * kAlign;
-  av_check(av_image_fill_linesizes(linesize_, format, aligned_width), ErrorKind::kProcessing,
-           "FramePool linesizes");
+  av_check(av_image_fill_linesizes(linesize_, format, aligned_width), ErrorKind::kProcessing, "FramePool linesizes");
   ptrdiff_t lines[4];
   for (int i = 0; i < 4; ++i) {
     lines[i] = linesize_[i];
   }
   size_t sizes[4] = {};
-  av_check(av_image_fill_plane_sizes(sizes, format, height, lines), ErrorKind::kProcessing,
-           "FramePool plane sizes");
+  av_check(av_image_fill_plane_sizes(sizes, format, height, lines), ErrorKind::kProcessing, "FramePool plane sizes");
   for (int i = 0; i < 4; ++i) {
     if (sizes[i] == 0) {
       break;

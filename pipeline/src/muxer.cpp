@@ -66,8 +66,8 @@ Muxer::Muxer(const std::string& format_path, const std::string& write_path, AVFo
     }
     if (avformat_query_codec(ofmt, in->codecpar->codec_id, FF_COMPLIANCE_NORMAL) != 1) {
       const AVCodecDescriptor* d = avcodec_descriptor_get(in->codecpar->codec_id);
-      spdlog::warn("'{}': the {} container cannot hold {} stream #{} ({}); it is not copied", format_path,
-                   ofmt->name, av_get_media_type_string(type), idx, d != nullptr ? d->name : "unknown codec");
+      spdlog::warn("'{}': the {} container cannot hold {} stream #{} ({}); it is not copied", format_path, ofmt->name,
+                   av_get_media_type_string(type), idx, d != nullptr ? d->name : "unknown codec");
       continue;
     }
     AVStream* out = avformat_new_stream(output_, nullptr);
@@ -77,8 +77,7 @@ Muxer::Muxer(const std::string& format_path, const std::string& write_path, AVFo
     av_check(avcodec_parameters_copy(out->codecpar, in->codecpar), ErrorKind::kOutput, "copy stream parameters");
     // The input container's codec tag may mean nothing in the output container.
     unsigned int tag = 0;
-    if (av_codec_get_tag2(ofmt->codec_tag, in->codecpar->codec_id, &tag) == 0 ||
-        tag != in->codecpar->codec_tag) {
+    if (av_codec_get_tag2(ofmt->codec_tag, in->codecpar->codec_id, &tag) == 0 || tag != in->codecpar->codec_tag) {
       out->codecpar->codec_tag = 0;
     }
     out->time_base = in->time_base;
@@ -107,15 +106,12 @@ Muxer::~Muxer() {
   }
 }
 
-bool Muxer::is_single_image() const {
-  return std::strcmp(output_->oformat->name, "image2") == 0;
-}
+bool Muxer::is_single_image() const { return std::strcmp(output_->oformat->name, "image2") == 0; }
 
 void Muxer::open_video(const AVCodecContext* encoder) {
   std::lock_guard lock(mutex_);
   AVStream* out = output_->streams[video_out_index_];
-  av_check(avcodec_parameters_from_context(out->codecpar, encoder), ErrorKind::kOutput,
-           "video stream parameters");
+  av_check(avcodec_parameters_from_context(out->codecpar, encoder), ErrorKind::kOutput, "video stream parameters");
   out->time_base = encoder->time_base;
   out->avg_frame_rate = encoder->framerate;
   out->sample_aspect_ratio = encoder->sample_aspect_ratio;

@@ -91,8 +91,7 @@ int sws_colorspace(int colorspace) {
 
 }  // namespace
 
-FrameScaler::FrameScaler(ScalerConfig config)
-    : config_(config), pool_(config.width, config.height, config.format) {}
+FrameScaler::FrameScaler(ScalerConfig config) : config_(config), pool_(config.width, config.height, config.format) {}
 
 FrameScaler::~FrameScaler() = default;
 
@@ -121,8 +120,7 @@ void FrameScaler::configure(const AVFrame* in) {
   av_opt_set_int(ctx, "sws_flags", sws_flags_for(config_.algorithm), 0);
   av_opt_set_int(ctx, "threads", config_.threads, 0);
   av_check(sws_init_context(ctx, nullptr, nullptr), ErrorKind::kProcessing,
-           std::string("cannot scale from ") + av_get_pix_fmt_name(fmt) + " to " +
-               av_get_pix_fmt_name(config_.format));
+           std::string("cannot scale from ") + av_get_pix_fmt_name(fmt) + " to " + av_get_pix_fmt_name(config_.format));
   // Same matrix and range on both sides: scaling must not shift colours.
   const int* coeffs = sws_getCoefficients(sws_colorspace(in->colorspace));
   const int full = is_full_range(in) ? 1 : 0;
@@ -145,7 +143,8 @@ Frame FrameScaler::scale(const Frame& in) {
   out.set_duration(in.duration());
   const int ret = sws_scale_frame(sws_.get(), out.av(), in.av());
   if (ret < 0) {
-    throw Error(ErrorKind::kProcessing, "scaling failed at " + std::to_string(in.seconds()) + "s: " + av_error_text(ret));
+    throw Error(ErrorKind::kProcessing,
+                "scaling failed at " + std::to_string(in.seconds()) + "s: " + av_error_text(ret));
   }
   if (out.av()->color_range == AVCOL_RANGE_UNSPECIFIED && is_full_range(in.av())) {
     out.av()->color_range = AVCOL_RANGE_JPEG;

@@ -93,7 +93,7 @@ int main(int argc, char** argv) {
   const double mutex_rt = round_trip_ns<MutexQueue<std::int64_t>>(rt);
   std::printf("throughput  SpscQueue %.3g items/s   mutex+cv %.3g items/s   ratio %.2fx\n", spsc_tp, mutex_tp,
               spsc_tp / mutex_tp);
-  std::printf("round trip  SpscQueue %.0f ns         mutex+cv %.0f ns         ratio %.2fx faster\n", spsc_rt,
-              mutex_rt, mutex_rt / spsc_rt);
+  std::printf("round trip  SpscQueue %.0f ns         mutex+cv %.0f ns         ratio %.2fx faster\n", spsc_rt, mutex_rt,
+              mutex_rt / spsc_rt);
   return 0;
 }

@@ -188,7 +188,8 @@ void validate_paths(const std::string& input, const std::string& output, bool ov
     throw Error(ErrorKind::kOutput, "output directory '" + parent.string() + "' does not exist");
   }
   if (::access(parent.c_str(), W_OK) != 0) {
-    throw Error(ErrorKind::kOutput, "output directory '" + parent.string() + "' is not writable: " + std::strerror(errno));
+    throw Error(ErrorKind::kOutput,
+                "output directory '" + parent.string() + "' is not writable: " + std::strerror(errno));
   }
 }
 
@@ -253,8 +254,8 @@ JobResult run_upscale(const UpscaleOptions& options) {
   pipeline.add_filter(std::make_unique<ScaleFilter>(sc));
   pipeline.set_sink(std::move(sink));
 
-  spdlog::info("upscaling '{}' {}x{} -> {}x{} with {} ({}), {} {}", common.input, info.width, info.height, out_w,
-               out_h, options.model, to_string(algorithm), enc.codec, av_get_pix_fmt_name(out_fmt));
+  spdlog::info("upscaling '{}' {}x{} -> {}x{} with {} ({}), {} {}", common.input, info.width, info.height, out_w, out_h,
+               options.model, to_string(algorithm), enc.codec, av_get_pix_fmt_name(out_fmt));
   const auto t0 = std::chrono::steady_clock::now();
   PipelineStats stats;
   {

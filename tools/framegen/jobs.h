@@ -18,11 +18,11 @@ namespace framegen::cli {
 // Exit codes, documented in --help and the README.
 enum ExitCode : int {
   kExitOk = 0,
-  kExitProcessing = 1,   // decoding / encoding failed mid-job
-  kExitUsage = 2,        // bad options
-  kExitInput = 3,        // input missing or unreadable, no video stream
-  kExitOutput = 4,       // output exists (no -y), equals the input, not writable
-  kExitInterrupted = 130 // stopped by SIGINT/SIGTERM; the partial output was finalized
+  kExitProcessing = 1,    // decoding / encoding failed mid-job
+  kExitUsage = 2,         // bad options
+  kExitInput = 3,         // input missing or unreadable, no video stream
+  kExitOutput = 4,        // output exists (no -y), equals the input, not writable
+  kExitInterrupted = 130  // stopped by SIGINT/SIGTERM; the partial output was finalized
 };
 
 struct CommonOptions {

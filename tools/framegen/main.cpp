@@ -1,8 +1,8 @@
 // framegen: the command-line front end. Parses options, installs signal handlers,
 // runs one job and maps errors to documented exit codes.
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <csignal>
 #include <cstdio>
@@ -81,10 +81,12 @@ void add_common(CLI::App* cmd, CommonOptions& o, std::string& log_level) {
       ->each([&o](const std::string&) { o.codec_given = true; });
   cmd->add_option("--crf", o.encoder.crf, "Constant quality (x264/x265: 0-51, vp9: 0-63); default: the encoder's")
       ->check(CLI::Range(0, 63));
-  cmd->add_option("--preset", o.encoder.preset, "Encoder speed preset (x264/x265: ultrafast ... veryslow; vp9: deadline)");
+  cmd->add_option("--preset", o.encoder.preset,
+                  "Encoder speed preset (x264/x265: ultrafast ... veryslow; vp9: deadline)");
   cmd->add_option("--bitrate", o.encoder.bitrate, "Target video bitrate in bits/s (instead of --crf)")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--pix-fmt", o.encoder.pix_fmt, "Output pixel format (default: the input's when the encoder takes it)");
+  cmd->add_option("--pix-fmt", o.encoder.pix_fmt,
+                  "Output pixel format (default: the input's when the encoder takes it)");
   cmd->add_option("--threads", o.threads, "Threads for decoder/encoder (0: one per core)")->check(CLI::Range(0, 256));
   cmd->add_option("--stream", o.stream, "Index of the video stream to process (default: the first)")
       ->check(CLI::NonNegativeNumber);

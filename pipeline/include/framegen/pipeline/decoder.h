@@ -41,9 +41,9 @@ struct VideoInfo {
   AVRational time_base{0, 1};
   AVRational frame_rate{0, 1};  // guessed; {0,1} when unknown
   AVRational sample_aspect_ratio{0, 1};
-  double duration = 0.0;       // seconds, 0 when unknown
-  int64_t frame_count = 0;     // from the container, 0 when unknown
-  double rotation = 0.0;       // degrees, from the display matrix
+  double duration = 0.0;    // seconds, 0 when unknown
+  int64_t frame_count = 0;  // from the container, 0 when unknown
+  double rotation = 0.0;    // degrees, from the display matrix
   AVColorPrimaries color_primaries = AVCOL_PRI_UNSPECIFIED;
   AVColorTransferCharacteristic color_trc = AVCOL_TRC_UNSPECIFIED;
   AVColorSpace colorspace = AVCOL_SPC_UNSPECIFIED;
@@ -53,8 +53,8 @@ struct VideoInfo {
 };
 
 struct DecoderOptions {
-  int threads = 0;          // 0: FFmpeg picks (one per core)
-  int stream = -1;          // video stream index; -1: the first real video stream
+  int threads = 0;  // 0: FFmpeg picks (one per core)
+  int stream = -1;  // video stream index; -1: the first real video stream
   int max_dimension = 16384;
 };
 

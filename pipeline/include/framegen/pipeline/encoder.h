@@ -19,11 +19,11 @@ namespace framegen {
 
 struct EncoderOptions {
   std::string codec = "libx264";
-  int crf = -1;          // -1: the codec's default quality
-  std::string preset;    // codec-specific speed preset; empty: default
-  int64_t bitrate = 0;   // bits/s; 0: quality mode
-  std::string pix_fmt;   // empty: the input's format when the codec takes it
-  int threads = 0;       // 0: FFmpeg picks
+  int crf = -1;         // -1: the codec's default quality
+  std::string preset;   // codec-specific speed preset; empty: default
+  int64_t bitrate = 0;  // bits/s; 0: quality mode
+  std::string pix_fmt;  // empty: the input's format when the codec takes it
+  int threads = 0;      // 0: FFmpeg picks
 };
 
 // Checks the codec exists and is a video encoder; throws Error(kUsage) naming it.

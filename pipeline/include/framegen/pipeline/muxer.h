@@ -27,17 +27,14 @@ class Muxer {
  public:
   // `input` describes the source streams to copy; `video_input_index` is the
   // decoded stream (it becomes the encoded video stream, at the same position).
-  Muxer(const std::string& format_path, const std::string& write_path, AVFormatContext* input,
-        int video_input_index);
+  Muxer(const std::string& format_path, const std::string& write_path, AVFormatContext* input, int video_input_index);
   ~Muxer();
   Muxer(const Muxer&) = delete;
   Muxer& operator=(const Muxer&) = delete;
 
   [[nodiscard]] const AVOutputFormat* format() const { return output_->oformat; }
   [[nodiscard]] bool is_single_image() const;
-  [[nodiscard]] bool needs_global_header() const {
-    return (output_->oformat->flags & AVFMT_GLOBALHEADER) != 0;
-  }
+  [[nodiscard]] bool needs_global_header() const { return (output_->oformat->flags & AVFMT_GLOBALHEADER) != 0; }
 
   // Encoding thread: describe the video stream from the opened encoder and write the
   // header (plus any held passthrough packets).

@@ -44,8 +44,7 @@ class SpscQueue {
   // capacity: maximum number of items held at once (>= 1).
   explicit SpscQueue(std::size_t capacity)
       : capacity_(capacity + 1),  // one slot stays empty to tell full from empty
-        slots_(static_cast<T*>(::operator new[](sizeof(T) * (capacity + 1),
-                                                std::align_val_t{alignof(T)}))) {
+        slots_(static_cast<T*>(::operator new[](sizeof(T) * (capacity + 1), std::align_val_t{alignof(T)}))) {
     if (capacity == 0) {
       throw std::invalid_argument("SpscQueue capacity must be at least 1");
     }
@@ -153,9 +152,7 @@ class SpscQueue {
       }
       std::unique_lock lock(mutex_);
       sleepers_.fetch_add(1, std::memory_order_acq_rel);
-      const bool ready = cv_.wait_until(lock, deadline, [this] {
-        return closed() || !empty_for_consumer();
-      });
+      const bool ready = cv_.wait_until(lock, deadline, [this] { return closed() || !empty_for_consumer(); });
       sleepers_.fetch_sub(1, std::memory_order_acq_rel);
       if (!ready) {
         return std::nullopt;
@@ -246,8 +243,7 @@ class SpscQueue {
   static void check_role(std::atomic<std::thread::id>& owner) {
     const auto self = std::this_thread::get_id();
     std::thread::id expected{};
-    if (!owner.compare_exchange_strong(expected, self, std::memory_order_relaxed) &&
-        expected != self) {
+    if (!owner.compare_exchange_strong(expected, self, std::memory_order_relaxed) && expected != self) {
       assert(!"SpscQueue used by a second producer or consumer thread");
     }
   }
