@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -39,7 +40,21 @@ struct CommonOptions {
 struct UpscaleOptions {
   CommonOptions common;
   int scale = 2;
-  std::string model = "lanczos";
+  std::string model = "fast";
+  std::string device = "cpu";
+  int tile = 0;
+};
+
+struct EvalSrOptions {
+  std::vector<std::string> refs;  // videos or folders of images
+  int scale = 2;
+  std::string model = "fast";
+  std::string device = "cpu";
+  int tile = 0;
+  int threads = 0;
+  int max_frames = -1;
+  std::string save_dir;  // writes DIR/%06d.png (one folder per ref when several)
+  bool json = false;
 };
 
 struct JobResult {
@@ -57,6 +72,10 @@ const char* current_temporary_output() noexcept;
 void validate_paths(const std::string& input, const std::string& output, bool overwrite);
 
 JobResult run_upscale(const UpscaleOptions& options);
+
+// `framegen eval sr`: docs/DATA.md's SR protocol; prints a table (or JSON) and
+// returns the summary.
+nlohmann::json run_eval_sr(const EvalSrOptions& options);
 
 // `framegen probe`: a description of the input as JSON.
 nlohmann::json probe(const std::string& input, bool count_frames);

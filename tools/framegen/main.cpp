@@ -108,7 +108,13 @@ int main(int argc, char** argv) {
   CLI::App* upscale = app.add_subcommand("upscale", "Upscale a video (or image) by 2, 3 or 4");
   add_common(upscale, up.common, log_level);
   upscale->add_option("--scale", up.scale, "Scale factor")->check(CLI::IsMember({2, 3, 4}));
-  upscale->add_option("--model", up.model, "Upscaler: lanczos (default) or bicubic");
+  upscale->add_option("--model", up.model,
+                      "Upscaler: fast (default, built-in network, real time), quality (built-in, deeper), "
+                      "bicubic, lanczos, or a TorchScript file (*.pt: NCHW float RGB in [0,1] in and out)");
+  upscale->add_option("--device", up.device, "cpu (default) or cuda (needs a CUDA build of LibTorch)");
+  upscale->add_option("--tile", up.tile,
+                      "Process frames in overlapping tiles of at most N x N input pixels (0: whole frames)")
+      ->check(CLI::NonNegativeNumber);
   upscale->footer(kExitCodesHelp);
 
   std::string probe_input;
@@ -119,6 +125,22 @@ int main(int argc, char** argv) {
   probe_cmd->add_flag("--count-frames", probe_count, "Count frames by reading the whole file (exact)");
   probe_cmd->add_flag("--json", probe_json, "Print JSON");
   probe_cmd->add_option("--log-level", log_level, "trace, debug, info, warning (default), error, quiet");
+
+  EvalSrOptions ev;
+  CLI::App* eval_cmd = app.add_subcommand("eval", "Score models with the protocols of docs/DATA.md");
+  eval_cmd->require_subcommand(1);
+  CLI::App* eval_sr = eval_cmd->add_subcommand(
+      "sr", "Super-resolution: HR modcrop, MATLAB-bicubic LR, PSNR/SSIM on BT.601 Y with the border shaved");
+  eval_sr->add_option("--ref", ev.refs, "Ground truth: a video or a folder of images (repeatable)")->required();
+  eval_sr->add_option("--scale", ev.scale, "Scale factor")->check(CLI::IsMember({2, 3, 4}));
+  eval_sr->add_option("--model", ev.model, "fast, quality, bicubic, lanczos or a TorchScript file");
+  eval_sr->add_option("--device", ev.device, "cpu or cuda");
+  eval_sr->add_option("--tile", ev.tile, "Tile side in input pixels (0: whole frames)")->check(CLI::NonNegativeNumber);
+  eval_sr->add_option("--threads", ev.threads, "LibTorch threads (0: one per core)")->check(CLI::NonNegativeNumber);
+  eval_sr->add_option("--max-frames", ev.max_frames, "Score only the first N frames of a video");
+  eval_sr->add_option("--save", ev.save_dir, "Write each super-resolved frame as DIR/%06d.png");
+  eval_sr->add_flag("--json", ev.json, "Print JSON");
+  eval_sr->add_option("--log-level", log_level, "trace, debug, info, warning (default), error, quiet");
 
   try {
     app.parse(argc, argv);
@@ -148,6 +170,25 @@ int main(int argc, char** argv) {
           std::cout << "  stream #" << s["index"] << ": " << s["type"].get<std::string>() << " "
                     << s["codec"].get<std::string>() << (s["attached_pic"].get<bool>() ? " (cover art)" : "") << "\n";
         }
+      }
+      return kExitOk;
+    }
+    if (*eval_sr) {
+      const auto j = run_eval_sr(ev);
+      if (ev.json) {
+        std::cout << j.dump(2) << "\n";
+      } else {
+        std::printf("SR x%d, model %s (%s)\n", j["scale"].get<int>(), ev.model.c_str(),
+                    j["description"].get<std::string>().c_str());
+        std::printf("%-40s %7s %9s %8s %11s %10s\n", "ref", "frames", "PSNR", "SSIM", "bicubic", "bic SSIM");
+        for (const auto& r : j["refs"]) {
+          std::printf("%-40s %7d %9.3f %8.4f %11.3f %10.4f\n", r["ref"].get<std::string>().c_str(),
+                      r["frames"].get<int>(), r["psnr"].get<double>(), r["ssim"].get<double>(),
+                      r["bicubic_psnr"].get<double>(), r["bicubic_ssim"].get<double>());
+        }
+        std::printf("%-40s %7lld %9.3f %8.4f %11.3f %10.4f\n", "mean over all frames",
+                    static_cast<long long>(j["frames"].get<int64_t>()), j["psnr"].get<double>(),
+                    j["ssim"].get<double>(), j["bicubic_psnr"].get<double>(), j["bicubic_ssim"].get<double>());
       }
       return kExitOk;
     }

@@ -1,0 +1,47 @@
+// The built-in super-resolution networks (LibTorch C++ modules). Used by the model
+// runner (models/src) and the training program (tools/train); the CLI and the
+// GStreamer elements never include this header: they use super_resolution.h.
+//
+// All networks are luma-only: input [N, 1, H, W] = Y / 255 (BT.601 Y of the
+// protocol, 16..235), output [N, 1, sH, sW] in the same units. The output is a
+// learned residual, pixel-shuffled from s*s channels, added to a bicubic
+// upsampling of the input, so the network only has to learn detail.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <string>
+
+namespace framegen::models {
+
+struct SrNetConfig {
+  std::string name;       // "fast", "quality"
+  int scale = 2;
+  int channels = 16;      // feature width
+  int body = 4;           // fast: plain conv layers; quality: residual blocks
+  bool residual_blocks = false;
+};
+
+// The shipped configurations. Throws std::invalid_argument for unknown names/scales.
+SrNetConfig builtin_config(const std::string& name, int scale);
+
+class SrNetImpl : public torch::nn::Module {
+ public:
+  explicit SrNetImpl(const SrNetConfig& config);
+  torch::Tensor forward(const torch::Tensor& y);
+  // LR pixels of context an output pixel depends on (for exact tiling).
+  [[nodiscard]] int receptive_radius() const;
+  [[nodiscard]] const SrNetConfig& config() const { return config_; }
+  // Multiply-accumulates per LR pixel (convolutions only).
+  [[nodiscard]] int64_t macs_per_pixel() const;
+
+ private:
+  SrNetConfig config_;
+  torch::nn::Conv2d head_{nullptr};
+  torch::nn::ModuleList body_;
+  torch::nn::Conv2d body_tail_{nullptr};  // quality only: closes the long skip
+  torch::nn::Conv2d tail_{nullptr};
+};
+TORCH_MODULE(SrNet);
+
+}  // namespace framegen::models

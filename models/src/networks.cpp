@@ -1,0 +1,106 @@
+#include "framegen/models/networks.h"
+
+#include <stdexcept>
+
+namespace framegen::models {
+
+namespace nn = torch::nn;
+namespace F = torch::nn::functional;
+
+namespace {
+
+nn::Conv2d conv3x3(int in, int out) {
+  return nn::Conv2d(nn::Conv2dOptions(in, out, /*kernel_size=*/3).padding(1));
+}
+
+// conv-ReLU-conv with an identity skip (EDSR style, no batch norm).
+class ResBlockImpl : public nn::Module {
+ public:
+  explicit ResBlockImpl(int c) : a_(conv3x3(c, c)), b_(conv3x3(c, c)) {
+    register_module("a", a_);
+    register_module("b", b_);
+  }
+  torch::Tensor forward(const torch::Tensor& x) { return x + b_(torch::relu(a_(x))); }
+
+ private:
+  nn::Conv2d a_;
+  nn::Conv2d b_;
+};
+TORCH_MODULE(ResBlock);
+
+}  // namespace
+
+SrNetConfig builtin_config(const std::string& name, int scale) {
+  if (scale < 2 || scale > 4) {
+    throw std::invalid_argument("built-in models exist for scales 2, 3 and 4");
+  }
+  SrNetConfig c;
+  c.name = name;
+  c.scale = scale;
+  if (name == "fast") {
+    c.channels = 16;
+    c.body = 4;
+    c.residual_blocks = false;
+  } else if (name == "quality") {
+    c.channels = 32;
+    c.body = 8;
+    c.residual_blocks = true;
+  } else {
+    throw std::invalid_argument("unknown built-in model '" + name + "'");
+  }
+  return c;
+}
+
+SrNetImpl::SrNetImpl(const SrNetConfig& config) : config_(config) {
+  const int c = config.channels;
+  head_ = register_module("head", conv3x3(1, c));
+  for (int i = 0; i < config.body; ++i) {
+    if (config.residual_blocks) {
+      body_->push_back(ResBlock(c));
+    } else {
+      body_->push_back(conv3x3(c, c));
+    }
+  }
+  register_module("body", body_);
+  if (config.residual_blocks) {
+    body_tail_ = register_module("body_tail", conv3x3(c, c));
+  }
+  tail_ = register_module("tail", conv3x3(c, config.scale * config.scale));
+}
+
+torch::Tensor SrNetImpl::forward(const torch::Tensor& y) {
+  const int s = config_.scale;
+  torch::Tensor x = torch::relu(head_(y));
+  if (config_.residual_blocks) {
+    torch::Tensor skip = x;
+    for (auto& m : *body_) {
+      x = m->as<ResBlock>()->forward(x);
+    }
+    x = body_tail_(x) + skip;
+  } else {
+    for (auto& m : *body_) {
+      x = torch::relu(m->as<nn::Conv2d>()->forward(x));
+    }
+  }
+  torch::Tensor residual = F::pixel_shuffle(tail_(x), F::PixelShuffleFuncOptions(s));
+  torch::Tensor base = F::interpolate(
+      y, F::InterpolateFuncOptions().scale_factor(std::vector<double>{static_cast<double>(s), static_cast<double>(s)})
+             .mode(torch::kBicubic)
+             .align_corners(false));
+  return base + residual;
+}
+
+int SrNetImpl::receptive_radius() const {
+  // One pixel per 3x3 conv; bicubic upsampling reaches 2 LR pixels.
+  const int convs = 2 + config_.body * (config_.residual_blocks ? 2 : 1) + (config_.residual_blocks ? 1 : 0);
+  return std::max(convs, 2);
+}
+
+int64_t SrNetImpl::macs_per_pixel() const {
+  const int64_t c = config_.channels;
+  const int64_t s2 = static_cast<int64_t>(config_.scale) * config_.scale;
+  const int64_t body = config_.body * (config_.residual_blocks ? 2 : 1) + (config_.residual_blocks ? 1 : 0);
+  return 9 * c + body * 9 * c * c + 9 * c * s2;
+}
+
+}  // namespace framegen::models

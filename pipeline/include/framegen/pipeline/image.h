@@ -1,0 +1,56 @@
+// Plain 8-bit interleaved images for evaluation and training, plus the exact
+// reference operations of the SR protocol (docs/DATA.md):
+//  - MATLAB-compatible imresize 'bicubic' (Keys a = -0.5, antialiased when
+//    shrinking, half-sample-mirror borders, rows then columns, uint8 rounding
+//    after each pass), bit-exact with shared/tools/sr_common.py;
+//  - BT.601 Y (not rounded), PSNR and SSIM (11x11 Gaussian, sigma 1.5, valid
+//    window positions) on Y with a shaved border.
+// Threads: all functions are reentrant.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace framegen {
+
+struct Image {
+  int width = 0;
+  int height = 0;
+  int channels = 3;  // interleaved; RGB order when 3
+  std::vector<uint8_t> data;
+
+  Image() = default;
+  Image(int w, int h, int c) : width(w), height(h), channels(c), data(static_cast<std::size_t>(w) * h * c) {}
+  uint8_t* row(int y) { return data.data() + static_cast<std::size_t>(y) * width * channels; }
+  [[nodiscard]] const uint8_t* row(int y) const {
+    return data.data() + static_cast<std::size_t>(y) * width * channels;
+  }
+  [[nodiscard]] bool empty() const { return data.empty(); }
+};
+
+// MATLAB imresize(img, [out_h out_w], 'bicubic') on uint8 data.
+Image imresize_matlab(const Image& in, int out_width, int out_height);
+// MATLAB imresize(img, 1/s, 'bicubic'): the SR protocol's LR image.
+Image downscale_matlab(const Image& hr, int scale);
+// HR[:H - H % s, :W - W % s].
+Image modcrop(const Image& in, int scale);
+Image crop(const Image& in, int x, int y, int w, int h);
+
+// Y = 16 + (65.481 R + 128.553 G + 24.966 B) / 255, R, G, B in 0..255 (float64).
+std::vector<double> luma_bt601(const Image& rgb);
+
+double psnr_y(const Image& a, const Image& b, int shave);
+double ssim_y(const Image& a, const Image& b, int shave);
+
+// Every frame of a video, or the single image of a still file, as RGB (the
+// reference scorer's conversion: swscale bicubic + accurate rounding + full chroma
+// interpolation, the input's matrix and range). Throws Error(kInput).
+std::vector<Image> load_rgb_frames(const std::string& path, int max_frames = -1, int every = 1);
+// Images of a folder (sorted by name; png, jpg, jpeg, bmp, tif, tiff) or the frames of one
+// video file.
+std::vector<std::pair<std::string, Image>> load_rgb_source(const std::string& path, int max_frames = -1);
+// Writes an RGB image as PNG. Throws Error(kOutput).
+void write_png(const std::string& path, const Image& rgb);
+
+}  // namespace framegen
