@@ -192,11 +192,11 @@ class SuperResolution::Impl {
       throw Error(ErrorKind::kInput, "model file '" + path + "' failed on a 1x3x16x16 RGB input: " + why);
     }
     if (out.dim() != 4 || out.size(0) != 1 || out.size(1) != 3 || out.size(2) % 16 != 0 ||
-        out.size(2) != out.size(3) || out.size(2) / 16 < 1 || out.size(2) / 16 > 8) {
+        out.size(2) != out.size(3) || out.size(2) / 16 < 2 || out.size(2) / 16 > 8) {
       std::ostringstream s;
       s << out.sizes();
       throw Error(ErrorKind::kInput, "model file '" + path + "' returned shape " + s.str() +
-                                         " for a [1, 3, 16, 16] input; expected [1, 3, 16*s, 16*s]");
+                                         " for a [1, 3, 16, 16] input; expected [1, 3, 16*s, 16*s] with s from 2 to 8");
     }
     const int found = static_cast<int>(out.size(2) / 16);
     if (found != options_.scale) {
@@ -240,6 +240,9 @@ class SuperResolution::Impl {
     if (kind_ == Kind::kLumaNet && is_planar_yuv8(fmt)) {
       return upscale_yuv(in);
     }
+    if (kind_ == Kind::kLumaNet && fmt == AV_PIX_FMT_RGB24) {
+      return image_to_frame(upscale(frame_to_image(in)), in);
+    }
     if (kind_ == Kind::kLumaNet) {
       // Other formats go through yuv444p (no chroma loss) at the input size.
       Frame yuv = converter(in.width(), in.height(), AV_PIX_FMT_YUV444P).scale(in);
@@ -247,16 +250,23 @@ class SuperResolution::Impl {
     }
     // TorchScript RGB model.
     Frame rgb = fmt == AV_PIX_FMT_RGB24 ? in.ref() : converter(in.width(), in.height(), AV_PIX_FMT_RGB24).scale(in);
+    return image_to_frame(upscale_rgb_script(frame_to_image(rgb)), in);
+  }
+
+  static Image frame_to_image(const Frame& rgb) {
     Image img(rgb.width(), rgb.height(), 3);
     for (int y = 0; y < img.height; ++y) {
       std::memcpy(img.row(y), rgb.av()->data[0] + static_cast<std::ptrdiff_t>(y) * rgb.av()->linesize[0],
                   static_cast<std::size_t>(img.width) * 3);
     }
-    const Image up = upscale_rgb_script(img);
+    return img;
+  }
+
+  Frame image_to_frame(const Image& up, const Frame& props) {
     FramePool& pool = out_pool(up.width, up.height, AV_PIX_FMT_RGB24);
-    Frame out = pool.acquire(in.time_base());
-    av_check(av_frame_copy_props(out.av(), in.av()), ErrorKind::kProcessing, "frame properties");
-    out.set_duration(in.duration());
+    Frame out = pool.acquire(props.time_base());
+    av_check(av_frame_copy_props(out.av(), props.av()), ErrorKind::kProcessing, "frame properties");
+    out.set_duration(props.duration());
     for (int y = 0; y < up.height; ++y) {
       std::memcpy(out.av()->data[0] + static_cast<std::ptrdiff_t>(y) * out.av()->linesize[0], up.row(y),
                   static_cast<std::size_t>(up.width) * 3);

@@ -1,0 +1,268 @@
+// Super-resolution runner: built-in models, TorchScript user models through the
+// CLI, tiling equivalence, still images, device errors.
+#include <gtest/gtest.h>
+#include <torch/script.h>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "framegen/models/super_resolution.h"
+#include "framegen/pipeline/error.h"
+#include "framegen/pipeline/image.h"
+#include "support/fixtures.h"
+
+using namespace framegen;
+using namespace framegen::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kCli = FRAMEGEN_CLI_PATH;
+
+// A deterministic image with edges, gradients and texture.
+Image test_image(int w, int h) {
+  Image img(w, h, 3);
+  for (int y = 0; y < h; ++y) {
+    for (int x = 0; x < w; ++x) {
+      uint8_t* p = img.row(y) + x * 3;
+      const bool disc = (x - w / 2) * (x - w / 2) + (y - h / 2) * (y - h / 2) < (h / 3) * (h / 3);
+      p[0] = static_cast<uint8_t>(disc ? 200 : (x * 255) / w);
+      p[1] = static_cast<uint8_t>(((x / 3 + y / 5) % 2) != 0 ? 180 : 60);
+      p[2] = static_cast<uint8_t>((x * y) % 256);
+    }
+  }
+  return img;
+}
+
+class ModelsTest : public ::testing::Test {
+ protected:
+  void SetUp() override { dir_ = make_temp_dir("models"); }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string path(const std::string& n) const { return dir_ + "/" + n; }
+  std::string dir_;
+};
+
+// Writes a TorchScript module whose forward is `body` (TorchScript source).
+void save_script(const std::string& file, const std::string& body) {
+  torch::jit::Module m("UserSr");
+  m.define(body);
+  m.save(file);
+}
+
+}  // namespace
+
+TEST_F(ModelsTest, BuiltinModelsBeatBicubicOnAnImage) {
+  const Image hr = modcrop(test_image(96, 80), 2);
+  const Image lr = downscale_matlab(hr, 2);
+  const Image bic = imresize_matlab(lr, hr.width, hr.height);
+  for (const std::string model : {"fast", "quality"}) {
+    SrOptions o;
+    o.model = model;
+    o.scale = 2;
+    SuperResolution sr(o);
+    EXPECT_EQ(sr.scale(), 2);
+    const Image out = sr.upscale(lr);
+    ASSERT_EQ(out.width, hr.width);
+    ASSERT_EQ(out.height, hr.height);
+    EXPECT_GT(psnr_y(out, hr, 2), psnr_y(bic, hr, 2)) << model;
+  }
+}
+
+TEST_F(ModelsTest, TiledOutputEqualsWholeFrame) {
+  const Image lr = test_image(70, 53);  // not a multiple of the tile
+  for (const std::string model : {"fast", "quality"}) {
+    SrOptions whole;
+    whole.model = model;
+    whole.scale = 2;
+    SrOptions tiled = whole;
+    tiled.tile = 24;
+    SuperResolution a(whole);
+    SuperResolution b(tiled);
+    const Image x = a.upscale(lr);
+    const Image y = b.upscale(lr);
+    ASSERT_EQ(x.data.size(), y.data.size());
+    int max_diff = 0;
+    std::size_t differing = 0;
+    for (std::size_t i = 0; i < x.data.size(); ++i) {
+      const int d = std::abs(static_cast<int>(x.data[i]) - static_cast<int>(y.data[i]));
+      max_diff = std::max(max_diff, d);
+      differing += d != 0 ? 1 : 0;
+    }
+    // Equal up to float summation order: at most a rare 1-LSB rounding flip.
+    EXPECT_LE(max_diff, 1) << model;
+    EXPECT_LE(differing, x.data.size() / 2000) << model << ": " << differing << " values differ";
+  }
+}
+
+TEST_F(ModelsTest, YuvFramePathKeepsFormatAndSize) {
+  FixtureSpec spec;
+  spec.width = 64;
+  spec.height = 48;
+  spec.frames = 3;
+  const std::string in = path("in.mkv");
+  make_fixture(in, spec);
+  const RunResult r = run_command({kCli, "upscale", in, "-o", path("out.mkv"), "--model", "fast", "--codec", "ffv1",
+                                   "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const DecodedVideo v = decode_video(path("out.mkv"));
+  EXPECT_EQ(v.width, 128);
+  EXPECT_EQ(v.height, 96);
+  EXPECT_EQ(v.pts_seconds.size(), 3u);
+}
+
+TEST_F(ModelsTest, StillImageInPngOut) {
+  const std::string in = path("photo.png");
+  write_png(in, test_image(60, 40));
+  for (const std::string model : {"fast", "quality", "bicubic"}) {
+    const std::string out = path("photo_" + model + ".png");
+    const RunResult r = run_command({kCli, "upscale", in, "-o", out, "--model", model, "--scale", "2"});
+    ASSERT_EQ(r.status, 0) << model << ": " << r.err;
+    const auto frames = load_rgb_frames(out);
+    ASSERT_EQ(frames.size(), 1u);
+    EXPECT_EQ(frames[0].width, 120);
+    EXPECT_EQ(frames[0].height, 80);
+  }
+}
+
+TEST_F(ModelsTest, TorchScriptModelThroughCli) {
+  const std::string model = path("nearest_x2.pt");
+  save_script(model,
+              "def forward(self, x):\n"
+              "    return x.repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)\n");
+  FixtureSpec spec;
+  spec.width = 48;
+  spec.height = 32;
+  spec.frames = 4;
+  const std::string in = path("in.mkv");
+  make_fixture(in, spec);
+  const RunResult r = run_command({kCli, "upscale", in, "-o", path("out.mkv"), "--model", model, "--scale", "2",
+                                   "--tile", "20", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const DecodedVideo v = decode_video(path("out.mkv"));
+  EXPECT_EQ(v.width, 96);
+  EXPECT_EQ(v.height, 64);
+  EXPECT_EQ(v.pts_seconds.size(), 4u);
+
+  // The scale is found by probing: asking for another one is a clear error.
+  const RunResult wrong = run_command({kCli, "upscale", in, "-o", path("x4.mkv"), "--model", model, "--scale", "4"});
+  EXPECT_EQ(wrong.status, 2);
+  EXPECT_NE(wrong.err.find("upscales by 2"), std::string::npos) << wrong.err;
+  EXPECT_FALSE(file_exists(path("x4.mkv")));
+}
+
+TEST_F(ModelsTest, TorchScriptPixelsMatchTheModel) {
+  // A model that brightens and upscales: its output must come through exactly.
+  const std::string model = path("bright.pt");
+  save_script(model,
+              "def forward(self, x):\n"
+              "    y = x.repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)\n"
+              "    return torch.clamp(y * 0.5 + 0.25, 0.0, 1.0)\n");
+  SrOptions o;
+  o.model = model;
+  o.scale = 2;
+  SuperResolution sr(o);
+  const Image lr = test_image(20, 10);
+  const Image out = sr.upscale(lr);
+  ASSERT_EQ(out.width, 40);
+  for (int y = 0; y < out.height; ++y) {
+    for (int x = 0; x < out.width; ++x) {
+      for (int c = 0; c < 3; ++c) {
+        const double v = lr.row(y / 2)[(x / 2) * 3 + c] / 255.0 * 0.5 + 0.25;
+        ASSERT_NEAR(out.row(y)[x * 3 + c], std::round(v * 255.0), 1.0);
+      }
+    }
+  }
+}
+
+TEST_F(ModelsTest, BadModelFilesAreClearErrors) {
+  FixtureSpec spec;
+  spec.width = 32;
+  spec.height = 32;
+  spec.frames = 2;
+  const std::string in = path("in.mkv");
+  make_fixture(in, spec);
+
+  // Wrong output shape: returns its input.
+  const std::string same = path("identity.pt");
+  save_script(same, "def forward(self, x):\n    return x\n");
+  RunResult r = run_command({kCli, "upscale", in, "-o", path("o1.mkv"), "--model", same});
+  EXPECT_EQ(r.status, 3);
+  EXPECT_NE(r.err.find("identity.pt"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("returned shape"), std::string::npos) << r.err;
+
+  // Not TorchScript at all.
+  const std::string text = path("notes.pt");
+  std::ofstream(text) << "not a model";
+  r = run_command({kCli, "upscale", in, "-o", path("o2.mkv"), "--model", text});
+  EXPECT_EQ(r.status, 3);
+  EXPECT_NE(r.err.find("notes.pt"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("not a TorchScript"), std::string::npos) << r.err;
+
+  // Missing.
+  r = run_command({kCli, "upscale", in, "-o", path("o3.mkv"), "--model", path("missing.pt")});
+  EXPECT_EQ(r.status, 3);
+  EXPECT_NE(r.err.find("missing.pt"), std::string::npos) << r.err;
+
+  // Unknown built-in name.
+  r = run_command({kCli, "upscale", in, "-o", path("o4.mkv"), "--model", "sharpest"});
+  EXPECT_EQ(r.status, 2);
+  for (const char* o : {"o1.mkv", "o2.mkv", "o3.mkv", "o4.mkv"}) {
+    EXPECT_FALSE(file_exists(path(o))) << o;
+  }
+}
+
+TEST_F(ModelsTest, CudaWithoutCudaIsAClearError) {
+  if (torch::cuda::is_available()) {
+    GTEST_SKIP() << "this LibTorch has CUDA";
+  }
+  SrOptions o;
+  o.device = "cuda";
+  try {
+    SuperResolution sr(o);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kUsage);
+    EXPECT_NE(std::string(e.what()).find("CUDA"), std::string::npos);
+  }
+}
+
+TEST_F(ModelsTest, WeightsFoundFromAnyWorkingDirectory) {
+  FixtureSpec spec;
+  spec.width = 32;
+  spec.height = 32;
+  spec.frames = 2;
+  const std::string in = path("in.mkv");
+  make_fixture(in, spec);
+  const std::string elsewhere = path("elsewhere");
+  fs::create_directory(elsewhere);
+  // Run from an unrelated directory: the built-in weights are inside the binary.
+  const std::string cmd = "cd '" + elsewhere + "' && '" + kCli + "' upscale '" + in +
+                          "' -o out.mkv --model quality --scale 2 --log-level error";
+  EXPECT_EQ(std::system(cmd.c_str()), 0);
+  EXPECT_EQ(decode_video(elsewhere + "/out.mkv").width, 64);
+}
+
+TEST_F(ModelsTest, EvalSrReportsModelBesideBicubic) {
+  fs::create_directory(path("set"));
+  write_png(path("set/a.png"), test_image(64, 48));
+  write_png(path("set/b.png"), test_image(50, 40));
+  const RunResult r = run_command({kCli, "eval", "sr", "--ref", path("set"), "--scale", "2", "--model", "fast",
+                                   "--json", "--save", path("saved")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["frames"], 2);
+  EXPECT_GT(j["psnr"].get<double>(), j["bicubic_psnr"].get<double>());
+  EXPECT_TRUE(file_exists(path("saved/000000.png")));
+  EXPECT_TRUE(file_exists(path("saved/000001.png")));
+  // The saved frame scores what eval printed for it.
+  const Image hr = modcrop(load_rgb_frames(path("set/a.png")).front(), 2);
+  const Image saved = load_rgb_frames(path("saved/000000.png")).front();
+  const double first = psnr_y(saved, hr, 2);
+  const double second = psnr_y(load_rgb_frames(path("saved/000001.png")).front(),
+                               modcrop(load_rgb_frames(path("set/b.png")).front(), 2), 2);
+  EXPECT_NEAR((first + second) / 2, j["psnr"].get<double>(), 1e-9);
+}
