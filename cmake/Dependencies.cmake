@@ -14,3 +14,5 @@ find_package(nlohmann_json 3 REQUIRED)
 # LibTorch (Debian's libtorch-dev, CPU build with oneDNN). Found at the top so its
 # imported targets are visible to models/, tools/, plugins/ and tests/.
 find_package(Torch REQUIRED)
+pkg_check_modules(GST REQUIRED IMPORTED_TARGET gstreamer-1.0 gstreamer-base-1.0 gstreamer-video-1.0)
+pkg_check_modules(GST_CHECK IMPORTED_TARGET gstreamer-check-1.0)

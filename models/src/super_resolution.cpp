@@ -439,6 +439,9 @@ int SuperResolution::scale() const { return impl_->scale_; }
 std::string SuperResolution::description() const {
   return impl_->kind_ == Impl::Kind::kClassical ? std::string(to_string(*impl_->classical_)) : impl_->description_;
 }
+int64_t SuperResolution::macs_per_pixel() const {
+  return impl_->kind_ == Impl::Kind::kLumaNet ? impl_->net_->macs_per_pixel() : 0;
+}
 int SuperResolution::tile_overlap() const { return impl_->overlap_; }
 bool SuperResolution::native_format(AVPixelFormat format) const {
   if (format == AV_PIX_FMT_RGB24) {

@@ -42,6 +42,8 @@ class SuperResolution {
 
   [[nodiscard]] int scale() const;
   [[nodiscard]] std::string description() const;
+  // Convolution multiply-accumulates per input pixel (built-in networks; 0 otherwise).
+  [[nodiscard]] int64_t macs_per_pixel() const;
   // LR pixels of context tiles overlap by.
   [[nodiscard]] int tile_overlap() const;
   // Whether `format` is upscaled without a conversion (planar 8-bit YUV for built-in

@@ -1,0 +1,560 @@
+#include "gstfgpredict.h"
+
+#include <gst/video/video.h>
+
+#include <cmath>
+#include <memory>
+#include <string>
+
+#include "frame_bridge.h"
+#include "framegen/pipeline/error.h"
+#include "framegen/pipeline/interpolate.h"
+
+GST_DEBUG_CATEGORY_STATIC(gst_fg_predict_debug);
+#define GST_CAT_DEFAULT gst_fg_predict_debug
+
+namespace {
+
+enum Mode { kInterpolate = 0, kExtrapolate = 1, kConceal = 2 };
+enum { PROP_0, PROP_MODE, PROP_FPS, PROP_FACTOR, PROP_MODEL };
+constexpr const char* kDefaultModel = "blend";
+
+GType mode_get_type() {
+  static GType type = 0;
+  if (g_once_init_enter(&type)) {
+    static const GEnumValue values[] = {
+        {kInterpolate, "Raise the frame rate by synthesising frames between real ones", "interpolate"},
+        {kExtrapolate, "Emit predicted frames after each real one (no added latency)", "extrapolate"},
+        {kConceal, "Pass frames through and fill missing ones with predictions", "conceal"},
+        {0, nullptr, nullptr}};
+    const GType t = g_enum_register_static("GstFgPredictMode", values);
+    g_once_init_leave(&type, t);
+  }
+  return type;
+}
+
+// Streaming state, touched only on the streaming thread (and at state changes).
+struct PredictState {
+  std::unique_ptr<framegen::FrameInterpolator> model;
+  GstVideoInfo info{};
+  bool have_info = false;
+  gint in_n = 0;  // input rate
+  gint in_d = 1;
+  gint out_n = 0;  // output rate
+  gint out_d = 1;
+  GstBuffer* prev = nullptr;   // last real frame
+  GstBuffer* prev2 = nullptr;  // the one before it (extrapolation history)
+  GstClockTime base = GST_CLOCK_TIME_NONE;  // time of output frame 0
+  guint64 next_out = 0;
+
+  ~PredictState() { reset(); }
+  void reset() {
+    gst_clear_buffer(&prev);
+    gst_clear_buffer(&prev2);
+    base = GST_CLOCK_TIME_NONE;
+    next_out = 0;
+  }
+  [[nodiscard]] GstClockTime in_duration() const {
+    return in_n > 0 ? gst_util_uint64_scale_int(GST_SECOND, in_d, in_n) : GST_CLOCK_TIME_NONE;
+  }
+  [[nodiscard]] GstClockTime out_time(guint64 n) const {
+    return base + gst_util_uint64_scale(n, static_cast<guint64>(GST_SECOND) * out_d, out_n);
+  }
+};
+
+}  // namespace
+
+struct _GstFgPredict {
+  GstElement parent;
+  GstPad* sinkpad;
+  GstPad* srcpad;
+  // Properties, guarded by the object lock.
+  gint mode;
+  gint fps_n;
+  gint fps_d;
+  gint factor;
+  gchar* model;
+  PredictState* state;
+};
+
+G_DEFINE_TYPE(GstFgPredict, gst_fg_predict, GST_TYPE_ELEMENT);
+GST_ELEMENT_REGISTER_DEFINE(fgpredict, "fgpredict", GST_RANK_NONE, GST_TYPE_FG_PREDICT);
+
+static GstStaticPadTemplate sink_template =
+    GST_STATIC_PAD_TEMPLATE("sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS(FRAMEGEN_VIDEO_CAPS));
+static GstStaticPadTemplate src_template =
+    GST_STATIC_PAD_TEMPLATE("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS(FRAMEGEN_VIDEO_CAPS));
+
+static GstCaps* open_framerate(const GstCaps* caps) {
+  GstCaps* out = gst_caps_copy(caps);
+  for (guint i = 0; i < gst_caps_get_size(out); ++i) {
+    gst_structure_set(gst_caps_get_structure(out, i), "framerate", GST_TYPE_FRACTION_RANGE, 0, 1, G_MAXINT, 1,
+                      nullptr);
+  }
+  return out;
+}
+
+// Wraps a mapped buffer as a framegen Frame, calls fn(frame), unmaps.
+template <typename Fn>
+static bool with_frame(PredictState* st, GstBuffer* buf, Fn&& fn) {
+  GstVideoFrame vf;
+  if (!gst_video_frame_map(&vf, &st->info, buf, GST_MAP_READ)) {
+    return false;
+  }
+  fn(framegen::gst::wrap(&vf, GST_BUFFER_PTS(buf)));
+  gst_video_frame_unmap(&vf);
+  return true;
+}
+
+static GstBuffer* frame_to_buffer(PredictState* st, const framegen::Frame& f) {
+  GstBuffer* out = gst_buffer_new_allocate(nullptr, GST_VIDEO_INFO_SIZE(&st->info), nullptr);
+  GstVideoFrame vf;
+  if (!gst_video_frame_map(&vf, &st->info, out, GST_MAP_WRITE)) {
+    gst_buffer_unref(out);
+    return nullptr;
+  }
+  framegen::gst::copy_into(f, &vf);
+  gst_video_frame_unmap(&vf);
+  return out;
+}
+
+// A synthesised frame between a and b at fraction t (0 < t < 1).
+static GstBuffer* make_interpolated(PredictState* st, GstBuffer* a, GstBuffer* b, double t) {
+  GstBuffer* result = nullptr;
+  with_frame(st, a, [&](const framegen::Frame& fa) {
+    with_frame(st, b, [&](const framegen::Frame& fb) {
+      result = frame_to_buffer(st, st->model->interpolate(fa, fb, t));
+    });
+  });
+  return result;
+}
+
+static GstBuffer* make_extrapolated(PredictState* st, GstBuffer* before, GstBuffer* last) {
+  if (before == nullptr) {
+    return gst_buffer_copy(last);
+  }
+  GstBuffer* result = nullptr;
+  with_frame(st, before, [&](const framegen::Frame& fa) {
+    with_frame(st, last, [&](const framegen::Frame& fb) {
+      result = frame_to_buffer(st, st->model->extrapolate(fa, fb));
+    });
+  });
+  return result;
+}
+
+static GstFlowReturn push_at(GstFgPredict* self, GstBuffer* buf, GstClockTime pts, GstClockTime duration) {
+  if (buf == nullptr) {
+    GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Frame synthesis failed."), ("cannot map or allocate a video frame"));
+    return GST_FLOW_ERROR;
+  }
+  buf = gst_buffer_make_writable(buf);
+  GST_BUFFER_PTS(buf) = pts;
+  GST_BUFFER_DTS(buf) = GST_CLOCK_TIME_NONE;
+  GST_BUFFER_DURATION(buf) = duration;
+  GST_BUFFER_FLAG_UNSET(buf, GST_BUFFER_FLAG_DISCONT);
+  return gst_pad_push(self->srcpad, buf);
+}
+
+// interpolate: emit every output slot before `until` (exclusive) from prev and cur.
+static GstFlowReturn emit_interpolated(GstFgPredict* self, GstBuffer* cur, GstClockTime until) {
+  PredictState* st = self->state;
+  const GstClockTime t0 = GST_BUFFER_PTS(st->prev);
+  for (;;) {
+    const GstClockTime t = st->out_time(st->next_out);
+    if (t >= until) {
+      return GST_FLOW_OK;
+    }
+    const GstClockTime dur = st->out_time(st->next_out + 1) - t;
+    GstBuffer* out = nullptr;
+    if (cur == nullptr || t <= t0) {
+      out = gst_buffer_copy(st->prev);  // at (or before) a real frame: the frame itself
+    } else {
+      const double alpha = static_cast<double>(t - t0) / static_cast<double>(GST_BUFFER_PTS(cur) - t0);
+      out = alpha < 1e-6 ? gst_buffer_copy(st->prev) : make_interpolated(st, st->prev, cur, alpha);
+    }
+    st->next_out++;
+    const GstFlowReturn ret = push_at(self, out, t, dur);
+    if (ret != GST_FLOW_OK) {
+      return ret;
+    }
+  }
+}
+
+static GstFlowReturn gst_fg_predict_chain(GstPad* /*pad*/, GstObject* parent, GstBuffer* buf) {
+  GstFgPredict* self = GST_FG_PREDICT(parent);
+  PredictState* st = self->state;
+  if (!st->have_info) {
+    gst_buffer_unref(buf);
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
+  GST_OBJECT_LOCK(self);
+  const gint mode = self->mode;
+  const gint factor = self->factor;
+  GST_OBJECT_UNLOCK(self);
+  const GstClockTime pts = GST_BUFFER_PTS(buf);
+  if (!GST_CLOCK_TIME_IS_VALID(pts)) {
+    // Without a timestamp nothing can be placed in time: pass it on.
+    return gst_pad_push(self->srcpad, buf);
+  }
+  if (GST_BUFFER_IS_DISCONT(buf) && st->prev != nullptr) {
+    GST_DEBUG_OBJECT(self, "discont at %" GST_TIME_FORMAT ": history reset", GST_TIME_ARGS(pts));
+    if (mode == kInterpolate) {
+      const GstFlowReturn ret = emit_interpolated(self, nullptr, GST_BUFFER_PTS(st->prev) + st->in_duration());
+      if (ret != GST_FLOW_OK) {
+        gst_buffer_unref(buf);
+        return ret;
+      }
+    }
+    st->reset();
+  }
+  const GstClockTime d = st->in_duration();
+  GstFlowReturn ret = GST_FLOW_OK;
+  try {
+    switch (mode) {
+      case kInterpolate: {
+        if (st->prev == nullptr) {
+          st->base = pts;
+          st->next_out = 0;
+        } else if (pts > GST_BUFFER_PTS(st->prev)) {
+          ret = emit_interpolated(self, buf, pts);
+        }
+        gst_clear_buffer(&st->prev2);
+        st->prev2 = st->prev;
+        st->prev = buf;
+        return ret;
+      }
+      case kExtrapolate: {
+        gst_buffer_ref(buf);
+        ret = push_at(self, gst_buffer_copy(buf), pts, GST_CLOCK_TIME_IS_VALID(d) ? d / factor : GST_CLOCK_TIME_NONE);
+        for (gint i = 1; i < factor && ret == GST_FLOW_OK && GST_CLOCK_TIME_IS_VALID(d); ++i) {
+          const GstClockTime t = pts + gst_util_uint64_scale_int(d, i, factor);
+          const GstClockTime next = pts + gst_util_uint64_scale_int(d, i + 1, factor);
+          ret = push_at(self, make_extrapolated(st, st->prev, buf), t, next - t);
+        }
+        gst_clear_buffer(&st->prev2);
+        st->prev2 = st->prev;
+        st->prev = buf;
+        return ret;
+      }
+      case kConceal:
+      default: {
+        if (st->prev != nullptr && GST_CLOCK_TIME_IS_VALID(d) && pts > GST_BUFFER_PTS(st->prev) + d + d / 2) {
+          // Missing frames: fill each expected slot with a prediction.
+          const GstClockTime last = GST_BUFFER_PTS(st->prev);
+          const guint64 missing = (pts - last + d / 2) / d - 1;
+          GST_DEBUG_OBJECT(self, "concealing %" G_GUINT64_FORMAT " missing frame(s)", missing);
+          for (guint64 i = 1; i <= missing && ret == GST_FLOW_OK; ++i) {
+            GstBuffer* p = make_extrapolated(st, st->prev2, st->prev);
+            gst_clear_buffer(&st->prev2);
+            st->prev2 = st->prev;
+            st->prev = p != nullptr ? gst_buffer_ref(p) : nullptr;
+            ret = push_at(self, p, last + i * d, d);
+            if (st->prev == nullptr) {
+              break;
+            }
+            GST_BUFFER_PTS(st->prev) = last + i * d;
+          }
+        }
+        gst_clear_buffer(&st->prev2);
+        st->prev2 = st->prev;
+        st->prev = gst_buffer_ref(buf);
+        if (ret != GST_FLOW_OK) {
+          gst_buffer_unref(buf);
+          return ret;
+        }
+        return gst_pad_push(self->srcpad, buf);
+      }
+    }
+  } catch (const std::exception& e) {
+    GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Frame prediction failed."), ("%s", e.what()));
+    return GST_FLOW_ERROR;
+  }
+}
+
+static gboolean handle_caps(GstFgPredict* self, GstCaps* caps) {
+  PredictState* st = self->state;
+  GstVideoInfo info;
+  if (!gst_video_info_from_caps(&info, caps) ||
+      framegen::gst::to_av_format(GST_VIDEO_INFO_FORMAT(&info)) == AV_PIX_FMT_NONE) {
+    return FALSE;
+  }
+  GST_OBJECT_LOCK(self);
+  const gint mode = self->mode;
+  const gint fps_n = self->fps_n;
+  const gint fps_d = self->fps_d;
+  const gint factor = self->factor;
+  const std::string model = self->model != nullptr ? self->model : kDefaultModel;
+  GST_OBJECT_UNLOCK(self);
+  st->in_n = GST_VIDEO_INFO_FPS_N(&info);
+  st->in_d = GST_VIDEO_INFO_FPS_D(&info);
+  if (mode == kInterpolate) {
+    if (fps_n > 0) {
+      st->out_n = fps_n;
+      st->out_d = fps_d;
+    } else if (st->in_n > 0) {
+      st->out_n = st->in_n * factor;
+      st->out_d = st->in_d;
+    } else {
+      GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, ("Input has no frame rate."),
+                        ("interpolate needs a fixed input frame rate or an explicit fps"));
+      return FALSE;
+    }
+  } else if (mode == kExtrapolate) {
+    st->out_n = st->in_n * factor;
+    st->out_d = st->in_d;
+  } else {
+    st->out_n = st->in_n;
+    st->out_d = st->in_d;
+  }
+  if (st->have_info && (GST_VIDEO_INFO_WIDTH(&info) != GST_VIDEO_INFO_WIDTH(&st->info) ||
+                        GST_VIDEO_INFO_HEIGHT(&info) != GST_VIDEO_INFO_HEIGHT(&st->info) ||
+                        GST_VIDEO_INFO_FORMAT(&info) != GST_VIDEO_INFO_FORMAT(&st->info))) {
+    st->reset();  // new geometry: old frames cannot be blended with new ones
+  }
+  st->info = info;
+  st->have_info = true;
+  try {
+    if (!st->model) {
+      st->model = framegen::make_classical_interpolator(model);
+    }
+  } catch (const std::exception& e) {
+    GST_ELEMENT_ERROR(self, LIBRARY, SETTINGS, ("Invalid frame predictor."), ("%s", e.what()));
+    return FALSE;
+  }
+  GstCaps* out = gst_caps_copy(caps);
+  gst_caps_set_simple(out, "framerate", GST_TYPE_FRACTION, st->out_n, st->out_d, nullptr);
+  const gboolean ok = gst_pad_push_event(self->srcpad, gst_event_new_caps(out));
+  gst_caps_unref(out);
+  return ok;
+}
+
+static gboolean gst_fg_predict_sink_event(GstPad* pad, GstObject* parent, GstEvent* event) {
+  GstFgPredict* self = GST_FG_PREDICT(parent);
+  PredictState* st = self->state;
+  switch (GST_EVENT_TYPE(event)) {
+    case GST_EVENT_CAPS: {
+      GstCaps* caps = nullptr;
+      gst_event_parse_caps(event, &caps);
+      const gboolean ok = handle_caps(self, caps);
+      gst_event_unref(event);
+      return ok;
+    }
+    case GST_EVENT_FLUSH_STOP:
+      st->reset();
+      return gst_pad_event_default(pad, parent, event);
+    case GST_EVENT_EOS:
+      // Drain: the last real frame covers its own duration at the output rate.
+      if (st->prev != nullptr) {
+        GST_OBJECT_LOCK(self);
+        const gint mode = self->mode;
+        GST_OBJECT_UNLOCK(self);
+        if (mode == kInterpolate && GST_CLOCK_TIME_IS_VALID(st->in_duration())) {
+          emit_interpolated(self, nullptr, GST_BUFFER_PTS(st->prev) + st->in_duration());
+        }
+        st->reset();
+      }
+      return gst_pad_event_default(pad, parent, event);
+    default:
+      return gst_pad_event_default(pad, parent, event);
+  }
+}
+
+static gboolean gst_fg_predict_sink_query(GstPad* pad, GstObject* parent, GstQuery* query) {
+  GstFgPredict* self = GST_FG_PREDICT(parent);
+  if (GST_QUERY_TYPE(query) == GST_QUERY_CAPS) {
+    GstCaps* filter = nullptr;
+    gst_query_parse_caps(query, &filter);
+    GstCaps* peer = gst_pad_peer_query_caps(self->srcpad, nullptr);
+    GstCaps* open = open_framerate(peer);
+    gst_caps_unref(peer);
+    GstCaps* tmpl = gst_pad_get_pad_template_caps(pad);
+    GstCaps* result = gst_caps_intersect(open, tmpl);
+    gst_caps_unref(open);
+    gst_caps_unref(tmpl);
+    if (filter != nullptr) {
+      GstCaps* f = gst_caps_intersect_full(filter, result, GST_CAPS_INTERSECT_FIRST);
+      gst_caps_unref(result);
+      result = f;
+    }
+    gst_query_set_caps_result(query, result);
+    gst_caps_unref(result);
+    return TRUE;
+  }
+  return gst_pad_query_default(pad, parent, query);
+}
+
+static gboolean gst_fg_predict_src_query(GstPad* pad, GstObject* parent, GstQuery* query) {
+  GstFgPredict* self = GST_FG_PREDICT(parent);
+  switch (GST_QUERY_TYPE(query)) {
+    case GST_QUERY_LATENCY: {
+      if (!gst_pad_peer_query(self->sinkpad, query)) {
+        return FALSE;
+      }
+      gboolean live = FALSE;
+      GstClockTime min = 0;
+      GstClockTime max = 0;
+      gst_query_parse_latency(query, &live, &min, &max);
+      GST_OBJECT_LOCK(self);
+      const gint mode = self->mode;
+      GST_OBJECT_UNLOCK(self);
+      // interpolate holds one input frame; extrapolate and conceal hold none.
+      const GstClockTime d = self->state->in_duration();
+      const GstClockTime own = mode == kInterpolate && GST_CLOCK_TIME_IS_VALID(d) ? d : 0;
+      min += own;
+      if (GST_CLOCK_TIME_IS_VALID(max)) {
+        max += own;
+      }
+      gst_query_set_latency(query, live, min, max);
+      return TRUE;
+    }
+    case GST_QUERY_CAPS: {
+      GstCaps* filter = nullptr;
+      gst_query_parse_caps(query, &filter);
+      GstCaps* peer = gst_pad_peer_query_caps(self->sinkpad, nullptr);
+      GstCaps* open = open_framerate(peer);
+      gst_caps_unref(peer);
+      GstCaps* tmpl = gst_pad_get_pad_template_caps(pad);
+      GstCaps* result = gst_caps_intersect(open, tmpl);
+      gst_caps_unref(open);
+      gst_caps_unref(tmpl);
+      if (filter != nullptr) {
+        GstCaps* f = gst_caps_intersect_full(filter, result, GST_CAPS_INTERSECT_FIRST);
+        gst_caps_unref(result);
+        result = f;
+      }
+      gst_query_set_caps_result(query, result);
+      gst_caps_unref(result);
+      return TRUE;
+    }
+    default:
+      return gst_pad_query_default(pad, parent, query);
+  }
+}
+
+static GstStateChangeReturn gst_fg_predict_change_state(GstElement* element, GstStateChange transition) {
+  GstFgPredict* self = GST_FG_PREDICT(element);
+  const GstStateChangeReturn ret = GST_ELEMENT_CLASS(gst_fg_predict_parent_class)->change_state(element, transition);
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) {
+    self->state->reset();
+    self->state->model.reset();
+    self->state->have_info = false;
+  }
+  return ret;
+}
+
+static void gst_fg_predict_set_property(GObject* object, guint prop_id, const GValue* value, GParamSpec* pspec) {
+  GstFgPredict* self = GST_FG_PREDICT(object);
+  if (prop_id == PROP_MODEL) {
+    const char* m = g_value_get_string(value);
+    if (g_strcmp0(m, "blend") != 0 && g_strcmp0(m, "repeat") != 0) {
+      g_warning("fgpredict: invalid model '%s' (blend, repeat)", m != nullptr ? m : "(null)");
+      return;
+    }
+  }
+  GST_OBJECT_LOCK(self);
+  switch (prop_id) {
+    case PROP_MODE:
+      self->mode = g_value_get_enum(value);
+      break;
+    case PROP_FPS:
+      self->fps_n = gst_value_get_fraction_numerator(value);
+      self->fps_d = gst_value_get_fraction_denominator(value);
+      break;
+    case PROP_FACTOR:
+      self->factor = g_value_get_int(value);
+      break;
+    case PROP_MODEL:
+      g_free(self->model);
+      self->model = g_value_dup_string(value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK(self);
+}
+
+static void gst_fg_predict_get_property(GObject* object, guint prop_id, GValue* value, GParamSpec* pspec) {
+  GstFgPredict* self = GST_FG_PREDICT(object);
+  GST_OBJECT_LOCK(self);
+  switch (prop_id) {
+    case PROP_MODE:
+      g_value_set_enum(value, self->mode);
+      break;
+    case PROP_FPS:
+      gst_value_set_fraction(value, self->fps_n, self->fps_d);
+      break;
+    case PROP_FACTOR:
+      g_value_set_int(value, self->factor);
+      break;
+    case PROP_MODEL:
+      g_value_set_string(value, self->model);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK(self);
+}
+
+static void gst_fg_predict_finalize(GObject* object) {
+  GstFgPredict* self = GST_FG_PREDICT(object);
+  delete self->state;
+  g_free(self->model);
+  G_OBJECT_CLASS(gst_fg_predict_parent_class)->finalize(object);
+}
+
+static void gst_fg_predict_class_init(GstFgPredictClass* klass) {
+  GObjectClass* gobject_class = G_OBJECT_CLASS(klass);
+  GstElementClass* element_class = GST_ELEMENT_CLASS(klass);
+  gobject_class->set_property = gst_fg_predict_set_property;
+  gobject_class->get_property = gst_fg_predict_get_property;
+  gobject_class->finalize = gst_fg_predict_finalize;
+  element_class->change_state = GST_DEBUG_FUNCPTR(gst_fg_predict_change_state);
+
+  const auto flags = static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  g_object_class_install_property(gobject_class, PROP_MODE,
+                                  g_param_spec_enum("mode", "Mode", "What to predict", mode_get_type(),
+                                                    kInterpolate, flags));
+  g_object_class_install_property(
+      gobject_class, PROP_FPS,
+      gst_param_spec_fraction("fps", "Frame rate", "interpolate: target frame rate (0/1 = input rate x factor)", 0, 1,
+                              G_MAXINT, 1, 0, 1, flags));
+  g_object_class_install_property(
+      gobject_class, PROP_FACTOR,
+      g_param_spec_int("factor", "Factor",
+                       "interpolate (when fps is 0/1) and extrapolate: output frames per input frame", 1, 16, 2,
+                       flags));
+  g_object_class_install_property(
+      gobject_class, PROP_MODEL,
+      g_param_spec_string("model", "Model", "Frame synthesis: blend or repeat", kDefaultModel, flags));
+
+  gst_element_class_set_static_metadata(
+      element_class, "framegen frame prediction", "Filter/Effect/Video",
+      "Raises the frame rate, predicts the next frame, or conceals missing frames. Examples:\n"
+      "  gst-launch-1.0 filesrc location=in.mp4 ! decodebin ! videoconvert ! fgpredict fps=60/1 ! fgsuperres "
+      "scale=2 ! videoconvert ! x264enc ! mp4mux ! filesink location=out.mp4\n"
+      "  gst-launch-1.0 videotestsrc is-live=true ! fgpredict mode=conceal ! autovideosink",
+      "framegen developers");
+  gst_element_class_add_static_pad_template(element_class, &sink_template);
+  gst_element_class_add_static_pad_template(element_class, &src_template);
+  GST_DEBUG_CATEGORY_INIT(gst_fg_predict_debug, "fgpredict", 0, "framegen frame prediction");
+}
+
+static void gst_fg_predict_init(GstFgPredict* self) {
+  self->sinkpad = gst_pad_new_from_static_template(&sink_template, "sink");
+  gst_pad_set_chain_function(self->sinkpad, GST_DEBUG_FUNCPTR(gst_fg_predict_chain));
+  gst_pad_set_event_function(self->sinkpad, GST_DEBUG_FUNCPTR(gst_fg_predict_sink_event));
+  gst_pad_set_query_function(self->sinkpad, GST_DEBUG_FUNCPTR(gst_fg_predict_sink_query));
+  gst_element_add_pad(GST_ELEMENT(self), self->sinkpad);
+  self->srcpad = gst_pad_new_from_static_template(&src_template, "src");
+  gst_pad_set_query_function(self->srcpad, GST_DEBUG_FUNCPTR(gst_fg_predict_src_query));
+  gst_pad_use_fixed_caps(self->srcpad);
+  gst_element_add_pad(GST_ELEMENT(self), self->srcpad);
+  self->mode = kInterpolate;
+  self->fps_n = 0;
+  self->fps_d = 1;
+  self->factor = 2;
+  self->model = g_strdup(kDefaultModel);
+  self->state = new PredictState();
+}
