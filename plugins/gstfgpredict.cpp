@@ -57,6 +57,10 @@ struct PredictState {
   [[nodiscard]] GstClockTime in_duration() const {
     return in_n > 0 ? gst_util_uint64_scale_int(GST_SECOND, in_d, in_n) : GST_CLOCK_TIME_NONE;
   }
+  // n input frame durations, exactly (no accumulated rounding).
+  [[nodiscard]] GstClockTime in_span(guint64 n, guint64 parts = 1) const {
+    return gst_util_uint64_scale(n, static_cast<guint64>(GST_SECOND) * in_d, static_cast<guint64>(in_n) * parts);
+  }
   [[nodiscard]] GstClockTime out_time(guint64 n) const {
     return base + gst_util_uint64_scale(n, static_cast<guint64>(GST_SECOND) * out_d, out_n);
   }
@@ -225,10 +229,10 @@ static GstFlowReturn gst_fg_predict_chain(GstPad* /*pad*/, GstObject* parent, Gs
       }
       case kExtrapolate: {
         gst_buffer_ref(buf);
-        ret = push_at(self, gst_buffer_copy(buf), pts, GST_CLOCK_TIME_IS_VALID(d) ? d / factor : GST_CLOCK_TIME_NONE);
+        ret = push_at(self, gst_buffer_copy(buf), pts, GST_CLOCK_TIME_IS_VALID(d) ? st->in_span(1, factor) : d);
         for (gint i = 1; i < factor && ret == GST_FLOW_OK && GST_CLOCK_TIME_IS_VALID(d); ++i) {
-          const GstClockTime t = pts + gst_util_uint64_scale_int(d, i, factor);
-          const GstClockTime next = pts + gst_util_uint64_scale_int(d, i + 1, factor);
+          const GstClockTime t = pts + st->in_span(i, factor);
+          const GstClockTime next = pts + st->in_span(i + 1, factor);
           ret = push_at(self, make_extrapolated(st, st->prev, buf), t, next - t);
         }
         gst_clear_buffer(&st->prev2);
@@ -238,21 +242,29 @@ static GstFlowReturn gst_fg_predict_chain(GstPad* /*pad*/, GstObject* parent, Gs
       }
       case kConceal:
       default: {
+        if (st->prev == nullptr) {
+          st->base = pts;  // slots are counted from here, so their times never drift
+        }
         if (st->prev != nullptr && GST_CLOCK_TIME_IS_VALID(d) && pts > GST_BUFFER_PTS(st->prev) + d + d / 2) {
           // Missing frames: fill each expected slot with a prediction.
-          const GstClockTime last = GST_BUFFER_PTS(st->prev);
-          const guint64 missing = (pts - last + d / 2) / d - 1;
+          const GstClockTime last_real = GST_BUFFER_PTS(st->prev);
+          const guint64 slot = gst_util_uint64_scale_round(last_real - st->base, st->in_n,
+                                                           static_cast<guint64>(GST_SECOND) * st->in_d);
+          const GstClockTime last = st->base + st->in_span(slot);
+          const guint64 missing = gst_util_uint64_scale_round(pts - last, st->in_n,
+                                                              static_cast<guint64>(GST_SECOND) * st->in_d) - 1;
           GST_DEBUG_OBJECT(self, "concealing %" G_GUINT64_FORMAT " missing frame(s)", missing);
           for (guint64 i = 1; i <= missing && ret == GST_FLOW_OK; ++i) {
             GstBuffer* p = make_extrapolated(st, st->prev2, st->prev);
             gst_clear_buffer(&st->prev2);
             st->prev2 = st->prev;
             st->prev = p != nullptr ? gst_buffer_ref(p) : nullptr;
-            ret = push_at(self, p, last + i * d, d);
+            const GstClockTime t = st->base + st->in_span(slot + i);
+            ret = push_at(self, p, t, st->base + st->in_span(slot + i + 1) - t);
             if (st->prev == nullptr) {
               break;
             }
-            GST_BUFFER_PTS(st->prev) = last + i * d;
+            GST_BUFFER_PTS(st->prev) = t;
           }
         }
         gst_clear_buffer(&st->prev2);

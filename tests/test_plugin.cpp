@@ -1,0 +1,408 @@
+// fgsuperres / fgpredict through GstHarness and real pipelines.
+#include <gst/check/gstharness.h>
+#include <gst/gst.h>
+#include <gst/video/video.h>
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "gstfgpredict.h"
+#include "gstfgsuperres.h"
+#include "support/fixtures.h"
+
+extern "C" {
+#include <libavutil/frame.h>
+}
+
+using namespace framegen::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kCli = FRAMEGEN_CLI_PATH;
+
+std::string caps_str(const std::string& format, int w, int h, int fps = 30) {
+  return "video/x-raw,format=" + format + ",width=" + std::to_string(w) + ",height=" + std::to_string(h) +
+         ",framerate=" + std::to_string(fps) + "/1,pixel-aspect-ratio=1/1";
+}
+
+// A deterministic frame of the given caps, with pts.
+GstBuffer* make_frame(const std::string& caps_string, GstClockTime pts, int seed = 0) {
+  GstCaps* caps = gst_caps_from_string(caps_string.c_str());
+  GstVideoInfo info;
+  gst_video_info_from_caps(&info, caps);
+  gst_caps_unref(caps);
+  GstBuffer* buf = gst_buffer_new_allocate(nullptr, GST_VIDEO_INFO_SIZE(&info), nullptr);
+  GstMapInfo map;
+  gst_buffer_map(buf, &map, GST_MAP_WRITE);
+  for (gsize i = 0; i < map.size; ++i) {
+    map.data[i] = static_cast<guint8>((i * 7 + (i / 97) * 13 + static_cast<gsize>(seed) * 31) % 251);
+  }
+  gst_buffer_unmap(buf, &map);
+  GST_BUFFER_PTS(buf) = pts;
+  GST_BUFFER_DURATION(buf) = GST_SECOND / 30;
+  return buf;
+}
+
+void output_size(GstHarness* h, int* w, int* hh, std::string* format) {
+  GstCaps* caps = gst_pad_get_current_caps(h->sinkpad);
+  ASSERT_NE(caps, nullptr);
+  GstVideoInfo info;
+  ASSERT_TRUE(gst_video_info_from_caps(&info, caps));
+  *w = GST_VIDEO_INFO_WIDTH(&info);
+  *hh = GST_VIDEO_INFO_HEIGHT(&info);
+  *format = gst_video_format_to_string(GST_VIDEO_INFO_FORMAT(&info));
+  gst_caps_unref(caps);
+}
+
+}  // namespace
+
+TEST(FgSuperres, NegotiatesEverySupportedFormat) {
+  for (const std::string fmt : {"I420", "Y42B", "Y444", "NV12", "NV21", "YUY2", "UYVY", "RGB", "BGR", "RGBx", "BGRx",
+                                "xRGB", "RGBA"}) {
+    GstHarness* h = gst_harness_new_parse("fgsuperres scale=2 model=bicubic");
+    gst_harness_set_src_caps_str(h, caps_str(fmt, 64, 48).c_str());
+    ASSERT_EQ(gst_harness_push(h, make_frame(caps_str(fmt, 64, 48), 0)), GST_FLOW_OK) << fmt;
+    GstBuffer* out = gst_harness_pull(h);
+    ASSERT_NE(out, nullptr) << fmt;
+    int w = 0;
+    int hh = 0;
+    std::string f;
+    output_size(h, &w, &hh, &f);
+    EXPECT_EQ(w, 128) << fmt;
+    EXPECT_EQ(hh, 96) << fmt;
+    EXPECT_EQ(f, fmt);
+    GstVideoInfo info;
+    GstCaps* c = gst_caps_from_string(caps_str(fmt, 128, 96).c_str());
+    gst_video_info_from_caps(&info, c);
+    gst_caps_unref(c);
+    EXPECT_EQ(gst_buffer_get_size(out), GST_VIDEO_INFO_SIZE(&info)) << fmt;
+    gst_buffer_unref(out);
+    gst_harness_teardown(h);
+  }
+}
+
+TEST(FgSuperres, NeuralModelsOnYuvAndRgb) {
+  for (const std::string model : {"fast", "quality"}) {
+    for (const std::string fmt : {"I420", "RGB", "BGRx", "NV12"}) {
+      GstHarness* h = gst_harness_new_parse(("fgsuperres scale=2 model=" + model).c_str());
+      gst_harness_set_src_caps_str(h, caps_str(fmt, 40, 32).c_str());
+      ASSERT_EQ(gst_harness_push(h, make_frame(caps_str(fmt, 40, 32), 0)), GST_FLOW_OK) << model << " " << fmt;
+      GstBuffer* out = gst_harness_pull(h);
+      ASSERT_NE(out, nullptr);
+      int w = 0;
+      int hh = 0;
+      std::string f;
+      output_size(h, &w, &hh, &f);
+      EXPECT_EQ(w, 80);
+      EXPECT_EQ(hh, 64);
+      gst_buffer_unref(out);
+      gst_harness_teardown(h);
+    }
+  }
+}
+
+TEST(FgSuperres, RefusesImpossibleCaps) {
+  // Downstream wants a size that is not 2x the input: not negotiated, no crash.
+  GstHarness* h = gst_harness_new_parse("fgsuperres scale=2 model=bicubic");
+  gst_harness_set_caps_str(h, caps_str("I420", 64, 48).c_str(), caps_str("I420", 100, 96).c_str());
+  EXPECT_EQ(gst_harness_push(h, make_frame(caps_str("I420", 64, 48), 0)), GST_FLOW_NOT_NEGOTIATED);
+  gst_harness_teardown(h);
+
+  // An unsupported format.
+  h = gst_harness_new_parse("fgsuperres scale=2 model=bicubic");
+  gst_harness_set_src_caps_str(h, "video/x-raw,format=GRAY16_LE,width=64,height=48,framerate=30/1");
+  EXPECT_EQ(gst_harness_push(h, make_frame("video/x-raw,format=GRAY16_LE,width=64,height=48,framerate=30/1", 0)),
+            GST_FLOW_NOT_NEGOTIATED);
+  gst_harness_teardown(h);
+}
+
+TEST(FgSuperres, ScaleOneIsPassthrough) {
+  GstHarness* h = gst_harness_new_parse("fgsuperres scale=1");
+  gst_harness_set_src_caps_str(h, caps_str("I420", 64, 48).c_str());
+  GstBuffer* in = make_frame(caps_str("I420", 64, 48), 0);
+  gst_buffer_ref(in);
+  ASSERT_EQ(gst_harness_push(h, in), GST_FLOW_OK);
+  GstBuffer* out = gst_harness_pull(h);
+  EXPECT_EQ(out, in);  // the very same buffer
+  gst_buffer_unref(out);
+  gst_buffer_unref(in);
+  gst_harness_teardown(h);
+}
+
+TEST(FgSuperres, RenegotiatesToANewSizeMidStream) {
+  GstHarness* h = gst_harness_new_parse("fgsuperres scale=2 model=fast");
+  gst_harness_set_src_caps_str(h, caps_str("I420", 64, 48).c_str());
+  ASSERT_EQ(gst_harness_push(h, make_frame(caps_str("I420", 64, 48), 0)), GST_FLOW_OK);
+  gst_buffer_unref(gst_harness_pull(h));
+  gst_harness_set_src_caps_str(h, caps_str("I420", 80, 60).c_str());
+  ASSERT_EQ(gst_harness_push(h, make_frame(caps_str("I420", 80, 60), GST_SECOND / 30)), GST_FLOW_OK);
+  GstBuffer* out = gst_harness_pull(h);
+  int w = 0;
+  int hh = 0;
+  std::string f;
+  output_size(h, &w, &hh, &f);
+  EXPECT_EQ(w, 160);
+  EXPECT_EQ(hh, 120);
+  EXPECT_EQ(GST_BUFFER_PTS(out), GST_SECOND / 30);
+  gst_buffer_unref(out);
+  gst_harness_teardown(h);
+}
+
+TEST(FgSuperres, FlushAndEosKeepWorking) {
+  GstHarness* h = gst_harness_new_parse("fgsuperres scale=2 model=fast");
+  gst_harness_set_src_caps_str(h, caps_str("I420", 32, 32).c_str());
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(gst_harness_push(h, make_frame(caps_str("I420", 32, 32), i * GST_SECOND / 30)), GST_FLOW_OK);
+  }
+  EXPECT_TRUE(gst_harness_push_event(h, gst_event_new_flush_start()));
+  EXPECT_TRUE(gst_harness_push_event(h, gst_event_new_flush_stop(TRUE)));
+  GstSegment seg;
+  gst_segment_init(&seg, GST_FORMAT_TIME);
+  EXPECT_TRUE(gst_harness_push_event(h, gst_event_new_segment(&seg)));
+  ASSERT_EQ(gst_harness_push(h, make_frame(caps_str("I420", 32, 32), 0)), GST_FLOW_OK);
+  EXPECT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
+  EXPECT_EQ(gst_harness_buffers_received(h), 4u);
+  gst_harness_teardown(h);
+}
+
+TEST(FgSuperres, FortyStateCycles) {
+  for (int i = 0; i < 40; ++i) {
+    GError* err = nullptr;
+    GstElement* p = gst_parse_launch(
+        "videotestsrc num-buffers=2 ! video/x-raw,format=I420,width=32,height=32 ! fgsuperres scale=2 model=fast ! "
+        "fakesink",
+        &err);
+    ASSERT_NE(p, nullptr) << (err != nullptr ? err->message : "");
+    ASSERT_NE(gst_element_set_state(p, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+    GstBus* bus = gst_element_get_bus(p);
+    GstMessage* msg = gst_bus_timed_pop_filtered(bus, 10 * GST_SECOND,
+                                                 static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+    ASSERT_NE(msg, nullptr);
+    EXPECT_EQ(GST_MESSAGE_TYPE(msg), GST_MESSAGE_EOS) << "cycle " << i;
+    gst_message_unref(msg);
+    gst_object_unref(bus);
+    ASSERT_EQ(gst_element_set_state(p, GST_STATE_NULL), GST_STATE_CHANGE_SUCCESS);
+    gst_object_unref(p);
+  }
+}
+
+TEST(FgSuperres, BadPropertiesAreRefusedAndMissingModelIsABusError) {
+  GstElement* e = gst_element_factory_make("fgsuperres", nullptr);
+  ASSERT_NE(e, nullptr);
+  g_object_set(e, "model", "sharpest", nullptr);  // not a model: refused, old value kept
+  gchar* model = nullptr;
+  g_object_get(e, "model", &model, nullptr);
+  EXPECT_STREQ(model, "fast");
+  g_free(model);
+  g_object_set(e, "device", "tpu", nullptr);
+  gchar* device = nullptr;
+  g_object_get(e, "device", &device, nullptr);
+  EXPECT_STREQ(device, "cpu");
+  g_free(device);
+  gst_object_unref(e);
+
+  GError* err = nullptr;
+  GstElement* p = gst_parse_launch(
+      "videotestsrc num-buffers=2 ! fgsuperres model=/nonexistent/model.pt ! fakesink", &err);
+  ASSERT_NE(p, nullptr);
+  gst_element_set_state(p, GST_STATE_PLAYING);
+  GstBus* bus = gst_element_get_bus(p);
+  GstMessage* msg = gst_bus_timed_pop_filtered(bus, 10 * GST_SECOND,
+                                               static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  ASSERT_NE(msg, nullptr);
+  ASSERT_EQ(GST_MESSAGE_TYPE(msg), GST_MESSAGE_ERROR);
+  GError* gerr = nullptr;
+  gchar* debug = nullptr;
+  gst_message_parse_error(msg, &gerr, &debug);
+  EXPECT_NE(std::string(debug).find("/nonexistent/model.pt"), std::string::npos) << debug;
+  g_error_free(gerr);
+  g_free(debug);
+  gst_message_unref(msg);
+  gst_object_unref(bus);
+  gst_element_set_state(p, GST_STATE_NULL);
+  gst_object_unref(p);
+}
+
+TEST(FgSuperres, PixelsMatchTheCli) {
+  const std::string dir = make_temp_dir("plugin");
+  FixtureSpec spec;
+  spec.width = 48;
+  spec.height = 32;
+  spec.frames = 1;
+  spec.video_codec = "ffv1";
+  make_fixture(dir + "/in.mkv", spec);
+  const RunResult r =
+      run_command({kCli, "upscale", dir + "/in.mkv", "-o", dir + "/out.mkv", "--model", "fast", "--codec", "ffv1"});
+  ASSERT_EQ(r.status, 0) << r.err;
+
+  // The same input frame, through the element.
+  GstHarness* h = gst_harness_new_parse("fgsuperres scale=2 model=fast");
+  gst_harness_set_src_caps_str(h, caps_str("I420", 48, 32, 25).c_str());
+  // Decode the fixture's frame into an I420 buffer (tightly packed like GstVideoInfo's default).
+  GstElement* dec = gst_parse_launch(("filesrc location=" + dir +
+                                      "/in.mkv ! matroskademux ! avdec_ffv1 ! video/x-raw,format=I420 ! "
+                                      "appsink name=sink sync=false")
+                                         .c_str(),
+                                     nullptr);
+  ASSERT_NE(dec, nullptr);
+  GstElement* sink = gst_bin_get_by_name(GST_BIN(dec), "sink");
+  gst_element_set_state(dec, GST_STATE_PLAYING);
+  GstSample* sample = nullptr;
+  g_signal_emit_by_name(sink, "pull-sample", &sample);
+  ASSERT_NE(sample, nullptr) << "gstreamer1.0-libav is needed for avdec_ffv1";
+  GstBuffer* in = gst_buffer_copy_deep(gst_sample_get_buffer(sample));
+  gst_sample_unref(sample);
+  gst_element_set_state(dec, GST_STATE_NULL);
+  gst_object_unref(sink);
+  gst_object_unref(dec);
+  GST_BUFFER_PTS(in) = 0;
+  ASSERT_EQ(gst_harness_push(h, in), GST_FLOW_OK);
+  GstBuffer* out = gst_harness_pull(h);
+
+  // The CLI's output frame, decoded the same way.
+  GstElement* dec2 = gst_parse_launch(("filesrc location=" + dir +
+                                       "/out.mkv ! matroskademux ! avdec_ffv1 ! video/x-raw,format=I420 ! "
+                                       "appsink name=sink sync=false")
+                                          .c_str(),
+                                      nullptr);
+  GstElement* sink2 = gst_bin_get_by_name(GST_BIN(dec2), "sink");
+  gst_element_set_state(dec2, GST_STATE_PLAYING);
+  GstSample* s2 = nullptr;
+  g_signal_emit_by_name(sink2, "pull-sample", &s2);
+  ASSERT_NE(s2, nullptr);
+  GstMapInfo a;
+  GstMapInfo b;
+  gst_buffer_map(out, &a, GST_MAP_READ);
+  gst_buffer_map(gst_sample_get_buffer(s2), &b, GST_MAP_READ);
+  ASSERT_EQ(a.size, b.size);
+  EXPECT_EQ(std::memcmp(a.data, b.data, a.size), 0) << "element and CLI differ";
+  gst_buffer_unmap(gst_sample_get_buffer(s2), &b);
+  gst_buffer_unmap(out, &a);
+  gst_sample_unref(s2);
+  gst_element_set_state(dec2, GST_STATE_NULL);
+  gst_object_unref(sink2);
+  gst_object_unref(dec2);
+  gst_buffer_unref(out);
+  gst_harness_teardown(h);
+  fs::remove_all(dir);
+}
+
+TEST(FgSuperres, LatencyQueryAddsProcessingTime) {
+  GstHarness* h = gst_harness_new_parse("fgsuperres scale=2 model=fast");
+  gst_harness_set_src_caps_str(h, caps_str("I420", 64, 48).c_str());
+  ASSERT_EQ(gst_harness_push(h, make_frame(caps_str("I420", 64, 48), 0)), GST_FLOW_OK);
+  gst_buffer_unref(gst_harness_pull(h));
+  // The harness source answers latency 0; the element adds what it measured.
+  const GstClockTime latency = gst_harness_query_latency(h);
+  EXPECT_GT(latency, 0u);
+  EXPECT_LT(latency, 10 * GST_SECOND);
+  gst_harness_teardown(h);
+}
+
+// ---- fgpredict ----
+
+TEST(FgPredict, DoublesFifteenFpsWithExactTimestamps) {
+  GstHarness* h = gst_harness_new_parse("fgpredict fps=30/1 model=blend");
+  gst_harness_set_src_caps_str(h, caps_str("I420", 32, 24, 15).c_str());
+  const int n = 10;
+  for (int i = 0; i < n; ++i) {
+    ASSERT_EQ(gst_harness_push(h, make_frame(caps_str("I420", 32, 24, 15),
+                                             gst_util_uint64_scale(i, GST_SECOND, 15), i)),
+              GST_FLOW_OK);
+  }
+  EXPECT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
+  ASSERT_EQ(gst_harness_buffers_received(h), 2u * n);
+  for (int i = 0; i < 2 * n; ++i) {
+    GstBuffer* b = gst_harness_pull(h);
+    EXPECT_EQ(GST_BUFFER_PTS(b), gst_util_uint64_scale(i, GST_SECOND, 30)) << i;
+    EXPECT_EQ(GST_BUFFER_DURATION(b),
+              gst_util_uint64_scale(i + 1, GST_SECOND, 30) - gst_util_uint64_scale(i, GST_SECOND, 30));
+    gst_buffer_unref(b);
+  }
+  GstCaps* caps = gst_pad_get_current_caps(h->sinkpad);
+  GstVideoInfo info;
+  gst_video_info_from_caps(&info, caps);
+  EXPECT_EQ(GST_VIDEO_INFO_FPS_N(&info), 30);
+  gst_caps_unref(caps);
+  gst_harness_teardown(h);
+}
+
+TEST(FgPredict, MidpointIsTheBlendOfItsNeighbours) {
+  GstHarness* h = gst_harness_new_parse("fgpredict factor=2 model=blend");
+  gst_harness_set_src_caps_str(h, "video/x-raw,format=I420,width=8,height=8,framerate=10/1");
+  GstBuffer* a = make_frame(caps_str("I420", 8, 8, 10), 0, 1);
+  GstBuffer* b = make_frame(caps_str("I420", 8, 8, 10), GST_SECOND / 10, 2);
+  GstMapInfo ma;
+  GstMapInfo mb;
+  gst_buffer_map(a, &ma, GST_MAP_READ);
+  gst_buffer_map(b, &mb, GST_MAP_READ);
+  std::vector<guint8> expect(ma.size);
+  for (gsize i = 0; i < ma.size; ++i) {
+    expect[i] = static_cast<guint8>((ma.data[i] * 128 + mb.data[i] * 128 + 128) >> 8);
+  }
+  gst_buffer_unmap(a, &ma);
+  gst_buffer_unmap(b, &mb);
+  ASSERT_EQ(gst_harness_push(h, a), GST_FLOW_OK);
+  ASSERT_EQ(gst_harness_push(h, b), GST_FLOW_OK);
+  gst_buffer_unref(gst_harness_pull(h));  // frame 0 itself
+  GstBuffer* mid = gst_harness_pull(h);
+  EXPECT_EQ(GST_BUFFER_PTS(mid), GST_SECOND / 20);
+  GstMapInfo mm;
+  gst_buffer_map(mid, &mm, GST_MAP_READ);
+  EXPECT_EQ(std::vector<guint8>(mm.data, mm.data + mm.size), expect);
+  gst_buffer_unmap(mid, &mm);
+  gst_buffer_unref(mid);
+  gst_harness_teardown(h);
+}
+
+TEST(FgPredict, ConcealFillsTwoMissingFrames) {
+  GstHarness* h = gst_harness_new_parse("fgpredict mode=conceal model=blend");
+  const std::string c = caps_str("I420", 32, 24, 15);
+  gst_harness_set_src_caps_str(h, c.c_str());
+  for (int i : {0, 1, 4, 5}) {  // frames 2 and 3 never arrive
+    ASSERT_EQ(gst_harness_push(h, make_frame(c, gst_util_uint64_scale(i, GST_SECOND, 15), i)), GST_FLOW_OK);
+  }
+  ASSERT_EQ(gst_harness_buffers_received(h), 6u);
+  for (int i = 0; i < 6; ++i) {
+    GstBuffer* b = gst_harness_pull(h);
+    EXPECT_EQ(GST_BUFFER_PTS(b), gst_util_uint64_scale(i, GST_SECOND, 15)) << i;
+    gst_buffer_unref(b);
+  }
+  gst_harness_teardown(h);
+}
+
+TEST(FgPredict, ExtrapolateEmitsAfterEachRealFrameAndFlushResets) {
+  GstHarness* h = gst_harness_new_parse("fgpredict mode=extrapolate factor=2");
+  const std::string c = caps_str("I420", 16, 16, 10);
+  gst_harness_set_src_caps_str(h, c.c_str());
+  ASSERT_EQ(gst_harness_push(h, make_frame(c, 0)), GST_FLOW_OK);
+  EXPECT_EQ(gst_harness_buffers_received(h), 2u);  // no waiting for the next frame
+  EXPECT_TRUE(gst_harness_push_event(h, gst_event_new_flush_start()));
+  EXPECT_TRUE(gst_harness_push_event(h, gst_event_new_flush_stop(TRUE)));
+  GstSegment seg;
+  gst_segment_init(&seg, GST_FORMAT_TIME);
+  EXPECT_TRUE(gst_harness_push_event(h, gst_event_new_segment(&seg)));
+  ASSERT_EQ(gst_harness_push(h, make_frame(c, GST_SECOND)), GST_FLOW_OK);
+  EXPECT_EQ(gst_harness_buffers_received(h), 4u);
+  gst_harness_teardown(h);
+}
+
+TEST(FgPredict, InterpolateReportsOneFrameOfLatency) {
+  GstHarness* h = gst_harness_new_parse("fgpredict fps=30/1");
+  gst_harness_set_src_caps_str(h, caps_str("I420", 16, 16, 15).c_str());
+  ASSERT_EQ(gst_harness_push(h, make_frame(caps_str("I420", 16, 16, 15), 0)), GST_FLOW_OK);
+  EXPECT_EQ(gst_harness_query_latency(h), gst_util_uint64_scale(1, GST_SECOND, 15));
+  gst_harness_teardown(h);
+}
+
+int main(int argc, char** argv) {
+  gst_init(&argc, &argv);
+  gst_element_register(nullptr, "fgsuperres", GST_RANK_NONE, GST_TYPE_FG_SUPERRES);
+  gst_element_register(nullptr, "fgpredict", GST_RANK_NONE, GST_TYPE_FG_PREDICT);
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}
