@@ -1,0 +1,137 @@
+// Live benchmark: videotestsrc is-live=true (640x360, 30 fps) -> fgsuperres -> fakesink
+// sync=true, for N seconds (default 12). Counts frames into and out of fgsuperres,
+// frames dropped (QoS), and the latency each frame gained from capture to leaving
+// fgsuperres (pipeline clock running time minus buffer running time), p50 and p99,
+// also in frame durations. Prints whether latency grew over the run (first vs last
+// third). Usage: bench_live [seconds] [model] [scale]
+#include <gst/gst.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct Stats {
+  std::atomic<int> in{0};
+  std::atomic<int> out{0};
+  std::mutex m;
+  std::vector<double> latency_ms;
+};
+
+GstPadProbeReturn count_in(GstPad*, GstPadProbeInfo*, gpointer user) {
+  static_cast<Stats*>(user)->in++;
+  return GST_PAD_PROBE_OK;
+}
+
+GstElement* g_pipeline = nullptr;
+
+GstPadProbeReturn on_out(GstPad* pad, GstPadProbeInfo* info, gpointer user) {
+  auto* st = static_cast<Stats*>(user);
+  st->out++;
+  GstBuffer* buf = GST_PAD_PROBE_INFO_BUFFER(info);
+  GstClock* clock = gst_element_get_clock(g_pipeline);
+  if (clock == nullptr || !GST_BUFFER_PTS_IS_VALID(buf)) {
+    return GST_PAD_PROBE_OK;
+  }
+  const GstClockTime now = gst_clock_get_time(clock) - gst_element_get_base_time(g_pipeline);
+  gst_object_unref(clock);
+  GstEvent* seg_ev = gst_pad_get_sticky_event(pad, GST_EVENT_SEGMENT, 0);
+  GstClockTime running = GST_BUFFER_PTS(buf);
+  if (seg_ev != nullptr) {
+    const GstSegment* seg = nullptr;
+    gst_event_parse_segment(seg_ev, &seg);
+    running = gst_segment_to_running_time(seg, GST_FORMAT_TIME, GST_BUFFER_PTS(buf));
+    gst_event_unref(seg_ev);
+  }
+  std::lock_guard lock(st->m);
+  st->latency_ms.push_back((static_cast<double>(now) - static_cast<double>(running)) / 1e6);
+  return GST_PAD_PROBE_OK;
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) {
+    return 0;
+  }
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  gst_init(&argc, &argv);
+  const int seconds = argc > 1 ? std::atoi(argv[1]) : 12;
+  const std::string model = argc > 2 ? argv[2] : "fast";
+  const std::string scale = argc > 3 ? argv[3] : "2";
+  const std::string desc =
+      "videotestsrc is-live=true pattern=ball ! video/x-raw,format=I420,width=640,height=360,framerate=30/1 ! "
+      "fgsuperres name=sr scale=" + scale + " model=" + model + " ! fakesink sync=true qos=true";
+  GError* err = nullptr;
+  g_pipeline = gst_parse_launch(desc.c_str(), &err);
+  if (g_pipeline == nullptr) {
+    std::fprintf(stderr, "cannot build the pipeline: %s (is GST_PLUGIN_PATH set to build/lib/gstreamer-1.0?)\n",
+                 err != nullptr ? err->message : "?");
+    return 1;
+  }
+  Stats st;
+  GstElement* sr = gst_bin_get_by_name(GST_BIN(g_pipeline), "sr");
+  GstPad* sink = gst_element_get_static_pad(sr, "sink");
+  GstPad* src = gst_element_get_static_pad(sr, "src");
+  gst_pad_add_probe(sink, GST_PAD_PROBE_TYPE_BUFFER, count_in, &st, nullptr);
+  gst_pad_add_probe(src, GST_PAD_PROBE_TYPE_BUFFER, on_out, &st, nullptr);
+  gst_element_set_state(g_pipeline, GST_STATE_PLAYING);
+  GstBus* bus = gst_element_get_bus(g_pipeline);
+  int qos_drops = 0;
+  const GstClockTime end = gst_util_get_timestamp() + static_cast<GstClockTime>(seconds) * GST_SECOND;
+  bool failed = false;
+  while (gst_util_get_timestamp() < end) {
+    GstMessage* msg = gst_bus_timed_pop_filtered(bus, 100 * GST_MSECOND,
+                                                 static_cast<GstMessageType>(GST_MESSAGE_ERROR | GST_MESSAGE_QOS));
+    if (msg == nullptr) {
+      continue;
+    }
+    if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) {
+      GError* e = nullptr;
+      gst_message_parse_error(msg, &e, nullptr);
+      std::fprintf(stderr, "error: %s\n", e->message);
+      g_error_free(e);
+      failed = true;
+      gst_message_unref(msg);
+      break;
+    }
+    if (GST_MESSAGE_SRC(msg) == GST_OBJECT(sr)) {
+      ++qos_drops;
+    }
+    gst_message_unref(msg);
+  }
+  gst_element_set_state(g_pipeline, GST_STATE_NULL);
+  std::vector<double> lat;
+  {
+    std::lock_guard lock(st.m);
+    lat = st.latency_ms;
+  }
+  const double frame_ms = 1000.0 / 30.0;
+  std::printf("live %ds, 640x360@30 -> fgsuperres scale=%s model=%s -> fakesink sync=true\n", seconds, scale.c_str(),
+              model.c_str());
+  std::printf("frames in %d, out %d, dropped %d (QoS messages from fgsuperres: %d)\n", st.in.load(), st.out.load(),
+              st.in.load() - st.out.load(), qos_drops);
+  std::printf("added latency p50 %.1f ms (%.2f frames), p99 %.1f ms (%.2f frames)\n", percentile(lat, 0.5),
+              percentile(lat, 0.5) / frame_ms, percentile(lat, 0.99), percentile(lat, 0.99) / frame_ms);
+  if (lat.size() >= 30) {
+    const std::size_t third = lat.size() / 3;
+    const std::vector<double> first(lat.begin(), lat.begin() + static_cast<std::ptrdiff_t>(third));
+    const std::vector<double> last(lat.end() - static_cast<std::ptrdiff_t>(third), lat.end());
+    std::printf("p50 first third %.1f ms, last third %.1f ms (%s)\n", percentile(first, 0.5), percentile(last, 0.5),
+                percentile(last, 0.5) > percentile(first, 0.5) + frame_ms ? "GROWING" : "bounded");
+  }
+  gst_object_unref(sink);
+  gst_object_unref(src);
+  gst_object_unref(sr);
+  gst_object_unref(bus);
+  gst_object_unref(g_pipeline);
+  return failed ? 1 : 0;
+}
