@@ -42,8 +42,8 @@ struct PredictState {
   gint in_d = 1;
   gint out_n = 0;  // output rate
   gint out_d = 1;
-  GstBuffer* prev = nullptr;   // last real frame
-  GstBuffer* prev2 = nullptr;  // the one before it (extrapolation history)
+  GstBuffer* prev = nullptr;                // last real frame
+  GstBuffer* prev2 = nullptr;               // the one before it (extrapolation history)
   GstClockTime base = GST_CLOCK_TIME_NONE;  // time of output frame 0
   guint64 next_out = 0;
 
@@ -92,8 +92,7 @@ static GstStaticPadTemplate src_template =
 static GstCaps* open_framerate(const GstCaps* caps) {
   GstCaps* out = gst_caps_copy(caps);
   for (guint i = 0; i < gst_caps_get_size(out); ++i) {
-    gst_structure_set(gst_caps_get_structure(out, i), "framerate", GST_TYPE_FRACTION_RANGE, 0, 1, G_MAXINT, 1,
-                      nullptr);
+    gst_structure_set(gst_caps_get_structure(out, i), "framerate", GST_TYPE_FRACTION_RANGE, 0, 1, G_MAXINT, 1, nullptr);
   }
   return out;
 }
@@ -126,9 +125,8 @@ static GstBuffer* frame_to_buffer(PredictState* st, const framegen::Frame& f) {
 static GstBuffer* make_interpolated(PredictState* st, GstBuffer* a, GstBuffer* b, double t) {
   GstBuffer* result = nullptr;
   with_frame(st, a, [&](const framegen::Frame& fa) {
-    with_frame(st, b, [&](const framegen::Frame& fb) {
-      result = frame_to_buffer(st, st->model->interpolate(fa, fb, t));
-    });
+    with_frame(st, b,
+               [&](const framegen::Frame& fb) { result = frame_to_buffer(st, st->model->interpolate(fa, fb, t)); });
   });
   return result;
 }
@@ -139,9 +137,8 @@ static GstBuffer* make_extrapolated(PredictState* st, GstBuffer* before, GstBuff
   }
   GstBuffer* result = nullptr;
   with_frame(st, before, [&](const framegen::Frame& fa) {
-    with_frame(st, last, [&](const framegen::Frame& fb) {
-      result = frame_to_buffer(st, st->model->extrapolate(fa, fb));
-    });
+    with_frame(st, last,
+               [&](const framegen::Frame& fb) { result = frame_to_buffer(st, st->model->extrapolate(fa, fb)); });
   });
   return result;
 }
@@ -248,11 +245,11 @@ static GstFlowReturn gst_fg_predict_chain(GstPad* /*pad*/, GstObject* parent, Gs
         if (st->prev != nullptr && GST_CLOCK_TIME_IS_VALID(d) && pts > GST_BUFFER_PTS(st->prev) + d + d / 2) {
           // Missing frames: fill each expected slot with a prediction.
           const GstClockTime last_real = GST_BUFFER_PTS(st->prev);
-          const guint64 slot = gst_util_uint64_scale_round(last_real - st->base, st->in_n,
-                                                           static_cast<guint64>(GST_SECOND) * st->in_d);
+          const guint64 slot =
+              gst_util_uint64_scale_round(last_real - st->base, st->in_n, static_cast<guint64>(GST_SECOND) * st->in_d);
           const GstClockTime last = st->base + st->in_span(slot);
-          const guint64 missing = gst_util_uint64_scale_round(pts - last, st->in_n,
-                                                              static_cast<guint64>(GST_SECOND) * st->in_d) - 1;
+          const guint64 missing =
+              gst_util_uint64_scale_round(pts - last, st->in_n, static_cast<guint64>(GST_SECOND) * st->in_d) - 1;
           GST_DEBUG_OBJECT(self, "concealing %" G_GUINT64_FORMAT " missing frame(s)", missing);
           for (guint64 i = 1; i <= missing && ret == GST_FLOW_OK; ++i) {
             GstBuffer* p = make_extrapolated(st, st->prev2, st->prev);
@@ -525,9 +522,9 @@ static void gst_fg_predict_class_init(GstFgPredictClass* klass) {
   element_class->change_state = GST_DEBUG_FUNCPTR(gst_fg_predict_change_state);
 
   const auto flags = static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
-  g_object_class_install_property(gobject_class, PROP_MODE,
-                                  g_param_spec_enum("mode", "Mode", "What to predict", mode_get_type(),
-                                                    kInterpolate, flags));
+  g_object_class_install_property(
+      gobject_class, PROP_MODE,
+      g_param_spec_enum("mode", "Mode", "What to predict", mode_get_type(), kInterpolate, flags));
   g_object_class_install_property(
       gobject_class, PROP_FPS,
       gst_param_spec_fraction("fps", "Frame rate", "interpolate: target frame rate (0/1 = input rate x factor)", 0, 1,

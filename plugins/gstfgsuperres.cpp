@@ -53,8 +53,7 @@ class SuperresWorker {
   }
 
  private:
-  static framegen::FrameScaler& converter(std::unique_ptr<framegen::FrameScaler>& s, int w, int h,
-                                          AVPixelFormat fmt) {
+  static framegen::FrameScaler& converter(std::unique_ptr<framegen::FrameScaler>& s, int w, int h, AVPixelFormat fmt) {
     if (!s || s->config().width != w || s->config().height != h || s->config().format != fmt) {
       framegen::ScalerConfig c;
       c.width = w;
@@ -115,8 +114,7 @@ static framegen::SrOptions current_options(GstFgSuperres* self) {
 }
 
 static bool same_options(const framegen::SrOptions& a, const framegen::SrOptions& b) {
-  return a.scale == b.scale && a.model == b.model && a.device == b.device && a.threads == b.threads &&
-         a.tile == b.tile;
+  return a.scale == b.scale && a.model == b.model && a.device == b.device && a.threads == b.threads && a.tile == b.tile;
 }
 
 // Loads (or keeps) the model for the current properties. Posts an element error
@@ -153,8 +151,8 @@ static bool valid_model_name(const char* m) {
   }
   const std::string s(m);
   return framegen::SuperResolution::is_builtin(s) || s.find('/') != std::string::npos ||
-         (s.size() > 3 && (s.rfind(".pt") == s.size() - 3 || s.rfind(".ts") == s.size() - 3 ||
-                           s.rfind(".pth") == s.size() - 4));
+         (s.size() > 3 &&
+          (s.rfind(".pt") == s.size() - 3 || s.rfind(".ts") == s.size() - 3 || s.rfind(".pth") == s.size() - 4));
 }
 
 static void gst_fg_superres_set_property(GObject* object, guint prop_id, const GValue* value, GParamSpec* pspec) {

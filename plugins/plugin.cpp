@@ -13,5 +13,5 @@ static gboolean plugin_init(GstPlugin* plugin) {
 
 #define PACKAGE "framegen"
 GST_PLUGIN_DEFINE(GST_VERSION_MAJOR, GST_VERSION_MINOR, framegen,
-                  "framegen: neural super-resolution and frame prediction", plugin_init, "0.1.0", "LGPL",
-                  "framegen", "https://framegen.invalid/")
+                  "framegen: neural super-resolution and frame prediction", plugin_init, "0.1.0", "LGPL", "framegen",
+                  "https://framegen.invalid/")

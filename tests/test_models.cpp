@@ -105,8 +105,8 @@ TEST_F(ModelsTest, YuvFramePathKeepsFormatAndSize) {
   spec.frames = 3;
   const std::string in = path("in.mkv");
   make_fixture(in, spec);
-  const RunResult r = run_command({kCli, "upscale", in, "-o", path("out.mkv"), "--model", "fast", "--codec", "ffv1",
-                                   "--json"});
+  const RunResult r =
+      run_command({kCli, "upscale", in, "-o", path("out.mkv"), "--model", "fast", "--codec", "ffv1", "--json"});
   ASSERT_EQ(r.status, 0) << r.err;
   const DecodedVideo v = decode_video(path("out.mkv"));
   EXPECT_EQ(v.width, 128);
@@ -139,8 +139,8 @@ TEST_F(ModelsTest, TorchScriptModelThroughCli) {
   spec.frames = 4;
   const std::string in = path("in.mkv");
   make_fixture(in, spec);
-  const RunResult r = run_command({kCli, "upscale", in, "-o", path("out.mkv"), "--model", model, "--scale", "2",
-                                   "--tile", "20", "--json"});
+  const RunResult r = run_command(
+      {kCli, "upscale", in, "-o", path("out.mkv"), "--model", model, "--scale", "2", "--tile", "20", "--json"});
   ASSERT_EQ(r.status, 0) << r.err;
   const DecodedVideo v = decode_video(path("out.mkv"));
   EXPECT_EQ(v.width, 96);
@@ -250,8 +250,8 @@ TEST_F(ModelsTest, EvalSrReportsModelBesideBicubic) {
   fs::create_directory(path("set"));
   write_png(path("set/a.png"), test_image(64, 48));
   write_png(path("set/b.png"), test_image(50, 40));
-  const RunResult r = run_command({kCli, "eval", "sr", "--ref", path("set"), "--scale", "2", "--model", "fast",
-                                   "--json", "--save", path("saved")});
+  const RunResult r = run_command(
+      {kCli, "eval", "sr", "--ref", path("set"), "--scale", "2", "--model", "fast", "--json", "--save", path("saved")});
   ASSERT_EQ(r.status, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["frames"], 2);

@@ -61,8 +61,8 @@ void output_size(GstHarness* h, int* w, int* hh, std::string* format) {
 }  // namespace
 
 TEST(FgSuperres, NegotiatesEverySupportedFormat) {
-  for (const std::string fmt : {"I420", "Y42B", "Y444", "NV12", "NV21", "YUY2", "UYVY", "RGB", "BGR", "RGBx", "BGRx",
-                                "xRGB", "RGBA"}) {
+  for (const std::string fmt :
+       {"I420", "Y42B", "Y444", "NV12", "NV21", "YUY2", "UYVY", "RGB", "BGR", "RGBx", "BGRx", "xRGB", "RGBA"}) {
     GstHarness* h = gst_harness_new_parse("fgsuperres scale=2 model=bicubic");
     gst_harness_set_src_caps_str(h, caps_str(fmt, 64, 48).c_str());
     ASSERT_EQ(gst_harness_push(h, make_frame(caps_str(fmt, 64, 48), 0)), GST_FLOW_OK) << fmt;
@@ -206,8 +206,8 @@ TEST(FgSuperres, BadPropertiesAreRefusedAndMissingModelIsABusError) {
   gst_object_unref(e);
 
   GError* err = nullptr;
-  GstElement* p = gst_parse_launch(
-      "videotestsrc num-buffers=2 ! fgsuperres model=/nonexistent/model.pt ! fakesink", &err);
+  GstElement* p =
+      gst_parse_launch("videotestsrc num-buffers=2 ! fgsuperres model=/nonexistent/model.pt ! fakesink", &err);
   ASSERT_NE(p, nullptr);
   gst_element_set_state(p, GST_STATE_PLAYING);
   GstBus* bus = gst_element_get_bus(p);
@@ -310,9 +310,9 @@ TEST(FgPredict, DoublesFifteenFpsWithExactTimestamps) {
   gst_harness_set_src_caps_str(h, caps_str("I420", 32, 24, 15).c_str());
   const int n = 10;
   for (int i = 0; i < n; ++i) {
-    ASSERT_EQ(gst_harness_push(h, make_frame(caps_str("I420", 32, 24, 15),
-                                             gst_util_uint64_scale(i, GST_SECOND, 15), i)),
-              GST_FLOW_OK);
+    ASSERT_EQ(
+        gst_harness_push(h, make_frame(caps_str("I420", 32, 24, 15), gst_util_uint64_scale(i, GST_SECOND, 15), i)),
+        GST_FLOW_OK);
   }
   EXPECT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
   ASSERT_EQ(gst_harness_buffers_received(h), 2u * n);

@@ -9,9 +9,7 @@ namespace F = torch::nn::functional;
 
 namespace {
 
-nn::Conv2d conv3x3(int in, int out) {
-  return nn::Conv2d(nn::Conv2dOptions(in, out, /*kernel_size=*/3).padding(1));
-}
+nn::Conv2d conv3x3(int in, int out) { return nn::Conv2d(nn::Conv2dOptions(in, out, /*kernel_size=*/3).padding(1)); }
 
 // conv-ReLU-conv with an identity skip (EDSR style, no batch norm).
 class ResBlockImpl : public nn::Module {
@@ -83,10 +81,11 @@ torch::Tensor SrNetImpl::forward(const torch::Tensor& y) {
     }
   }
   torch::Tensor residual = F::pixel_shuffle(tail_(x), F::PixelShuffleFuncOptions(s));
-  torch::Tensor base = F::interpolate(
-      y, F::InterpolateFuncOptions().scale_factor(std::vector<double>{static_cast<double>(s), static_cast<double>(s)})
-             .mode(torch::kBicubic)
-             .align_corners(false));
+  torch::Tensor base =
+      F::interpolate(y, F::InterpolateFuncOptions()
+                            .scale_factor(std::vector<double>{static_cast<double>(s), static_cast<double>(s)})
+                            .mode(torch::kBicubic)
+                            .align_corners(false));
   return base + residual;
 }
 

@@ -85,8 +85,8 @@ torch::Tensor run_tiled(Fn&& fn, const torch::Tensor& x, int scale, int tile, in
       }
       out.slice(2, y0 * scale, y1 * scale)
           .slice(3, x0 * scale, x1 * scale)
-          .copy_(part.slice(2, (y0 - cy0) * scale, (y1 - cy0) * scale)
-                     .slice(3, (x0 - cx0) * scale, (x1 - cx0) * scale));
+          .copy_(
+              part.slice(2, (y0 - cy0) * scale, (y1 - cy0) * scale).slice(3, (x0 - cx0) * scale, (x1 - cx0) * scale));
     }
   }
   return out;
@@ -140,8 +140,8 @@ class SuperResolution::Impl {
     } else if (is_torchscript_path(o.model)) {
       load_script();
     } else {
-      throw Error(ErrorKind::kUsage, "unknown model '" + o.model +
-                                         "' (fast, quality, bicubic, lanczos, or a TorchScript file *.pt)");
+      throw Error(ErrorKind::kUsage,
+                  "unknown model '" + o.model + "' (fast, quality, bicubic, lanczos, or a TorchScript file *.pt)");
     }
   }
 
@@ -191,8 +191,8 @@ class SuperResolution::Impl {
       why = why.substr(0, why.find('\n'));
       throw Error(ErrorKind::kInput, "model file '" + path + "' failed on a 1x3x16x16 RGB input: " + why);
     }
-    if (out.dim() != 4 || out.size(0) != 1 || out.size(1) != 3 || out.size(2) % 16 != 0 ||
-        out.size(2) != out.size(3) || out.size(2) / 16 < 2 || out.size(2) / 16 > 8) {
+    if (out.dim() != 4 || out.size(0) != 1 || out.size(1) != 3 || out.size(2) % 16 != 0 || out.size(2) != out.size(3) ||
+        out.size(2) / 16 < 2 || out.size(2) / 16 > 8) {
       std::ostringstream s;
       s << out.sizes();
       throw Error(ErrorKind::kInput, "model file '" + path + "' returned shape " + s.str() +

@@ -1,7 +1,11 @@
 #include "framegen/pipeline/decoder.h"
 
+#include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
 
 #include <cmath>
 
@@ -39,7 +43,7 @@ void check_is_readable_file(const std::string& path) {
   }
 }
 
-AvInputPtr open_input(const std::string& path, AVIOInterruptCB* cb) {
+AvInputPtr open_input(const std::string& path, AVIOInterruptCB* cb, AVIOContext* custom_io = nullptr) {
   check_is_readable_file(path);
   AVFormatContext* raw = avformat_alloc_context();
   if (raw == nullptr) {
@@ -48,7 +52,11 @@ AvInputPtr open_input(const std::string& path, AVIOInterruptCB* cb) {
   if (cb != nullptr) {
     raw->interrupt_callback = *cb;
   }
-  int ret = avformat_open_input(&raw, url_for(path).c_str(), nullptr, nullptr);
+  if (custom_io != nullptr) {
+    raw->pb = custom_io;
+    raw->flags |= AVFMT_FLAG_CUSTOM_IO;
+  }
+  int ret = avformat_open_input(&raw, custom_io != nullptr ? "" : url_for(path).c_str(), nullptr, nullptr);
   if (ret < 0) {
     // avformat_open_input frees the context on failure.
     std::string why = av_error_text(ret);
@@ -131,10 +139,62 @@ int Decoder::interrupt_cb(void* opaque) {
   return static_cast<Decoder*>(opaque)->interrupted_.load(std::memory_order_acquire) ? 1 : 0;
 }
 
+int Decoder::read_stdin(void* opaque, uint8_t* buf, int size) {
+  auto* r = static_cast<StdinReader*>(opaque);
+  const auto start = std::chrono::steady_clock::now();
+  for (;;) {
+    if (r->interrupted->load(std::memory_order_acquire)) {
+      return AVERROR_EXIT;
+    }
+    pollfd pfd{STDIN_FILENO, POLLIN, 0};
+    const int ready = ::poll(&pfd, 1, 100);
+    if (ready > 0) {
+      const ssize_t n = ::read(STDIN_FILENO, buf, static_cast<size_t>(size));
+      if (n > 0) {
+        return static_cast<int>(n);
+      }
+      if (n == 0) {
+        return AVERROR_EOF;
+      }
+      if (errno != EINTR && errno != EAGAIN) {
+        return AVERROR(errno);
+      }
+    } else if (ready < 0 && errno != EINTR) {
+      return AVERROR(errno);
+    }
+    if (r->timeout > 0 &&
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > r->timeout) {
+      r->timed_out = true;
+      return AVERROR_EXIT;
+    }
+  }
+}
+
 Decoder::Decoder(const std::string& path, const DecoderOptions& options)
     : path_(path), packet_(make_av_packet()), shells_(make_shell_recycler()) {
   AVIOInterruptCB cb{&Decoder::interrupt_cb, this};
-  input_ = open_input(path, &cb);
+  AVIOContext* custom = nullptr;
+  if (path == "-") {
+    stdin_ = std::make_unique<StdinReader>();
+    stdin_->interrupted = &interrupted_;
+    stdin_->timeout = options.timeout;
+    constexpr int kBufferSize = 1 << 16;
+    stdin_->buffer = static_cast<unsigned char*>(av_malloc(kBufferSize));
+    stdin_->avio =
+        avio_alloc_context(stdin_->buffer, kBufferSize, 0, stdin_.get(), &Decoder::read_stdin, nullptr, nullptr);
+    if (stdin_->avio == nullptr) {
+      throw std::bad_alloc();
+    }
+    custom = stdin_->avio;
+  }
+  try {
+    input_ = open_input(path, &cb, custom);
+  } catch (const Error& e) {
+    if (stdin_ && stdin_->timed_out) {
+      throw Error(ErrorKind::kInput, "stdin: no data for " + std::to_string(options.timeout) + " s while probing");
+    }
+    throw;
+  }
   const int index = pick_video_stream(input_.get(), options.stream, path);
   info_ = describe(input_.get(), index, path);
   if (info_.width <= 0 || info_.height <= 0) {
@@ -238,7 +298,9 @@ Frame Decoder::next() {
 
     ret = av_read_frame(input_.get(), packet_.get());
     if (ret < 0) {
-      if (ret == AVERROR_EXIT && interrupted_.load(std::memory_order_acquire)) {
+      if (ret == AVERROR_EXIT && timed_out()) {
+        spdlog::error("'{}': no data for {} s; finishing what was read", path_, stdin_->timeout);
+      } else if (ret == AVERROR_EXIT && interrupted_.load(std::memory_order_acquire)) {
         spdlog::info("'{}': input reading stopped on request", path_);
       } else if (ret != AVERROR_EOF) {
         spdlog::warn("'{}': read error ({}); treating it as the end of the input", path_, av_error_text(ret));

@@ -32,9 +32,9 @@ double cubic(double x) {
 
 // MATLAB's contributions(): for each output index, taps (input index, weight).
 struct Taps {
-  int count = 0;                 // taps per output sample
-  std::vector<int> index;        // out_len * count, 0-based
-  std::vector<double> weight;    // out_len * count
+  int count = 0;               // taps per output sample
+  std::vector<int> index;      // out_len * count, 0-based
+  std::vector<double> weight;  // out_len * count
 };
 
 Taps contributions(int in_len, int out_len, double scale) {
@@ -284,9 +284,9 @@ namespace {
 
 Image frame_to_rgb(const AVFrame* f, SwsContext** ctx) {
   Image img(f->width, f->height, 3);
-  *ctx = sws_getCachedContext(*ctx, f->width, f->height, static_cast<AVPixelFormat>(f->format), f->width,
-                              f->height, AV_PIX_FMT_RGB24, SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT,
-                              nullptr, nullptr, nullptr);
+  *ctx = sws_getCachedContext(*ctx, f->width, f->height, static_cast<AVPixelFormat>(f->format), f->width, f->height,
+                              AV_PIX_FMT_RGB24, SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT, nullptr, nullptr,
+                              nullptr);
   if (*ctx == nullptr) {
     throw Error(ErrorKind::kInput, "cannot convert frames to RGB");
   }

@@ -64,7 +64,9 @@ Muxer::Muxer(const std::string& format_path, const std::string& write_path, AVFo
       spdlog::warn("'{}': cover art stream #{} is not copied", format_path, idx);
       continue;
     }
-    if (avformat_query_codec(ofmt, in->codecpar->codec_id, FF_COMPLIANCE_NORMAL) != 1) {
+    // Attachments (fonts, covers in mkv) are no codec: only Matroska carries them.
+    const bool attachment_ok = type == AVMEDIA_TYPE_ATTACHMENT && std::strcmp(ofmt->name, "matroska") == 0;
+    if (!attachment_ok && avformat_query_codec(ofmt, in->codecpar->codec_id, FF_COMPLIANCE_NORMAL) != 1) {
       const AVCodecDescriptor* d = avcodec_descriptor_get(in->codecpar->codec_id);
       spdlog::warn("'{}': the {} container cannot hold {} stream #{} ({}); it is not copied", format_path, ofmt->name,
                    av_get_media_type_string(type), idx, d != nullptr ? d->name : "unknown codec");

@@ -15,8 +15,10 @@ extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/channel_layout.h>
+#include <libavutil/display.h>
 #include <libavutil/imgutils.h>
 #include <libavutil/opt.h>
+#include <libavutil/pixdesc.h>
 }
 
 namespace framegen::test {
@@ -68,7 +70,13 @@ void make_fixture(const std::string& path, const FixtureSpec& spec) {
     venc = avcodec_alloc_context3(vc);
     venc->width = spec.width;
     venc->height = spec.height;
-    venc->pix_fmt = AV_PIX_FMT_YUV420P;
+    venc->pix_fmt = av_get_pix_fmt(spec.pix_fmt.c_str());
+    venc->color_range = spec.full_range ? AVCOL_RANGE_JPEG : AVCOL_RANGE_MPEG;
+    if (spec.bt709) {
+      venc->colorspace = AVCOL_SPC_BT709;
+      venc->color_primaries = AVCOL_PRI_BT709;
+      venc->color_trc = AVCOL_TRC_BT709;
+    }
     venc->time_base = AVRational{spec.fps_den, spec.fps_num};
     venc->framerate = AVRational{spec.fps_num, spec.fps_den};
     venc->gop_size = 12;
@@ -79,6 +87,10 @@ void make_fixture(const std::string& path, const FixtureSpec& spec) {
     check(avcodec_open2(venc, vc, nullptr), "open video encoder");
     check(avcodec_parameters_from_context(vst->codecpar, venc), "video params");
     vst->time_base = venc->time_base;
+    if (spec.rotation != 0) {
+      auto* m = reinterpret_cast<int32_t*>(av_stream_new_side_data(vst, AV_PKT_DATA_DISPLAYMATRIX, 9 * 4));
+      av_display_rotation_set(m, -spec.rotation);
+    }
   }
 
   const double duration = static_cast<double>(spec.frames) * spec.fps_den / spec.fps_num;
@@ -110,6 +122,17 @@ void make_fixture(const std::string& path, const FixtureSpec& spec) {
     av_dict_set(&sst->metadata, "language", "eng", 0);
   }
 
+  if (spec.attachment) {
+    AVStream* at = avformat_new_stream(oc, nullptr);
+    at->codecpar->codec_type = AVMEDIA_TYPE_ATTACHMENT;
+    at->codecpar->codec_id = AV_CODEC_ID_TTF;
+    const char font[] = "not really a font, but bytes that must survive";
+    at->codecpar->extradata = static_cast<uint8_t*>(av_mallocz(sizeof(font) + AV_INPUT_BUFFER_PADDING_SIZE));
+    std::memcpy(at->codecpar->extradata, font, sizeof(font));
+    at->codecpar->extradata_size = sizeof(font);
+    av_dict_set(&at->metadata, "filename", "test.ttf", 0);
+    av_dict_set(&at->metadata, "mimetype", "application/x-truetype-font", 0);
+  }
   if ((oc->oformat->flags & AVFMT_NOFILE) == 0) {
     check(avio_open(&oc->pb, path.c_str(), AVIO_FLAG_WRITE), "open file");
   }
@@ -141,7 +164,7 @@ void make_fixture(const std::string& path, const FixtureSpec& spec) {
   if (spec.video) {
     vf->width = spec.width;
     vf->height = spec.height;
-    vf->format = AV_PIX_FMT_YUV420P;
+    vf->format = av_get_pix_fmt(spec.pix_fmt.c_str());
     check(av_frame_get_buffer(vf, 0), "video buffer");
   }
   AVFrame* af = av_frame_alloc();
@@ -158,18 +181,26 @@ void make_fixture(const std::string& path, const FixtureSpec& spec) {
   for (int i = 0; i < spec.frames || (spec.audio && audio_samples < audio_total); ++i) {
     if (spec.video && i < spec.frames) {
       check(av_frame_make_writable(vf), "writable");
+      const bool deep = av_pix_fmt_desc_get(static_cast<AVPixelFormat>(vf->format))->comp[0].depth > 8;
+      auto put = [&](int plane, int x, int y, int v8) {
+        if (deep) {
+          reinterpret_cast<uint16_t*>(vf->data[plane] + y * vf->linesize[plane])[x] = static_cast<uint16_t>(v8 * 4);
+        } else {
+          vf->data[plane][y * vf->linesize[plane] + x] = static_cast<uint8_t>(v8);
+        }
+      };
       // A moving gradient with a bright square: real motion and real edges.
       for (int y = 0; y < spec.height; ++y) {
         for (int x = 0; x < spec.width; ++x) {
           const bool square = ((x - 3 * i) % spec.width + spec.width) % spec.width < spec.width / 5 &&
                               y > spec.height / 3 && y < spec.height / 2;
-          vf->data[0][y * vf->linesize[0] + x] = static_cast<uint8_t>(square ? 235 : 16 + (x + y + 2 * i) % 200);
+          put(0, x, y, spec.flat ? 180 : (square ? 235 : 16 + (x + y + 2 * i) % 200));
         }
       }
-      for (int y = 0; y < spec.height / 2; ++y) {
-        for (int x = 0; x < spec.width / 2; ++x) {
-          vf->data[1][y * vf->linesize[1] + x] = static_cast<uint8_t>(128 + (x % 64) - 32);
-          vf->data[2][y * vf->linesize[2] + x] = static_cast<uint8_t>(128 + (y % 64) - 32);
+      for (int y = 0; y < (spec.height + 1) / 2; ++y) {
+        for (int x = 0; x < (spec.width + 1) / 2; ++x) {
+          put(1, x, y, spec.flat ? 90 : 128 + (x % 64) - 32);
+          put(2, x, y, spec.flat ? 160 : 128 + (y % 64) - 32);
         }
       }
       vf->pts = i;
@@ -270,6 +301,73 @@ DecodedVideo decode_video(const std::string& path) {
   avcodec_free_context(&dec);
   avformat_close_input(&ic);
   return v;
+}
+
+VideoTags probe_tags(const std::string& path) {
+  AVFormatContext* ic = nullptr;
+  check(avformat_open_input(&ic, path.c_str(), nullptr, nullptr), "open");
+  check(avformat_find_stream_info(ic, nullptr), "stream info");
+  VideoTags t;
+  int vi = -1;
+  for (unsigned i = 0; i < ic->nb_streams; ++i) {
+    AVStream* st = ic->streams[i];
+    if (st->codecpar->codec_type == AVMEDIA_TYPE_ATTACHMENT) {
+      t.attachments.emplace_back(st->codecpar->extradata, st->codecpar->extradata + st->codecpar->extradata_size);
+    }
+    if (st->codecpar->codec_type == AVMEDIA_TYPE_VIDEO && vi < 0) {
+      vi = static_cast<int>(i);
+    }
+  }
+  check(vi, "video stream");
+  AVStream* st = ic->streams[vi];
+  t.width = st->codecpar->width;
+  t.height = st->codecpar->height;
+  const char* pf = av_get_pix_fmt_name(static_cast<AVPixelFormat>(st->codecpar->format));
+  t.pix_fmt = pf != nullptr ? pf : "";
+  t.color_range = st->codecpar->color_range;
+  t.colorspace = st->codecpar->color_space;
+  if (const uint8_t* m = av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, nullptr)) {
+    t.rotation = -av_display_rotation_get(reinterpret_cast<const int32_t*>(m));
+  }
+  const AVCodec* dc = avcodec_find_decoder(st->codecpar->codec_id);
+  AVCodecContext* dec = avcodec_alloc_context3(dc);
+  avcodec_parameters_to_context(dec, st->codecpar);
+  check(avcodec_open2(dec, dc, nullptr), "open decoder");
+  AVPacket* pkt = av_packet_alloc();
+  AVFrame* f = av_frame_alloc();
+  bool got = false;
+  while (!got && av_read_frame(ic, pkt) >= 0) {
+    if (pkt->stream_index == vi) {
+      avcodec_send_packet(dec, pkt);
+      got = avcodec_receive_frame(dec, f) >= 0;
+    }
+    av_packet_unref(pkt);
+  }
+  if (!got) {
+    avcodec_send_packet(dec, nullptr);
+    got = avcodec_receive_frame(dec, f) >= 0;
+  }
+  if (got) {
+    const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(static_cast<AVPixelFormat>(f->format));
+    const bool deep = d->comp[0].depth > 8;
+    for (int p = 0; p < 3; ++p) {
+      const int w = p == 0 ? f->width : AV_CEIL_RSHIFT(f->width, d->log2_chroma_w);
+      const int h = p == 0 ? f->height : AV_CEIL_RSHIFT(f->height, d->log2_chroma_h);
+      double sum = 0;
+      for (int y = 0; y < h; ++y) {
+        for (int x = 0; x < w; ++x) {
+          sum += deep ? reinterpret_cast<const uint16_t*>(f->data[p] + y * f->linesize[p])[x] / 4.0
+                      : f->data[p][y * f->linesize[p] + x];
+        }
+      }
+      t.mean[p] = sum / (static_cast<double>(w) * h);
+    }
+  }
+  av_frame_free(&f);
+  av_packet_free(&pkt);
+  avcodec_free_context(&dec);
+  avformat_close_input(&ic);
+  return t;
 }
 
 std::string make_temp_dir(const std::string& tag) {

@@ -18,6 +18,12 @@ struct FixtureSpec {
   bool audio = false;      // AAC sine tone covering the video's duration
   bool subtitles = false;  // two text cues (SubRip in mkv, mov_text in mp4/mov)
   std::string video_codec = "mpeg4";
+  std::string pix_fmt = "yuv420p";  // also yuv420p10le (with a 10-bit capable codec)
+  bool full_range = false;          // tag the video full range (JPEG)
+  bool bt709 = false;               // tag BT.709 matrix/primaries/transfer
+  bool flat = false;                // one flat colour (Y 180, U 90, V 160 in 8-bit units)
+  int rotation = 0;                 // display-matrix rotation in degrees
+  bool attachment = false;          // mkv: a font attachment
 };
 
 // Writes `path` (container from its extension). Throws std::runtime_error.
@@ -40,6 +46,18 @@ struct DecodedVideo {
 };
 
 DecodedVideo decode_video(const std::string& path);
+
+struct VideoTags {
+  int width = 0;
+  int height = 0;
+  std::string pix_fmt;
+  int color_range = 0;                            // AVColorRange
+  int colorspace = 0;                             // AVColorSpace
+  double rotation = 0;                            // degrees, from the display matrix
+  double mean[3] = {0, 0, 0};                     // mean of each plane of the first decoded frame, 8-bit units
+  std::vector<std::vector<uint8_t>> attachments;  // extradata of attachment streams
+};
+VideoTags probe_tags(const std::string& path);
 
 // A fresh empty directory under the system temp dir, removed by the caller.
 std::string make_temp_dir(const std::string& tag);

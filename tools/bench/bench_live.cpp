@@ -69,7 +69,8 @@ int main(int argc, char** argv) {
   const std::string scale = argc > 3 ? argv[3] : "2";
   const std::string desc =
       "videotestsrc is-live=true pattern=ball ! video/x-raw,format=I420,width=640,height=360,framerate=30/1 ! "
-      "fgsuperres name=sr scale=" + scale + " model=" + model + " ! fakesink sync=true qos=true";
+      "fgsuperres name=sr scale=" +
+      scale + " model=" + model + " ! fakesink sync=true qos=true";
   GError* err = nullptr;
   g_pipeline = gst_parse_launch(desc.c_str(), &err);
   if (g_pipeline == nullptr) {

@@ -3,8 +3,8 @@
 // multiply-accumulates against the network's MAC count, for every built-in model,
 // with lanczos (libswscale) measured in the same run as the baseline.
 #include <chrono>
-#include <memory>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 

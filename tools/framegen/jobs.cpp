@@ -13,8 +13,8 @@
 
 #include "framegen/models/super_resolution.h"
 #include "framegen/pipeline/decoder.h"
-#include "framegen/pipeline/image.h"
 #include "framegen/pipeline/error.h"
+#include "framegen/pipeline/image.h"
 #include "framegen/pipeline/muxer.h"
 #include "framegen/pipeline/pipeline.h"
 #include "framegen/pipeline/scaler.h"
@@ -230,6 +230,7 @@ JobResult run_upscale(const UpscaleOptions& options) {
   DecoderOptions dec_opts;
   dec_opts.threads = common.threads;
   dec_opts.stream = common.stream;
+  dec_opts.timeout = common.timeout;
   auto decoder = std::make_unique<Decoder>(common.input, dec_opts);
   const VideoInfo info = decoder->info();
 
@@ -240,11 +241,27 @@ JobResult run_upscale(const UpscaleOptions& options) {
                                        ", above the limit of " + std::to_string(kMaxOutputDimension) +
                                        " pixels per side");
   }
-  const AVPixelFormat out_fmt = choose_encoder_pix_fmt(codec, info.pix_fmt, enc.pix_fmt);
+  AVPixelFormat out_fmt = choose_encoder_pix_fmt(codec, info.pix_fmt, enc.pix_fmt);
   const AVPixFmtDescriptor* desc = av_pix_fmt_desc_get(out_fmt);
   if (desc != nullptr && ((out_w % (1 << desc->log2_chroma_w)) != 0 || (out_h % (1 << desc->log2_chroma_h)) != 0)) {
-    throw Error(ErrorKind::kUsage, "output size " + std::to_string(out_w) + "x" + std::to_string(out_h) +
-                                       " does not fit the chroma subsampling of " + av_get_pix_fmt_name(out_fmt));
+    // Odd sizes cannot be subsampled: keep every pixel by encoding 4:4:4 when the
+    // encoder can (and the user did not pin a format).
+    const AVPixelFormat full = desc->comp[0].depth > 8 ? AV_PIX_FMT_YUV444P10LE : AV_PIX_FMT_YUV444P;
+    if (!enc.pix_fmt.empty() || choose_encoder_pix_fmt(codec, full, "") != full) {
+      throw Error(ErrorKind::kUsage, "output size " + std::to_string(out_w) + "x" + std::to_string(out_h) +
+                                         " does not fit the chroma subsampling of " + av_get_pix_fmt_name(out_fmt) +
+                                         "; choose a 4:4:4 --pix-fmt or another scale");
+    }
+    spdlog::warn("output size {}x{} is odd: encoding {} instead of {} so that no pixel is lost", out_w, out_h,
+                 av_get_pix_fmt_name(full), av_get_pix_fmt_name(out_fmt));
+    out_fmt = full;
+  }
+  if (!classical) {
+    const AVPixFmtDescriptor* in_desc = av_pix_fmt_desc_get(info.pix_fmt);
+    if (in_desc != nullptr && in_desc->comp[0].depth > 8) {
+      spdlog::warn("'{}' is {}-bit: the neural models work in 8 bits (use --model lanczos to keep {} bits)",
+                   common.input, in_desc->comp[0].depth, in_desc->comp[0].depth);
+    }
   }
 
   TemporaryOutput temp(temporary_path_for(common.output));
@@ -299,6 +316,11 @@ JobResult run_upscale(const UpscaleOptions& options) {
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   temp.commit(common.output);
+  if (dec->timed_out()) {
+    throw Error(ErrorKind::kInput, "input '" + common.input + "' stalled for more than " +
+                                       std::to_string(common.timeout) + " s; '" + common.output + "' holds the " +
+                                       std::to_string(enc_sink->frames_encoded()) + " frames read before");
+  }
 
   JobResult result;
   result.cancelled = stats.cancelled;

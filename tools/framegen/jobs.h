@@ -32,7 +32,8 @@ struct CommonOptions {
   bool overwrite = false;
   bool json = false;
   int stream = -1;
-  int threads = 0;  // 0: one per core
+  int threads = 0;     // 0: one per core
+  double timeout = 0;  // stdin: give up after this many seconds without data
   EncoderOptions encoder;
   bool codec_given = false;
 };

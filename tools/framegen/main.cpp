@@ -90,6 +90,9 @@ void add_common(CLI::App* cmd, CommonOptions& o, std::string& log_level) {
   cmd->add_option("--threads", o.threads, "Threads for decoder/encoder (0: one per core)")->check(CLI::Range(0, 256));
   cmd->add_option("--stream", o.stream, "Index of the video stream to process (default: the first)")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--timeout", o.timeout,
+                  "With stdin input: stop after this many seconds without data, finalize the output, exit 3")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--json", o.json, "Print one JSON summary on stdout at the end");
   cmd->add_option("--log-level", log_level, "trace, debug, info, warning (default), error, quiet");
 }
@@ -112,8 +115,9 @@ int main(int argc, char** argv) {
                       "Upscaler: fast (default, built-in network, real time), quality (built-in, deeper), "
                       "bicubic, lanczos, or a TorchScript file (*.pt: NCHW float RGB in [0,1] in and out)");
   upscale->add_option("--device", up.device, "cpu (default) or cuda (needs a CUDA build of LibTorch)");
-  upscale->add_option("--tile", up.tile,
-                      "Process frames in overlapping tiles of at most N x N input pixels (0: whole frames)")
+  upscale
+      ->add_option("--tile", up.tile,
+                   "Process frames in overlapping tiles of at most N x N input pixels (0: whole frames)")
       ->check(CLI::NonNegativeNumber);
   upscale->footer(kExitCodesHelp);
 

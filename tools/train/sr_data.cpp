@@ -18,20 +18,20 @@ const std::set<std::string> kValidationPhotos = {"skimage_chelsea.png", "kodim07
 
 struct VideoPlan {
   std::string file;
-  int every;       // take one frame in `every`
-  int max_frames;  // -1: all
+  int every;            // take one frame in `every`
+  int max_frames;       // -1: all
   int validation_from;  // frames at or after this decoded index are validation; -1: none
 };
 
 // Clips that carry real detail. cockatoo.mp4 is too compressed for SR (DATA.md:
 // "motion only") and the grey ViSP sequences are left to the predictor.
 const std::vector<VideoPlan> kVideos = {
-    {"vtest.avi", 25, -1, 700},      // 768x576 pedestrians, static camera
-    {"cityCC0.mpg", 6, -1, -1},      // 720x405 night city pan
-    {"speedway.mj2", 8, -1, 180},    // 352x288 highway
-    {"motion.mov", 10, -1, -1},      // 568x320
-    {"movie.mp4", 8, -1, 150},       // 560x320
-    {"realshort.mp4", 6, -1, -1},    // 320x240
+    {"vtest.avi", 25, -1, 700},    // 768x576 pedestrians, static camera
+    {"cityCC0.mpg", 6, -1, -1},    // 720x405 night city pan
+    {"speedway.mj2", 8, -1, 180},  // 352x288 highway
+    {"motion.mov", 10, -1, -1},    // 568x320
+    {"movie.mp4", 8, -1, 150},     // 560x320
+    {"realshort.mp4", 6, -1, -1},  // 320x240
 };
 
 LumaPair make_pair(const std::string& name, const Image& rgb_in, int scale, bool keep_rgb) {
@@ -95,14 +95,15 @@ SrDataset load_sr_dataset(const std::string& root, int scale, int max_side) {
       if (val && (i % 2) != 0) {
         continue;  // a few validation frames are enough
       }
-      (val ? ds.validation : ds.train).push_back(make_pair(v.file + "#" + std::to_string(index), frames[i], scale, val));
+      (val ? ds.validation : ds.train)
+          .push_back(make_pair(v.file + "#" + std::to_string(index), frames[i], scale, val));
     }
   }
   return ds;
 }
 
-std::pair<torch::Tensor, torch::Tensor> sample_batch(const std::vector<LumaPair>& data, int batch, int patch,
-                                                     int scale, std::mt19937_64& rng) {
+std::pair<torch::Tensor, torch::Tensor> sample_batch(const std::vector<LumaPair>& data, int batch, int patch, int scale,
+                                                     std::mt19937_64& rng) {
   // Pick images in proportion to their area, so big photos are not under-sampled.
   static thread_local std::vector<double> weights;
   if (weights.size() != data.size()) {

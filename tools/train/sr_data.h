@@ -33,8 +33,8 @@ SrDataset load_sr_dataset(const std::string& root, int scale, int max_side);
 
 // A batch of random, augmented (flips, transposes) aligned patches:
 // lr [B, 1, p, p], hr [B, 1, p*s, p*s].
-std::pair<torch::Tensor, torch::Tensor> sample_batch(const std::vector<LumaPair>& data, int batch, int patch,
-                                                     int scale, std::mt19937_64& rng);
+std::pair<torch::Tensor, torch::Tensor> sample_batch(const std::vector<LumaPair>& data, int batch, int patch, int scale,
+                                                     std::mt19937_64& rng);
 
 torch::Tensor luma_tensor(const Image& rgb);
 

@@ -6,9 +6,9 @@
 //       --out models/weights/fast_x2.pt   (one line)
 //
 // The weights written to --out are the checkpoint with the best validation PSNR.
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
+#include <CLI/CLI.hpp>
 
 #include <chrono>
 #include <cmath>
@@ -171,8 +171,8 @@ int main(int argc, char** argv) {
     running = it == 1 ? loss.item<double>() : 0.98 * running + 0.02 * loss.item<double>();
     if (it % 100 == 0) {
       const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      spdlog::info("step {}/{} l1 {:.5f} lr {:.2e} {:.1f} steps/s elapsed {:.0f}s", it, iters, running, cur_lr,
-                   it / el, el);
+      spdlog::info("step {}/{} l1 {:.5f} lr {:.2e} {:.1f} steps/s elapsed {:.0f}s", it, iters, running, cur_lr, it / el,
+                   el);
     }
     if (it % val_every == 0 || it == iters) {
       const double v = validate(net, ds.validation, scale);

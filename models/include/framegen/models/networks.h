@@ -15,10 +15,10 @@
 namespace framegen::models {
 
 struct SrNetConfig {
-  std::string name;       // "fast", "quality"
+  std::string name;  // "fast", "quality"
   int scale = 2;
-  int channels = 16;      // feature width
-  int body = 4;           // fast: plain conv layers; quality: residual blocks
+  int channels = 16;  // feature width
+  int body = 4;       // fast: plain conv layers; quality: residual blocks
   bool residual_blocks = false;
 };
 

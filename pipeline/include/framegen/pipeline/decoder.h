@@ -56,6 +56,7 @@ struct DecoderOptions {
   int threads = 0;  // 0: FFmpeg picks (one per core)
   int stream = -1;  // video stream index; -1: the first real video stream
   int max_dimension = 16384;
+  double timeout = 0;  // stdin only: end the input after this many seconds without data (0: wait forever)
 };
 
 class Decoder final : public FrameSource {
@@ -81,11 +82,35 @@ class Decoder final : public FrameSource {
   // Counters, valid after the run.
   [[nodiscard]] int64_t corrupt_packets() const { return corrupt_packets_; }
   [[nodiscard]] int64_t size_changes() const { return size_changes_; }
+  // True when the input stalled longer than DecoderOptions::timeout.
+  [[nodiscard]] bool timed_out() const { return stdin_ && stdin_->timed_out; }
 
  private:
   static int interrupt_cb(void* opaque);
   void fix_timestamps(AVFrame* frame, int64_t* duration);
 
+  // stdin through poll(): reads wake on interrupt() and on the timeout.
+  struct StdinReader {
+    std::atomic<bool>* interrupted = nullptr;
+    double timeout = 0;
+    bool timed_out = false;
+    unsigned char* buffer = nullptr;
+    AVIOContext* avio = nullptr;
+    StdinReader() = default;
+    StdinReader(const StdinReader&) = delete;
+    StdinReader& operator=(const StdinReader&) = delete;
+    ~StdinReader() {
+      if (avio != nullptr) {
+        av_freep(&avio->buffer);
+        avio_context_free(&avio);
+      } else {
+        av_freep(&buffer);
+      }
+    }
+  };
+  static int read_stdin(void* opaque, uint8_t* buf, int size);
+
+  std::unique_ptr<StdinReader> stdin_;  // declared before input_: outlives the demuxer
   std::string path_;
   AvInputPtr input_;
   AvCodecContextPtr codec_;

@@ -23,9 +23,7 @@ struct Image {
   Image() = default;
   Image(int w, int h, int c) : width(w), height(h), channels(c), data(static_cast<std::size_t>(w) * h * c) {}
   uint8_t* row(int y) { return data.data() + static_cast<std::size_t>(y) * width * channels; }
-  [[nodiscard]] const uint8_t* row(int y) const {
-    return data.data() + static_cast<std::size_t>(y) * width * channels;
-  }
+  [[nodiscard]] const uint8_t* row(int y) const { return data.data() + static_cast<std::size_t>(y) * width * channels; }
   [[nodiscard]] bool empty() const { return data.empty(); }
 };
 
