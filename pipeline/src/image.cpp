@@ -280,13 +280,35 @@ double ssim_y(const Image& a, const Image& b, int shave) {
   return sum / static_cast<double>(mu1.size());
 }
 
+double psnr_rgb(const Image& a, const Image& b) {
+  check_same(a, b);
+  double mse = 0;
+  for (std::size_t i = 0; i < a.data.size(); ++i) {
+    const double d = static_cast<double>(a.data[i]) - b.data[i];
+    mse += d * d;
+  }
+  mse /= static_cast<double>(a.data.size());
+  return mse == 0 ? 100.0 : std::min(100.0, 10.0 * std::log10(255.0 * 255.0 / mse));
+}
+
+double mean_gradient(const Image& rgb) {
+  const auto y = luma_bt601(rgb);
+  double sum = 0;
+  for (int r = 0; r + 1 < rgb.height; ++r) {
+    for (int c = 0; c + 1 < rgb.width; ++c) {
+      const std::size_t i = static_cast<std::size_t>(r) * rgb.width + c;
+      sum += std::fabs(y[i + 1] - y[i]) + std::fabs(y[i + rgb.width] - y[i]);
+    }
+  }
+  return sum / (static_cast<double>(rgb.width - 1) * (rgb.height - 1));
+}
+
 namespace {
 
-Image frame_to_rgb(const AVFrame* f, SwsContext** ctx) {
+Image frame_to_rgb(const AVFrame* f, SwsContext** ctx, int flags) {
   Image img(f->width, f->height, 3);
   *ctx = sws_getCachedContext(*ctx, f->width, f->height, static_cast<AVPixelFormat>(f->format), f->width, f->height,
-                              AV_PIX_FMT_RGB24, SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT, nullptr, nullptr,
-                              nullptr);
+                              AV_PIX_FMT_RGB24, flags, nullptr, nullptr, nullptr);
   if (*ctx == nullptr) {
     throw Error(ErrorKind::kInput, "cannot convert frames to RGB");
   }
@@ -302,7 +324,7 @@ Image frame_to_rgb(const AVFrame* f, SwsContext** ctx) {
 
 }  // namespace
 
-std::vector<Image> load_rgb_frames(const std::string& path, int max_frames, int every) {
+std::vector<Image> load_rgb_frames(const std::string& path, int max_frames, int every, int sws_flags) {
   DecoderOptions opts;
   opts.threads = 1;
   Decoder dec(path, opts);
@@ -318,7 +340,7 @@ std::vector<Image> load_rgb_frames(const std::string& path, int max_frames, int 
       if (index++ % every != 0) {
         continue;
       }
-      frames.push_back(frame_to_rgb(f.av(), &ctx));
+      frames.push_back(frame_to_rgb(f.av(), &ctx, sws_flags));
     }
   } catch (...) {
     sws_freeContext(ctx);
@@ -392,3 +414,6 @@ void write_png(const std::string& path, const Image& rgb) {
 }
 
 }  // namespace framegen
+
+static_assert(framegen::kSrScorerSwsFlags == (SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT));
+static_assert(framegen::kPredScorerSwsFlags == SWS_BICUBIC);

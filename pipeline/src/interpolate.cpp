@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <numeric>
 
 #include "framegen/pipeline/error.h"
 
@@ -89,6 +90,129 @@ std::unique_ptr<FrameInterpolator> make_classical_interpolator(const std::string
     return std::make_unique<RepeatInterpolator>();
   }
   throw Error(ErrorKind::kUsage, "unknown frame predictor '" + name + "' (blend, repeat)");
+}
+
+}  // namespace framegen
+
+#include <spdlog/spdlog.h>
+
+#include "framegen/pipeline/scene.h"
+
+namespace framegen {
+
+RetimeFilter::RetimeFilter(AVRational rate, std::unique_ptr<FrameInterpolator> model, bool detect_cuts)
+    : rate_(rate), out_tb_(av_inv_q(rate)), model_(std::move(model)), detect_cuts_(detect_cuts) {
+  if (rate.num <= 0 || rate.den <= 0) {
+    throw Error(ErrorKind::kUsage, "the target frame rate must be positive");
+  }
+}
+
+bool RetimeFilter::emit_until(double until, const Frame* next, bool cut, FrameOutput& out) {
+  const double t0 = prev_.seconds();
+  for (;;) {
+    const double t = base_ + static_cast<double>(next_) * av_q2d(av_inv_q(rate_));
+    if (t >= until - 1e-9) {
+      return true;
+    }
+    Frame f;
+    const double alpha = next != nullptr ? (t - t0) / (next->seconds() - t0) : 0.0;
+    if (next == nullptr || cut || alpha < 1e-6) {
+      f = prev_.ref();
+    } else {
+      f = model_->interpolate(prev_, *next, alpha);
+      ++synthesised_;
+    }
+    f.set_pts(base_out_ + next_ * step_);
+    f.set_time_base(out_tb_);
+    f.set_duration(step_);
+    f.av()->pkt_duration = step_;  // in out_tb_, like pts
+    ++next_;
+    if (!out.emit(std::move(f))) {
+      return false;
+    }
+  }
+}
+
+void RetimeFilter::process(Frame frame, FrameOutput& out) {
+  if (!prev_) {
+    // A time base in which both the first frame's time and 1/rate are whole
+    // numbers, so the output grid starts exactly at the first input frame and
+    // every step is exact. Falls back to 1/rate (the start rounded to it).
+    const AVRational in_tb = frame.time_base();
+    const int64_t d = in_tb.num == 1 ? std::lcm<int64_t>(in_tb.den, rate_.num) : 0;
+    if (d > 0 && d <= (int64_t{1} << 30)) {
+      out_tb_ = AVRational{1, static_cast<int>(d)};
+      step_ = rate_.den * (d / rate_.num);
+      base_out_ = av_rescale_q(frame.pts(), in_tb, out_tb_);
+    } else {
+      out_tb_ = av_inv_q(rate_);
+      step_ = 1;
+      base_out_ = av_rescale_q(frame.pts(), in_tb, out_tb_);
+    }
+    base_ = static_cast<double>(base_out_) * av_q2d(out_tb_);
+    next_ = 0;
+    prev_ = std::move(frame);
+    return;
+  }
+  const bool cut = detect_cuts_ && is_scene_cut(prev_, frame);
+  if (cut) {
+    ++cuts_;
+    spdlog::info("scene cut at {:.3f}s: not interpolated across", frame.seconds());
+  }
+  if (!emit_until(frame.seconds(), &frame, cut, out)) {
+    return;
+  }
+  prev_ = std::move(frame);
+}
+
+void RetimeFilter::flush(FrameOutput& out) {
+  if (!prev_) {
+    return;
+  }
+  double d = prev_.duration() > 0 ? static_cast<double>(prev_.duration()) * av_q2d(prev_.time_base()) : 0.0;
+  if (d <= 0) {
+    d = av_q2d(av_inv_q(rate_));
+  }
+  emit_until(prev_.seconds() + d, nullptr, false, out);
+  prev_ = Frame();
+}
+
+ExtendFilter::ExtendFilter(int count, std::unique_ptr<FrameInterpolator> model, AVRational frame_rate)
+    : count_(count), model_(std::move(model)), frame_rate_(frame_rate) {
+  if (count < 0) {
+    throw Error(ErrorKind::kUsage, "--frames must not be negative");
+  }
+}
+
+void ExtendFilter::process(Frame frame, FrameOutput& out) {
+  prev_ = last_ ? last_.ref() : Frame();
+  last_ = frame.ref();
+  out.emit(std::move(frame));
+}
+
+void ExtendFilter::flush(FrameOutput& out) {
+  if (!last_) {
+    return;
+  }
+  int64_t step = last_.duration();
+  if (step <= 0 && frame_rate_.num > 0) {
+    step = av_rescale_q(1, av_inv_q(frame_rate_), last_.time_base());
+  }
+  if (step <= 0) {
+    throw Error(ErrorKind::kProcessing, "cannot extend a clip without a known frame duration");
+  }
+  const int64_t first = last_.pts();
+  for (int k = 1; k <= count_; ++k) {
+    Frame next = prev_ ? model_->extrapolate(prev_, last_) : last_.ref();
+    next.set_pts(first + step * k);
+    next.set_duration(step);
+    next.av()->pkt_duration = step;
+    prev_ = std::move(last_);
+    last_ = next.ref();
+    if (!out.emit(std::move(next))) {
+      return;
+    }
+  }
 }
 
 }  // namespace framegen

@@ -194,7 +194,9 @@ void make_fixture(const std::string& path, const FixtureSpec& spec) {
         for (int x = 0; x < spec.width; ++x) {
           const bool square = ((x - 3 * i) % spec.width + spec.width) % spec.width < spec.width / 5 &&
                               y > spec.height / 3 && y < spec.height / 2;
-          put(0, x, y, spec.flat ? 180 : (square ? 235 : 16 + (x + y + 2 * i) % 200));
+          const bool second_scene = spec.cut_at >= 0 && i >= spec.cut_at;
+          const int v = square ? 235 : 16 + (x + y + 2 * i) % 200;
+          put(0, x, y, spec.flat ? 180 : (second_scene ? 251 - v + ((x / 8 + y / 8) % 2) * 40 - 20 : v));
         }
       }
       for (int y = 0; y < (spec.height + 1) / 2; ++y) {

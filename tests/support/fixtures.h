@@ -24,6 +24,7 @@ struct FixtureSpec {
   bool flat = false;                // one flat colour (Y 180, U 90, V 160 in 8-bit units)
   int rotation = 0;                 // display-matrix rotation in degrees
   bool attachment = false;          // mkv: a font attachment
+  int cut_at = -1;                  // from this frame on, a different scene (a hard cut)
 };
 
 // Writes `path` (container from its extension). Throws std::runtime_error.

@@ -10,16 +10,20 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <sstream>
 
+#include "framegen/models/frame_predictor.h"
 #include "framegen/models/super_resolution.h"
 #include "framegen/pipeline/decoder.h"
 #include "framegen/pipeline/error.h"
 #include "framegen/pipeline/image.h"
+#include "framegen/pipeline/interpolate.h"
 #include "framegen/pipeline/muxer.h"
 #include "framegen/pipeline/pipeline.h"
 #include "framegen/pipeline/scaler.h"
 
 extern "C" {
+#include <libavutil/parseutils.h>
 #include <libavutil/pixdesc.h>
 }
 
@@ -195,23 +199,48 @@ void validate_paths(const std::string& input, const std::string& output, bool ov
   }
 }
 
-JobResult run_upscale(const UpscaleOptions& options) {
-  const CommonOptions& common = options.common;
-  if (options.scale < 1 || options.scale > 4) {
-    throw Error(ErrorKind::kUsage, "--scale must be 2, 3 or 4");
+AVRational parse_rate(const std::string& text) {
+  AVRational r{0, 1};
+  if (av_parse_video_rate(&r, text.c_str()) < 0 || r.num <= 0 || r.den <= 0) {
+    throw Error(ErrorKind::kUsage, "invalid frame rate '" + text + "' (e.g. 60, 59.94, 60000/1001)");
   }
-  const bool classical = options.model == "bicubic" || options.model == "lanczos";
+  // Decimal NTSC rates mean the exact x000/1001 rates.
+  const double v = av_q2d(r);
+  for (const int base : {24, 30, 48, 60, 120}) {
+    const double ntsc = base * 1000.0 / 1001.0;
+    if (std::fabs(v - ntsc) < 0.006 && !(r.num == base * 1000 && r.den == 1001)) {
+      return AVRational{base * 1000, 1001};
+    }
+  }
+  return r;
+}
+
+JobResult run_video_job(const VideoJob& job) {
+  const CommonOptions& common = job.common;
+  if (job.scale < 1 || job.scale > 4) {
+    throw Error(ErrorKind::kUsage, "--scale must be 1, 2, 3 or 4");
+  }
+  const bool upscaling = job.scale > 1;
+  const bool classical = job.sr_model == "bicubic" || job.sr_model == "lanczos";
   validate_paths(common.input, common.output, common.overwrite);
-  // Load the model before touching the input: a bad model is a usage error, fast.
+  // Load the models before touching the input: a bad model is a usage error, fast.
   std::unique_ptr<SuperResolveFilter> sr_filter;
-  if (!classical) {
+  if (upscaling && !classical) {
     SrOptions so;
-    so.model = options.model;
-    so.scale = options.scale;
-    so.device = options.device;
+    so.model = job.sr_model;
+    so.scale = job.scale;
+    so.device = job.device;
     so.threads = common.threads;
-    so.tile = options.tile;
+    so.tile = job.tile;
     sr_filter = std::make_unique<SuperResolveFilter>(so);
+  }
+  std::unique_ptr<FrameInterpolator> predictor;
+  if (job.retime || job.extend_frames > 0) {
+    PredictorOptions po;
+    po.model = job.predictor;
+    po.device = job.device;
+    po.threads = common.threads;
+    predictor = make_frame_predictor(po);
   }
 
   EncoderOptions enc = common.encoder;
@@ -232,10 +261,22 @@ JobResult run_upscale(const UpscaleOptions& options) {
   dec_opts.stream = common.stream;
   dec_opts.timeout = common.timeout;
   auto decoder = std::make_unique<Decoder>(common.input, dec_opts);
-  const VideoInfo info = decoder->info();
+  VideoInfo info = decoder->info();
 
-  const int out_w = info.width * options.scale;
-  const int out_h = info.height * options.scale;
+  AVRational out_rate = info.frame_rate;
+  if (job.retime) {
+    if (job.factor > 0) {
+      if (info.frame_rate.num <= 0) {
+        throw Error(ErrorKind::kInput, "'" + common.input + "' has no known frame rate; give --fps instead of --factor");
+      }
+      out_rate = av_mul_q(info.frame_rate, AVRational{job.factor, 1});
+    } else {
+      out_rate = job.fps;
+    }
+  }
+
+  const int out_w = info.width * job.scale;
+  const int out_h = info.height * job.scale;
   if (out_w > kMaxOutputDimension || out_h > kMaxOutputDimension) {
     throw Error(ErrorKind::kUsage, "the output would be " + std::to_string(out_w) + "x" + std::to_string(out_h) +
                                        ", above the limit of " + std::to_string(kMaxOutputDimension) +
@@ -256,58 +297,83 @@ JobResult run_upscale(const UpscaleOptions& options) {
                  av_get_pix_fmt_name(full), av_get_pix_fmt_name(out_fmt));
     out_fmt = full;
   }
-  if (!classical) {
-    const AVPixFmtDescriptor* in_desc = av_pix_fmt_desc_get(info.pix_fmt);
-    if (in_desc != nullptr && in_desc->comp[0].depth > 8) {
-      spdlog::warn("'{}' is {}-bit: the neural models work in 8 bits (use --model lanczos to keep {} bits)",
-                   common.input, in_desc->comp[0].depth, in_desc->comp[0].depth);
-    }
+  const AVPixFmtDescriptor* in_desc = av_pix_fmt_desc_get(info.pix_fmt);
+  if (in_desc != nullptr && in_desc->comp[0].depth > 8 && ((upscaling && !classical) || predictor)) {
+    spdlog::warn("'{}' is {}-bit: the neural models work in 8 bits (use --model lanczos to keep {} bits)",
+                 common.input, in_desc->comp[0].depth, in_desc->comp[0].depth);
   }
 
   TemporaryOutput temp(temporary_path_for(common.output));
   Muxer muxer(common.output, temp.path(), decoder->format_context(), info.stream_index);
   decoder->set_passthrough([&muxer](AVPacket* pkt, const AVStream* st) { muxer.write_passthrough(pkt, st); });
 
-  auto sink = std::make_unique<EncodeSink>(muxer, info, enc);
-  ProgressLine progress(info.duration, info.frame_count, ::isatty(STDOUT_FILENO) != 0 && !common.json);
+  VideoInfo enc_info = info;
+  enc_info.frame_rate = out_rate;
+  auto sink = std::make_unique<EncodeSink>(muxer, enc_info, enc);
+  int64_t expected = info.frame_count;
+  if (job.retime && info.duration > 0) {
+    expected = static_cast<int64_t>(std::llround(info.duration * av_q2d(out_rate)));
+  } else if (job.extend_frames > 0 && expected > 0) {
+    expected += job.extend_frames;
+  }
+  ProgressLine progress(job.retime ? 0.0 : info.duration, expected, ::isatty(STDOUT_FILENO) != 0 && !common.json);
   sink->set_progress([&progress](int64_t frames, double secs) { progress.update(frames, secs); });
 
   Decoder* dec = decoder.get();
   EncodeSink* enc_sink = sink.get();
   Pipeline pipeline;
   pipeline.set_source(std::move(decoder));
-  std::string method;
-  if (classical) {
+
+  // Stages that are not asked for are not in the chain.
+  AVPixelFormat cur_fmt = info.pix_fmt;
+  if (in_desc != nullptr && in_desc->comp[0].depth > 8 && predictor) {
+    ScalerConfig sc;
+    sc.width = info.width;
+    sc.height = info.height;
+    sc.format = AV_PIX_FMT_YUV420P;
+    pipeline.add_filter(std::make_unique<ScaleFilter>(sc));
+    cur_fmt = AV_PIX_FMT_YUV420P;
+  }
+  RetimeFilter* retime = nullptr;
+  if (job.retime) {
+    auto f = std::make_unique<RetimeFilter>(out_rate, std::move(predictor), job.detect_cuts);
+    retime = f.get();
+    pipeline.add_filter(std::move(f));
+  } else if (job.extend_frames > 0) {
+    pipeline.add_filter(std::make_unique<ExtendFilter>(job.extend_frames, std::move(predictor), info.frame_rate));
+  }
+  std::string method = "none";
+  if (upscaling && classical) {
     ScalerConfig sc;
     sc.width = out_w;
     sc.height = out_h;
     sc.format = out_fmt;
-    sc.algorithm = parse_scale_algorithm(options.model);
+    sc.algorithm = parse_scale_algorithm(job.sr_model);
     pipeline.add_filter(std::make_unique<ScaleFilter>(sc));
     method = to_string(sc.algorithm);
-  } else {
+    cur_fmt = out_fmt;
+  } else if (upscaling) {
     method = sr_filter->model().description();
     // The model keeps planar YUV as it is; anything else it returns as yuv444p
-    // (luma models) or rgb24 (TorchScript RGB models). Convert only if the
-    // encoder needs another format.
-    AVPixelFormat sr_fmt = info.pix_fmt;
-    if (!sr_filter->model().native_format(info.pix_fmt)) {
-      sr_fmt = SuperResolution::is_builtin(options.model) ? AV_PIX_FMT_YUV444P : AV_PIX_FMT_RGB24;
+    // (luma models) or rgb24 (TorchScript RGB models).
+    if (!sr_filter->model().native_format(cur_fmt)) {
+      cur_fmt = SuperResolution::is_builtin(job.sr_model) ? AV_PIX_FMT_YUV444P : AV_PIX_FMT_RGB24;
     }
     pipeline.add_filter(std::move(sr_filter));
-    if (sr_fmt != out_fmt) {
-      ScalerConfig sc;
-      sc.width = out_w;
-      sc.height = out_h;
-      sc.format = out_fmt;
-      sc.algorithm = ScaleAlgorithm::kBicubic;
-      pipeline.add_filter(std::make_unique<ScaleFilter>(sc));
-    }
+  }
+  if (cur_fmt != out_fmt) {
+    ScalerConfig sc;
+    sc.width = out_w;
+    sc.height = out_h;
+    sc.format = out_fmt;
+    sc.algorithm = ScaleAlgorithm::kBicubic;
+    pipeline.add_filter(std::make_unique<ScaleFilter>(sc));
   }
   pipeline.set_sink(std::move(sink));
 
-  spdlog::info("upscaling '{}' {}x{} -> {}x{} with {}, {} {}", common.input, info.width, info.height, out_w, out_h,
-               method, enc.codec, av_get_pix_fmt_name(out_fmt));
+  spdlog::info("{} '{}' {}x{} @ {:.3f} fps -> {}x{} @ {:.3f} fps, upscaler {}, predictor {}, {} {}", job.command,
+               common.input, info.width, info.height, av_q2d(info.frame_rate), out_w, out_h, av_q2d(out_rate), method,
+               job.retime || job.extend_frames > 0 ? job.predictor : "none", enc.codec, av_get_pix_fmt_name(out_fmt));
   const auto t0 = std::chrono::steady_clock::now();
   PipelineStats stats;
   {
@@ -325,7 +391,7 @@ JobResult run_upscale(const UpscaleOptions& options) {
   JobResult result;
   result.cancelled = stats.cancelled;
   result.summary = {
-      {"command", "upscale"},
+      {"command", job.command},
       {"input", common.input},
       {"output", common.output},
       {"frames_in", stats.frames_in},
@@ -334,15 +400,37 @@ JobResult run_upscale(const UpscaleOptions& options) {
       {"fps", seconds > 0 ? static_cast<double>(enc_sink->frames_encoded()) / seconds : 0.0},
       {"width", out_w},
       {"height", out_h},
-      {"scale", options.scale},
-      {"model", options.model},
+      {"scale", job.scale},
+      {"model", upscaling ? job.sr_model : "none"},
       {"codec", enc.codec},
+      {"frame_rate_in", std::to_string(info.frame_rate.num) + "/" + std::to_string(info.frame_rate.den)},
+      {"frame_rate_out", std::to_string(out_rate.num) + "/" + std::to_string(out_rate.den)},
       {"passthrough_packets", muxer.passthrough_packets()},
       {"corrupt_packets", dec->corrupt_packets()},
       {"size_changes", dec->size_changes()},
       {"cancelled", stats.cancelled},
   };
+  if (retime != nullptr) {
+    result.summary["predictor"] = job.predictor;
+    result.summary["frames_synthesised"] = retime->frames_synthesised();
+    result.summary["scene_cuts"] = retime->cuts();
+  }
+  if (job.extend_frames > 0) {
+    result.summary["predictor"] = job.predictor;
+    result.summary["frames_added"] = job.extend_frames;
+  }
   return result;
+}
+
+JobResult run_upscale(const UpscaleOptions& options) {
+  VideoJob job;
+  job.command = "upscale";
+  job.common = options.common;
+  job.scale = options.scale;
+  job.sr_model = options.model;
+  job.device = options.device;
+  job.tile = options.tile;
+  return run_video_job(job);
 }
 
 nlohmann::json run_eval_sr(const EvalSrOptions& o) {
@@ -433,6 +521,122 @@ nlohmann::json run_eval_sr(const EvalSrOptions& o) {
           {"protocol",
            "HR modcrop; LR = MATLAB imresize bicubic (antialiased, per-pass uint8 rounding); PSNR/SSIM on BT.601 Y, "
            "border shaved by the scale; mean over all frames"}};
+}
+
+nlohmann::json run_eval_pred(const EvalPredOptions& o) {
+  if (o.refs.empty()) {
+    throw Error(ErrorKind::kUsage, "eval " + o.task + " needs --ref VIDEO");
+  }
+  if (!o.cuts.empty() && o.refs.size() != 1) {
+    throw Error(ErrorKind::kUsage, "--cuts applies to a single --ref");
+  }
+  const bool extrap = o.task == "extrap";
+  PredictorOptions po;
+  po.model = o.model;
+  po.device = o.device;
+  po.threads = o.threads;
+  auto model = make_image_predictor(po);
+  PredictorOptions bo;
+  bo.model = "blend";
+  auto blend = make_image_predictor(bo);
+  std::vector<int> cut_list;
+  std::stringstream cs(o.cuts);
+  for (std::string item; std::getline(cs, item, ',');) {
+    if (!item.empty()) {
+      cut_list.push_back(std::stoi(item));
+    }
+  }
+  auto has_cut = [&cut_list](int lo, int hi) {  // a shot starts at a frame in (lo, hi]
+    for (int c : cut_list) {
+      if (c > lo && c <= hi) {
+        return true;
+      }
+    }
+    return false;
+  };
+
+  nlohmann::json per_ref = nlohmann::json::array();
+  double all[6] = {0, 0, 0, 0, 0, 0};  // model psnr, model ssim, repeat/copy psnr, blend psnr, sharp pred, sharp gt
+  int64_t all_n = 0;
+  double seconds = 0;
+  for (const auto& ref : o.refs) {
+    const std::vector<Image> frames = load_rgb_frames(ref, o.max_frames, 1, kPredScorerSwsFlags);
+    std::string save;
+    if (!o.save_dir.empty()) {
+      save = o.refs.size() == 1 ? o.save_dir : (fs::path(o.save_dir) / fs::path(ref).stem()).string();
+      std::error_code ec;
+      fs::create_directories(save, ec);
+      if (ec) {
+        throw Error(ErrorKind::kOutput, "cannot create '" + save + "': " + ec.message());
+      }
+    }
+    double acc[6] = {0, 0, 0, 0, 0, 0};
+    double psnr_y_sum = 0;
+    int n = 0;
+    const int count = static_cast<int>(frames.size());
+    for (int k = 2; k < count; k += extrap ? 1 : 2) {
+      // interp: (k-2, k) -> k-1; extrap: (k-2, k-1) -> k.
+      const int target = extrap ? k : k - 1;
+      if (has_cut(k - 2, k)) {
+        continue;
+      }
+      const Image& a = frames[k - 2];
+      const Image& b = frames[extrap ? k - 1 : k];
+      const Image& gt = frames[target];
+      const auto t0 = std::chrono::steady_clock::now();
+      const Image pred = extrap ? model->extrapolate(a, b) : model->interpolate(a, b, 0.5);
+      seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      acc[0] += psnr_rgb(pred, gt);
+      acc[1] += ssim_y(pred, gt, 0);
+      acc[2] += psnr_rgb(extrap ? b : a, gt);
+      acc[3] += extrap ? 0.0 : psnr_rgb(blend->interpolate(a, b, 0.5), gt);
+      acc[4] += mean_gradient(pred);
+      acc[5] += mean_gradient(gt);
+      psnr_y_sum += psnr_y(pred, gt, 0);
+      ++n;
+      if (!save.empty()) {
+        char name[32];
+        std::snprintf(name, sizeof(name), "%06d.png", target);
+        write_png((fs::path(save) / name).string(), pred);
+      }
+    }
+    if (n == 0) {
+      throw Error(ErrorKind::kInput, "'" + ref + "': no " + o.task + " sample (too few frames or all across cuts)");
+    }
+    nlohmann::json r = {{"ref", ref},
+                        {"samples", n},
+                        {"psnr", acc[0] / n},
+                        {"psnr_y", psnr_y_sum / n},
+                        {"ssim", acc[1] / n},
+                        {extrap ? "copy_last_psnr" : "repeat_psnr", acc[2] / n},
+                        {"sharpness", acc[4] / acc[5]}};
+    if (!extrap) {
+      r["blend_psnr"] = acc[3] / n;
+    }
+    per_ref.push_back(r);
+    for (int i = 0; i < 6; ++i) {
+      all[i] += i < 4 ? acc[i] / n : acc[i];
+    }
+    all_n += n;
+  }
+  const double refs = static_cast<double>(o.refs.size());
+  nlohmann::json j = {{"command", "eval " + o.task},
+                      {"model", o.model},
+                      {"refs", per_ref},
+                      {"samples", all_n},
+                      {"psnr", all[0] / refs},
+                      {"ssim", all[1] / refs},
+                      {extrap ? "copy_last_psnr" : "repeat_psnr", all[2] / refs},
+                      {"sharpness", all[4] / all[5]},
+                      {"model_seconds", seconds},
+                      {"protocol", extrap ? "frames k-2, k-1 -> k; PSNR on RGB (full frame), SSIM on Y; mean of the "
+                                            "per-clip means; windows across --cuts skipped"
+                                          : "frames 2i, 2i+2 -> 2i+1; PSNR on RGB (full frame), SSIM on Y; mean of "
+                                            "the per-clip means; triplets across --cuts skipped"}};
+  if (!extrap) {
+    j["blend_psnr"] = all[3] / refs;
+  }
+  return j;
 }
 
 nlohmann::json probe(const std::string& input, bool count_frames) {

@@ -46,6 +46,34 @@ struct UpscaleOptions {
   int tile = 0;
 };
 
+// One pass: decode -> [re-time | extend] -> [upscale] -> encode.
+struct VideoJob {
+  std::string command = "run";
+  CommonOptions common;
+  int scale = 1;
+  std::string sr_model = "fast";
+  std::string device = "cpu";
+  int tile = 0;
+  bool retime = false;
+  AVRational fps{0, 1};  // target rate when retime and factor == 0
+  int factor = 0;        // target = input rate x factor
+  std::string predictor = "gan";
+  bool detect_cuts = true;
+  int extend_frames = 0;
+};
+
+struct EvalPredOptions {
+  std::vector<std::string> refs;
+  std::string task = "interp";  // interp | extrap
+  std::string model = "gan";
+  std::string cuts;             // comma list of first frames of new shots (single ref)
+  std::string device = "cpu";
+  int threads = 0;
+  int max_frames = -1;
+  std::string save_dir;
+  bool json = false;
+};
+
 struct EvalSrOptions {
   std::vector<std::string> refs;  // videos or folders of images
   int scale = 2;
@@ -73,6 +101,12 @@ const char* current_temporary_output() noexcept;
 void validate_paths(const std::string& input, const std::string& output, bool overwrite);
 
 JobResult run_upscale(const UpscaleOptions& options);
+JobResult run_video_job(const VideoJob& job);
+// "60", "59.94" (= 60000/1001), "60000/1001", "ntsc"...; throws Error(kUsage).
+AVRational parse_rate(const std::string& text);
+
+// `framegen eval interp|extrap`: docs/DATA.md's prediction protocol.
+nlohmann::json run_eval_pred(const EvalPredOptions& options);
 
 // `framegen eval sr`: docs/DATA.md's SR protocol; prints a table (or JSON) and
 // returns the summary.

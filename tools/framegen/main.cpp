@@ -121,6 +121,51 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   upscale->footer(kExitCodesHelp);
 
+  // interpolate
+  VideoJob ip;
+  ip.command = "interpolate";
+  ip.retime = true;
+  ip.scale = 1;
+  std::string ip_fps;
+  CLI::App* interpolate = app.add_subcommand("interpolate", "Change the frame rate, synthesising the frames between");
+  add_common(interpolate, ip.common, log_level);
+  auto* ip_fps_opt = interpolate->add_option("--fps", ip_fps, "Target frame rate: 60, 59.94 (= 60000/1001), 50/1 ...");
+  auto* ip_factor_opt =
+      interpolate->add_option("--factor", ip.factor, "Target rate = input rate x N")->check(CLI::Range(2, 16));
+  ip_fps_opt->excludes(ip_factor_opt);
+  interpolate->add_option("--model", ip.predictor, "gan (default, trained generator), blend or repeat");
+  interpolate->add_flag("--no-cuts{false}", ip.detect_cuts, "Interpolate across detected scene cuts too");
+  interpolate->add_option("--device", ip.device, "cpu or cuda");
+  interpolate->footer(kExitCodesHelp);
+
+  // extend
+  VideoJob ex;
+  ex.command = "extend";
+  ex.scale = 1;
+  CLI::App* extend = app.add_subcommand("extend", "Continue a clip by N predicted frames at its frame rate");
+  add_common(extend, ex.common, log_level);
+  extend->add_option("--frames", ex.extend_frames, "Frames to add after the last one")
+      ->required()
+      ->check(CLI::Range(1, 100000));
+  extend->add_option("--model", ex.predictor, "gan (default) or repeat");
+  extend->add_option("--device", ex.device, "cpu or cuda");
+  extend->footer(kExitCodesHelp);
+
+  // run
+  VideoJob rn;
+  rn.command = "run";
+  rn.scale = 1;
+  std::string rn_fps;
+  CLI::App* run = app.add_subcommand("run", "Re-time and upscale in one pass (decode -> predict -> upscale -> encode)");
+  add_common(run, rn.common, log_level);
+  run->add_option("--fps", rn_fps, "Target frame rate (omit to keep the input's)");
+  run->add_option("--scale", rn.scale, "Scale factor (1: no upscaling)")->check(CLI::IsMember({1, 2, 3, 4}));
+  run->add_option("--model", rn.sr_model, "Upscaler: fast (default), quality, bicubic, lanczos, or a TorchScript file");
+  run->add_option("--predictor", rn.predictor, "gan (default), blend or repeat");
+  run->add_option("--device", rn.device, "cpu or cuda");
+  run->add_option("--tile", rn.tile, "Tile side in input pixels (0: whole frames)")->check(CLI::NonNegativeNumber);
+  run->footer(kExitCodesHelp);
+
   std::string probe_input;
   bool probe_count = false;
   bool probe_json = false;
@@ -145,6 +190,23 @@ int main(int argc, char** argv) {
   eval_sr->add_option("--save", ev.save_dir, "Write each super-resolved frame as DIR/%06d.png");
   eval_sr->add_flag("--json", ev.json, "Print JSON");
   eval_sr->add_option("--log-level", log_level, "trace, debug, info, warning (default), error, quiet");
+
+  EvalPredOptions ep;
+  CLI::App* eval_interp = eval_cmd->add_subcommand(
+      "interp", "Interpolation: frames 2i and 2i+2 -> 2i+1; PSNR on RGB, SSIM on Y; beside repeat and blend");
+  CLI::App* eval_extrap = eval_cmd->add_subcommand(
+      "extrap", "Extrapolation: frames k-2 and k-1 -> k; PSNR on RGB, SSIM on Y; beside copy-last");
+  for (CLI::App* c : {eval_interp, eval_extrap}) {
+    c->add_option("--ref", ep.refs, "Ground-truth video (repeatable)")->required();
+    c->add_option("--model", ep.model, "gan (default), gan-l1 (before adversarial training), blend, repeat");
+    c->add_option("--cuts", ep.cuts, "First frames of new shots, comma separated (samples across them are skipped)");
+    c->add_option("--device", ep.device, "cpu or cuda");
+    c->add_option("--threads", ep.threads, "LibTorch threads (0: one per core)")->check(CLI::NonNegativeNumber);
+    c->add_option("--max-frames", ep.max_frames, "Use only the first N frames");
+    c->add_option("--save", ep.save_dir, "Write each predicted frame as DIR/%06d.png (named by the frame it predicts)");
+    c->add_flag("--json", ep.json, "Print JSON");
+    c->add_option("--log-level", log_level, "trace, debug, info, warning (default), error, quiet");
+  }
 
   try {
     app.parse(argc, argv);
@@ -195,6 +257,57 @@ int main(int argc, char** argv) {
                     j["ssim"].get<double>(), j["bicubic_psnr"].get<double>(), j["bicubic_ssim"].get<double>());
       }
       return kExitOk;
+    }
+    if (*eval_interp || *eval_extrap) {
+      ep.task = *eval_interp ? "interp" : "extrap";
+      const auto j = run_eval_pred(ep);
+      if (ep.json) {
+        std::cout << j.dump(2) << "\n";
+      } else {
+        const bool ex_task = ep.task == "extrap";
+        std::printf("%s, model %s (PSNR on RGB, dB)\n", ep.task == "interp" ? "interpolation" : "extrapolation",
+                    ep.model.c_str());
+        std::printf("%-40s %7s %8s %7s %9s %9s %9s\n", "ref", "samples", "PSNR", "SSIM",
+                    ex_task ? "copy-last" : "repeat", ex_task ? "" : "blend", "sharpness");
+        for (const auto& r : j["refs"]) {
+          std::printf("%-40s %7d %8.3f %7.4f %9.3f %9s %9.3f\n", r["ref"].get<std::string>().c_str(),
+                      r["samples"].get<int>(), r["psnr"].get<double>(), r["ssim"].get<double>(),
+                      r[ex_task ? "copy_last_psnr" : "repeat_psnr"].get<double>(),
+                      ex_task ? "" : std::to_string(r["blend_psnr"].get<double>()).substr(0, 6).c_str(),
+                      r["sharpness"].get<double>());
+        }
+        std::printf("%-40s %7lld %8.3f %7.4f %9.3f %9s %9.3f\n", "mean of clips",
+                    static_cast<long long>(j["samples"].get<int64_t>()), j["psnr"].get<double>(),
+                    j["ssim"].get<double>(), j[ex_task ? "copy_last_psnr" : "repeat_psnr"].get<double>(),
+                    ex_task ? "" : std::to_string(j["blend_psnr"].get<double>()).substr(0, 6).c_str(),
+                    j["sharpness"].get<double>());
+      }
+      return kExitOk;
+    }
+    if (*interpolate || *extend || *run) {
+      VideoJob& job = *interpolate ? ip : (*extend ? ex : rn);
+      if (*interpolate) {
+        if (ip_fps.empty() && ip.factor == 0) {
+          throw Error(ErrorKind::kUsage, "interpolate needs --fps F or --factor N");
+        }
+        if (!ip_fps.empty()) {
+          ip.fps = parse_rate(ip_fps);
+        }
+      }
+      if (*run && !rn_fps.empty()) {
+        rn.retime = true;
+        rn.fps = parse_rate(rn_fps);
+      }
+      const JobResult r = run_video_job(job);
+      if (job.common.json) {
+        std::cout << r.summary.dump() << "\n";
+      } else if (spdlog::get_level() <= spdlog::level::warn) {
+        std::cerr << "framegen: wrote " << job.common.output << " (" << r.summary["frames_out"] << " frames, "
+                  << r.summary["width"] << "x" << r.summary["height"] << " @ "
+                  << r.summary["frame_rate_out"].get<std::string>() << ")" << (r.cancelled ? ", interrupted" : "")
+                  << "\n";
+      }
+      return r.cancelled ? kExitInterrupted : kExitOk;
     }
     if (*upscale) {
       const JobResult r = run_upscale(up);

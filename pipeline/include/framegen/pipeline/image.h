@@ -40,11 +40,21 @@ std::vector<double> luma_bt601(const Image& rgb);
 
 double psnr_y(const Image& a, const Image& b, int shave);
 double ssim_y(const Image& a, const Image& b, int shave);
+// PSNR over all pixels and channels (peak 255), capped at 100 dB.
+double psnr_rgb(const Image& a, const Image& b);
+// Mean |dY/dx| + |dY/dy| (BT.601 Y): the sharpness of an image.
+double mean_gradient(const Image& rgb);
 
-// Every frame of a video, or the single image of a still file, as RGB (the
-// reference scorer's conversion: swscale bicubic + accurate rounding + full chroma
-// interpolation, the input's matrix and range). Throws Error(kInput).
-std::vector<Image> load_rgb_frames(const std::string& path, int max_frames = -1, int every = 1);
+// libswscale flags of the two reference scorers' RGB conversions:
+// shared/tools/sr_common.py (bicubic + accurate rounding + full chroma interpolation)
+// and pred_eval.py (the ffmpeg CLI's default: plain bicubic).
+inline constexpr int kSrScorerSwsFlags = 0x4 | 0x40000 | 0x2000;  // SWS_BICUBIC|SWS_ACCURATE_RND|SWS_FULL_CHR_H_INT
+inline constexpr int kPredScorerSwsFlags = 0x4;                     // SWS_BICUBIC
+
+// Every frame of a video, or the single image of a still file, as RGB (the input's
+// matrix and range, swscale flags as given). Throws Error(kInput).
+std::vector<Image> load_rgb_frames(const std::string& path, int max_frames = -1, int every = 1,
+                                   int sws_flags = kSrScorerSwsFlags);
 // Images of a folder (sorted by name; png, jpg, jpeg, bmp, tif, tiff) or the frames of one
 // video file.
 std::vector<std::pair<std::string, Image>> load_rgb_source(const std::string& path, int max_frames = -1);

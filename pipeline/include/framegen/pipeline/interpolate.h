@@ -27,3 +27,57 @@ class FrameInterpolator {
 std::unique_ptr<FrameInterpolator> make_classical_interpolator(const std::string& name);
 
 }  // namespace framegen
+
+#include "framegen/pipeline/pipeline.h"
+
+namespace framegen {
+
+// Re-times a stream to a constant output rate: output frame n sits at
+// first_pts + n / rate exactly (in a time base where both are whole numbers); each is the input frame at
+// that instant or a frame synthesised between its two neighbours. Scene cuts
+// between two input frames are never interpolated across: the earlier frame is
+// repeated instead. Holds one input frame.
+class RetimeFilter final : public FrameFilter {
+ public:
+  RetimeFilter(AVRational rate, std::unique_ptr<FrameInterpolator> model, bool detect_cuts = true);
+  [[nodiscard]] std::string name() const override { return "retime"; }
+  void process(Frame frame, FrameOutput& out) override;
+  void flush(FrameOutput& out) override;
+
+  [[nodiscard]] int64_t frames_synthesised() const { return synthesised_; }
+  [[nodiscard]] int64_t cuts() const { return cuts_; }
+
+ private:
+  bool emit_until(double until, const Frame* next, bool cut, FrameOutput& out);
+
+  AVRational rate_;
+  AVRational out_tb_;
+  std::unique_ptr<FrameInterpolator> model_;
+  bool detect_cuts_;
+  Frame prev_;
+  double base_ = 0;          // seconds of output frame 0
+  int64_t base_out_ = 0;     // its pts in out_tb_
+  int64_t step_ = 1;         // one output frame in out_tb_
+  int64_t next_ = 0;         // next output index
+  int64_t synthesised_ = 0;
+  int64_t cuts_ = 0;
+};
+
+// Passes every frame through, then continues the clip by `count` predicted frames
+// (autoregressively, each from the two before it) at the source's frame duration.
+class ExtendFilter final : public FrameFilter {
+ public:
+  ExtendFilter(int count, std::unique_ptr<FrameInterpolator> model, AVRational frame_rate);
+  [[nodiscard]] std::string name() const override { return "extend"; }
+  void process(Frame frame, FrameOutput& out) override;
+  void flush(FrameOutput& out) override;
+
+ private:
+  int count_;
+  std::unique_ptr<FrameInterpolator> model_;
+  AVRational frame_rate_;
+  Frame prev_;
+  Frame last_;
+};
+
+}  // namespace framegen

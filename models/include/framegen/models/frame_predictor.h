@@ -1,0 +1,36 @@
+// Frame predictors for the interpolation / extrapolation stages and `eval`.
+//  - "gan": the built-in trained generator (predictor_net.h): interpolation
+//    weights "interp", extrapolation weights "extrap"; "gan-l1" are the same
+//    networks after their L1/GDL-only warm-up (kept for the adversarial ablation).
+//  - "blend", "repeat": classical baselines (pipeline/interpolate.h).
+// Frames in any 8-bit format are converted to RGB for the network and back.
+// LibTorch stays behind this header. Not thread-safe: one per thread.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "framegen/pipeline/image.h"
+#include "framegen/pipeline/interpolate.h"
+
+namespace framegen {
+
+struct PredictorOptions {
+  std::string model = "gan";
+  std::string device = "cpu";
+  int threads = 0;
+};
+
+// Throws Error(kUsage) for unknown models / devices or weights missing from the build.
+std::unique_ptr<FrameInterpolator> make_frame_predictor(const PredictorOptions& options);
+
+// The same predictors on RGB images (evaluation).
+class ImagePredictor {
+ public:
+  virtual ~ImagePredictor() = default;
+  virtual Image interpolate(const Image& a, const Image& b, double t) = 0;
+  virtual Image extrapolate(const Image& previous, const Image& last) = 0;
+};
+std::unique_ptr<ImagePredictor> make_image_predictor(const PredictorOptions& options);
+
+}  // namespace framegen

@@ -1,0 +1,200 @@
+#include "framegen/models/frame_predictor.h"
+
+#include <torch/torch.h>
+
+#include <cstring>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "embedded_weights.h"
+#include "framegen/models/predictor_net.h"
+#include "framegen/pipeline/error.h"
+#include "framegen/pipeline/scaler.h"
+
+namespace framegen {
+
+namespace {
+
+using models::FrameGenerator;
+
+void size_pools(int threads) {
+  static std::once_flag once;
+  std::call_once(once, [threads] {
+    torch::set_num_threads(threads > 0 ? threads
+                                       : static_cast<int>(std::max(1U, std::thread::hardware_concurrency())));
+  });
+}
+
+FrameGenerator load_generator(const std::string& key, torch::Device device) {
+  const std::string_view bytes = models::embedded_weights(key);
+  if (bytes.empty()) {
+    throw Error(ErrorKind::kUsage, "no built-in '" + key + "' predictor weights in this build");
+  }
+  FrameGenerator g;
+  std::istringstream in(std::string(bytes.data(), bytes.size()));
+  torch::load(g, in);
+  g->eval();
+  g->to(device);
+  return g;
+}
+
+torch::Tensor image_to_tensor(const Image& img) {
+  return torch::from_blob(const_cast<uint8_t*>(img.data.data()), {1, img.height, img.width, 3}, torch::kUInt8)
+      .permute({0, 3, 1, 2})
+      .to(torch::kFloat)
+      .div_(255.0F);
+}
+
+Image tensor_to_image(const torch::Tensor& t) {
+  torch::Tensor u8 = t.mul(255.0F).round_().clamp_(0, 255).to(torch::kUInt8).permute({0, 2, 3, 1}).contiguous().cpu();
+  Image img(static_cast<int>(u8.size(2)), static_cast<int>(u8.size(1)), 3);
+  std::memcpy(img.data.data(), u8.data_ptr<uint8_t>(), img.data.size());
+  return img;
+}
+
+class GanImagePredictor final : public ImagePredictor {
+ public:
+  GanImagePredictor(const PredictorOptions& o, const std::string& suffix) : device_(torch::kCPU) {
+    if (o.device == "cuda") {
+      if (!torch::cuda::is_available()) {
+        throw Error(ErrorKind::kUsage, "--device cuda: this LibTorch build has no CUDA support or sees no GPU");
+      }
+      device_ = torch::Device(torch::kCUDA);
+    } else if (o.device != "cpu") {
+      throw Error(ErrorKind::kUsage, "unknown device '" + o.device + "' (cpu or cuda)");
+    }
+    size_pools(o.threads);
+    interp_ = load_generator("interp" + suffix, device_);
+    extrap_ = load_generator("extrap" + suffix, device_);
+  }
+
+  Image interpolate(const Image& a, const Image& b, double t) override {
+    c10::InferenceMode guard;
+    const torch::Tensor tt = torch::full({1}, t);
+    return tensor_to_image(
+        interp_->forward(image_to_tensor(a).to(device_), image_to_tensor(b).to(device_), tt.to(device_)).frame);
+  }
+  Image extrapolate(const Image& previous, const Image& last) override {
+    c10::InferenceMode guard;
+    const torch::Tensor tt = torch::full({1}, 2.0);
+    return tensor_to_image(
+        extrap_->forward(image_to_tensor(previous).to(device_), image_to_tensor(last).to(device_), tt.to(device_))
+            .frame);
+  }
+
+ private:
+  torch::Device device_;
+  FrameGenerator interp_{nullptr};
+  FrameGenerator extrap_{nullptr};
+};
+
+class ClassicalImagePredictor final : public ImagePredictor {
+ public:
+  explicit ClassicalImagePredictor(bool blend) : blend_(blend) {}
+  Image interpolate(const Image& a, const Image& b, double t) override {
+    if (!blend_) {
+      return t < 0.5 ? a : b;
+    }
+    Image out(a.width, a.height, a.channels);
+    const int wb = static_cast<int>(std::lround(t * 256));
+    for (std::size_t i = 0; i < a.data.size(); ++i) {
+      out.data[i] = static_cast<uint8_t>((a.data[i] * (256 - wb) + b.data[i] * wb + 128) >> 8);
+    }
+    return out;
+  }
+  Image extrapolate(const Image& /*previous*/, const Image& last) override { return last; }
+
+ private:
+  bool blend_;
+};
+
+// Frames through the image predictor: convert to RGB at the frame's size and back.
+class GanFramePredictor final : public FrameInterpolator {
+ public:
+  explicit GanFramePredictor(std::unique_ptr<ImagePredictor> p, std::string name)
+      : predictor_(std::move(p)), name_(std::move(name)) {}
+  std::string name() const override { return name_; }
+
+  Frame interpolate(const Frame& a, const Frame& b, double t) override {
+    return from_image(predictor_->interpolate(to_image(a), to_image(b), t), a);
+  }
+  Frame extrapolate(const Frame& previous, const Frame& last) override {
+    return from_image(predictor_->extrapolate(to_image(previous), to_image(last)), last);
+  }
+
+ private:
+  Image to_image(const Frame& f) {
+    FrameScaler& s = scaler(to_rgb_, f.width(), f.height(), AV_PIX_FMT_RGB24);
+    const Frame rgb = f.format() == AV_PIX_FMT_RGB24 ? f.ref() : s.scale(f);
+    Image img(rgb.width(), rgb.height(), 3);
+    for (int y = 0; y < img.height; ++y) {
+      std::memcpy(img.row(y), rgb.av()->data[0] + static_cast<std::ptrdiff_t>(y) * rgb.av()->linesize[0],
+                  static_cast<std::size_t>(img.width) * 3);
+    }
+    return img;
+  }
+
+  Frame from_image(const Image& img, const Frame& like) {
+    if (!rgb_pool_ || rgb_pool_->width() != img.width || rgb_pool_->height() != img.height) {
+      rgb_pool_ = std::make_unique<FramePool>(img.width, img.height, AV_PIX_FMT_RGB24);
+    }
+    Frame rgb = rgb_pool_->acquire(like.time_base());
+    av_check(av_frame_copy_props(rgb.av(), like.av()), ErrorKind::kProcessing, "frame properties");
+    // The RGB was made from the input's matrix/range: the way back uses the same.
+    for (int y = 0; y < img.height; ++y) {
+      std::memcpy(rgb.av()->data[0] + static_cast<std::ptrdiff_t>(y) * rgb.av()->linesize[0], img.row(y),
+                  static_cast<std::size_t>(img.width) * 3);
+    }
+    rgb.set_duration(like.duration());
+    if (like.format() == AV_PIX_FMT_RGB24) {
+      return rgb;
+    }
+    Frame out = scaler(from_rgb_, like.width(), like.height(), like.format()).scale(rgb);
+    out.av()->color_range = like.av()->color_range;
+    out.av()->colorspace = like.av()->colorspace;
+    return out;
+  }
+
+  static FrameScaler& scaler(std::unique_ptr<FrameScaler>& s, int w, int h, AVPixelFormat f) {
+    if (!s || s->config().width != w || s->config().height != h || s->config().format != f) {
+      ScalerConfig c;
+      c.width = w;
+      c.height = h;
+      c.format = f;
+      c.algorithm = ScaleAlgorithm::kBicubic;
+      s = std::make_unique<FrameScaler>(c);
+    }
+    return *s;
+  }
+
+  std::unique_ptr<ImagePredictor> predictor_;
+  std::string name_;
+  std::unique_ptr<FrameScaler> to_rgb_;
+  std::unique_ptr<FrameScaler> from_rgb_;
+  std::unique_ptr<FramePool> rgb_pool_;
+};
+
+}  // namespace
+
+std::unique_ptr<ImagePredictor> make_image_predictor(const PredictorOptions& o) {
+  if (o.model == "gan") {
+    return std::make_unique<GanImagePredictor>(o, "");
+  }
+  if (o.model == "gan-l1") {
+    return std::make_unique<GanImagePredictor>(o, "_l1");
+  }
+  if (o.model == "blend" || o.model == "repeat") {
+    return std::make_unique<ClassicalImagePredictor>(o.model == "blend");
+  }
+  throw Error(ErrorKind::kUsage, "unknown predictor '" + o.model + "' (gan, gan-l1, blend, repeat)");
+}
+
+std::unique_ptr<FrameInterpolator> make_frame_predictor(const PredictorOptions& o) {
+  if (o.model == "blend" || o.model == "repeat") {
+    return make_classical_interpolator(o.model);
+  }
+  return std::make_unique<GanFramePredictor>(make_image_predictor(o), o.model);
+}
+
+}  // namespace framegen

@@ -1,0 +1,214 @@
+// Frame prediction: re-timing with exact timestamps, scene cuts, clip extension,
+// the one-pass run chain, and the prediction scorer.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "framegen/pipeline/interpolate.h"
+#include "framegen/pipeline/pipeline.h"
+#include "support/fixtures.h"
+
+using namespace framegen;
+using namespace framegen::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kCli = FRAMEGEN_CLI_PATH;
+
+class PredictTest : public ::testing::Test {
+ protected:
+  void SetUp() override { dir_ = make_temp_dir("pred"); }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string path(const std::string& n) const { return dir_ + "/" + n; }
+  std::string dir_;
+};
+
+const PacketDump* stream_of(const std::vector<PacketDump>& d, const std::string& type) {
+  for (const auto& s : d) {
+    if (s.type == type) {
+      return &s;
+    }
+  }
+  return nullptr;
+}
+
+class ListSource : public FrameSource {
+ public:
+  ListSource(int n, AVRational tb, int64_t step) : pool_(16, 16, AV_PIX_FMT_GRAY8), n_(n), tb_(tb), step_(step) {}
+  std::string name() const override { return "list"; }
+  Frame next() override {
+    if (i_ >= n_) {
+      return {};
+    }
+    Frame f = pool_.acquire(tb_);
+    std::memset(f.av()->data[0], i_ * 10, static_cast<std::size_t>(f.av()->linesize[0]) * 16);
+    f.set_pts(i_ * step_);
+    f.set_duration(step_);
+    ++i_;
+    return f;
+  }
+
+ private:
+  FramePool pool_;
+  int n_;
+  AVRational tb_;
+  int64_t step_;
+  int i_ = 0;
+};
+
+class Collect : public FrameSink {
+ public:
+  std::string name() const override { return "collect"; }
+  void consume(Frame f) override {
+    pts.push_back(f.pts());
+    tb = f.time_base();
+    first_byte.push_back(f.av()->data[0][0]);
+  }
+  void finish() override {}
+  std::vector<int64_t> pts;
+  std::vector<int> first_byte;
+  AVRational tb{0, 1};
+};
+
+}  // namespace
+
+TEST(RetimeFilter, TwentyFiveToSixtyHasExactTimestamps) {
+  Pipeline p(2);
+  p.set_source(std::make_unique<ListSource>(25, AVRational{1, 90000}, 3600));  // 25 fps, 1 s
+  p.add_filter(std::make_unique<RetimeFilter>(AVRational{60, 1}, make_classical_interpolator("blend"), false));
+  auto sink = std::make_unique<Collect>();
+  Collect* c = sink.get();
+  p.set_sink(std::move(sink));
+  p.run();
+  ASSERT_EQ(c->pts.size(), 60u);  // round(1 s x 60)
+  for (int i = 0; i < 60; ++i) {
+    // pts_i x time base == i / 60 s, exactly (integer arithmetic).
+    EXPECT_EQ(c->pts[i] * 60 * c->tb.num, static_cast<int64_t>(i) * c->tb.den) << i;
+  }
+  // Output frame 5 (t = 1/12 s) sits between input frames 2 (0.08 s) and 3 (0.12 s).
+  EXPECT_GT(c->first_byte[5], 20);
+  EXPECT_LT(c->first_byte[5], 30);
+}
+
+TEST_F(PredictTest, TwentyFourToSixtyWithAudio) {
+  FixtureSpec spec;
+  spec.width = 64;
+  spec.height = 48;
+  spec.frames = 48;  // 2 s
+  spec.fps_num = 24;
+  spec.audio = true;
+  make_fixture(path("in.mkv"), spec);
+  const RunResult r = run_command({kCli, "interpolate", path("in.mkv"), "-o", path("out.mkv"), "--fps", "60",
+                                   "--model", "blend", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["frame_rate_out"], "60/1");
+  const DecodedVideo v = decode_video(path("out.mkv"));
+  EXPECT_NEAR(static_cast<double>(v.pts_seconds.size()), 120.0, 1.0);
+  const DecodedVideo vin = decode_video(path("in.mkv"));
+  EXPECT_NEAR(v.pts_seconds[0], vin.pts_seconds[0], 0.0006);  // starts with the source (mkv: milliseconds)
+  for (std::size_t i = 0; i < v.pts_seconds.size(); ++i) {
+    EXPECT_NEAR(v.pts_seconds[i] - v.pts_seconds[0], static_cast<double>(i) / 60.0, 0.0006) << i;
+  }
+  const auto pin = dump_packets(path("in.mkv"));
+  const auto pout = dump_packets(path("out.mkv"));
+  ASSERT_NE(stream_of(pout, "audio"), nullptr);
+  EXPECT_EQ(stream_of(pout, "audio")->data, stream_of(pin, "audio")->data);
+  EXPECT_NEAR(v.duration, vin.duration, 1.0 / 24);
+}
+
+TEST_F(PredictTest, NtscRatesAreExact) {
+  FixtureSpec spec;
+  spec.width = 64;
+  spec.height = 48;
+  spec.frames = 24;
+  spec.fps_num = 24000;
+  spec.fps_den = 1001;
+  make_fixture(path("film.mp4"), spec);
+  const RunResult r = run_command({kCli, "interpolate", path("film.mp4"), "-o", path("tv.mp4"), "--fps", "59.94",
+                                   "--model", "gan", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["frame_rate_out"], "60000/1001");
+  const DecodedVideo v = decode_video(path("tv.mp4"));
+  const double duration = 24 * 1001.0 / 24000.0;
+  EXPECT_NEAR(static_cast<double>(v.pts_seconds.size()), duration * 60000.0 / 1001.0, 1.0);
+  for (std::size_t i = 0; i < v.pts_seconds.size(); ++i) {
+    EXPECT_NEAR(v.pts_seconds[i] - v.pts_seconds[0], static_cast<double>(i) * 1001.0 / 60000.0, 1e-4) << i;
+  }
+}
+
+TEST_F(PredictTest, SceneCutsAreNotInterpolated) {
+  FixtureSpec spec;
+  spec.width = 64;
+  spec.height = 48;
+  spec.frames = 20;
+  spec.cut_at = 10;
+  spec.video_codec = "ffv1";
+  make_fixture(path("cut.mkv"), spec);
+  const RunResult r = run_command({kCli, "interpolate", path("cut.mkv"), "-o", path("cut2.mkv"), "--factor", "2",
+                                   "--model", "blend", "--codec", "ffv1", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["scene_cuts"], 1);
+  EXPECT_EQ(j["frames_out"], 40);
+  EXPECT_EQ(j["frames_synthesised"], 19 - 1);  // every gap but the cut
+}
+
+TEST_F(PredictTest, ExtendAddsFramesAtTheSourceRate) {
+  FixtureSpec spec;
+  spec.width = 64;
+  spec.height = 48;
+  spec.frames = 20;
+  make_fixture(path("in.mp4"), spec);
+  const RunResult r =
+      run_command({kCli, "extend", path("in.mp4"), "-o", path("longer.mp4"), "--frames", "5", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const DecodedVideo v = decode_video(path("longer.mp4"));
+  ASSERT_EQ(v.pts_seconds.size(), 25u);
+  for (std::size_t i = 0; i < v.pts_seconds.size(); ++i) {
+    EXPECT_NEAR(v.pts_seconds[i] - v.pts_seconds[0], static_cast<double>(i) / 25.0, 1e-3) << i;
+  }
+}
+
+TEST_F(PredictTest, RunChainsPredictionAndUpscaling) {
+  FixtureSpec spec;
+  spec.width = 64;
+  spec.height = 48;
+  spec.frames = 25;
+  make_fixture(path("in.mkv"), spec);
+  const RunResult r = run_command({kCli, "run", path("in.mkv"), "-o", path("out.mkv"), "--fps", "50", "--scale", "2",
+                                   "--model", "fast", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const DecodedVideo v = decode_video(path("out.mkv"));
+  EXPECT_EQ(v.width, 128);
+  EXPECT_EQ(v.height, 96);
+  EXPECT_EQ(v.pts_seconds.size(), 50u);
+}
+
+TEST_F(PredictTest, EvalInterpAndExtrapSaveNamedFramesAndSkipCuts) {
+  FixtureSpec spec;
+  spec.width = 64;
+  spec.height = 48;
+  spec.frames = 21;
+  spec.video_codec = "ffv1";
+  make_fixture(path("clip.mkv"), spec);
+  RunResult r = run_command({kCli, "eval", "interp", "--ref", path("clip.mkv"), "--model", "blend", "--json", "--save",
+                             path("interp"), "--cuts", "7"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  // Triplets (2i, 2i+1, 2i+2), i = 0..9; the one holding frame 7 as a new shot, (6, 7, 8), is skipped.
+  EXPECT_EQ(j["samples"], 9);
+  EXPECT_TRUE(file_exists(path("interp/000001.png")));
+  EXPECT_FALSE(file_exists(path("interp/000007.png")));
+  EXPECT_DOUBLE_EQ(j["psnr"].get<double>(), j["blend_psnr"].get<double>());
+  r = run_command({kCli, "eval", "extrap", "--ref", path("clip.mkv"), "--model", "gan", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["samples"], 19);
+  EXPECT_GT(j["sharpness"].get<double>(), 0.0);
+}

@@ -1,0 +1,325 @@
+// Trains the GAN frame predictor (models/predictor_net.h) on the real videos of
+// docs/DATA.md: interpolation triplets (t = 1/2, plus 1/3 and 2/3 from wider gaps)
+// or extrapolation sequences, random crops, flips, temporal reversal; samples that
+// straddle a scene cut are dropped. Loss (Mathieu et al. 2016): L1 + gradient
+// difference + a photometric term on each warped input (it teaches the flow
+// directly), then (after an L1/GDL-only warm-up) + adversarial (LSGAN, patch
+// discriminator conditioned on the inputs). Every term is logged. Fixed seed.
+//
+//   build/bin/train_predictor --task interp --iters 8000 --out models/weights/interp.pt
+//
+// Writes --out (generator, best validation PSNR of the adversarial phase), and
+// NAME_l1.pt beside it (the generator at the end of the L1/GDL warm-up, for comparison).
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <random>
+
+#include "framegen/models/predictor_net.h"
+#include "framegen/pipeline/image.h"
+#include "framegen/pipeline/log.h"
+#include "framegen/pipeline/scene.h"
+
+using namespace framegen;
+using namespace framegen::models;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Clip {
+  std::string name;
+  std::vector<Image> frames;
+  std::vector<bool> cut;  // cut[k]: frame k starts a new shot
+  int val_from = 0;       // frames >= val_from are validation only
+};
+
+struct VideoPlan {
+  std::string file;
+  int max_frames;
+  int shrink;  // keep 1/shrink of the size (big, compressed clips)
+};
+
+const std::vector<VideoPlan> kVideos = {
+    {"vtest.avi", 360, 1},    {"cityCC0.mpg", -1, 1}, {"speedway.mj2", -1, 1}, {"motion.mov", -1, 1},
+    {"movie.mp4", -1, 1},     {"cockatoo.mp4", -1, 2}, {"realshort.mp4", -1, 1},
+};
+
+Image shrink(const Image& img, int f) {
+  if (f == 1) {
+    return img;
+  }
+  return imresize_matlab(img, img.width / f, img.height / f);
+}
+
+torch::Tensor to_tensor(const Image& img, int x, int y, int p) {
+  torch::Tensor t = torch::empty({3, p, p}, torch::kFloat);
+  auto a = t.accessor<float, 3>();
+  for (int r = 0; r < p; ++r) {
+    const uint8_t* row = img.row(y + r) + static_cast<std::ptrdiff_t>(x) * 3;
+    for (int c = 0; c < p; ++c) {
+      for (int k = 0; k < 3; ++k) {
+        a[k][r][c] = static_cast<float>(row[c * 3 + k]) / 255.0F;
+      }
+    }
+  }
+  return t;
+}
+
+struct Batch {
+  torch::Tensor a, b, target, t;
+};
+
+// A window [i, i + span] without a cut inside.
+bool clean(const Clip& c, int i, int span) {
+  for (int k = i + 1; k <= i + span; ++k) {
+    if (c.cut[k]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+Batch sample(const std::vector<Clip>& clips, bool extrap, int batch, int patch, bool validation, std::mt19937_64& rng) {
+  std::vector<double> weights;
+  for (const auto& c : clips) {
+    weights.push_back(static_cast<double>(validation ? c.frames.size() - c.val_from : c.val_from));
+  }
+  std::discrete_distribution<std::size_t> pick(weights.begin(), weights.end());
+  std::vector<torch::Tensor> as, bs, ts, times;
+  while (static_cast<int>(as.size()) < batch) {
+    const Clip& c = clips[pick(rng)];
+    if (c.frames[0].width < patch || c.frames[0].height < patch) {
+      continue;
+    }
+    // interp: (i, i+2) -> i+1 at 1/2, or (i, i+3) -> i+1 / i+2 at 1/3, 2/3; extrap: (i, i+1) -> i+2.
+    int span = 2;
+    int target = 1;
+    double t = 0.5;
+    if (!extrap && std::uniform_real_distribution<>(0, 1)(rng) < 0.25) {
+      span = 3;
+      target = std::uniform_int_distribution<int>(1, 2)(rng);
+      t = target / 3.0;
+    }
+    const int lo = validation ? c.val_from : 0;
+    const int hi = (validation ? static_cast<int>(c.frames.size()) : c.val_from) - span - 1;
+    if (hi < lo) {
+      continue;
+    }
+    const int i = std::uniform_int_distribution<int>(lo, hi)(rng);
+    if (!clean(c, i, span)) {
+      continue;
+    }
+    const Image* fa = &c.frames[i];
+    const Image* fb = &c.frames[i + (extrap ? 1 : span)];
+    const Image* ft = &c.frames[i + (extrap ? 2 : target)];
+    const bool reverse = !validation && std::uniform_int_distribution<int>(0, 1)(rng) == 1;
+    if (reverse) {
+      if (extrap) {
+        // (i+2, i+1) -> i is a valid sequence too.
+        fa = &c.frames[i + 2];
+        ft = &c.frames[i];
+      } else {
+        std::swap(fa, fb);
+        t = 1.0 - t;
+      }
+    }
+    const int x = std::uniform_int_distribution<int>(0, fa->width - patch)(rng);
+    const int y = std::uniform_int_distribution<int>(0, fa->height - patch)(rng);
+    torch::Tensor ta = to_tensor(*fa, x, y, patch);
+    torch::Tensor tb = to_tensor(*fb, x, y, patch);
+    torch::Tensor tt = to_tensor(*ft, x, y, patch);
+    if (!validation) {
+      const int aug = std::uniform_int_distribution<int>(0, 3)(rng);
+      if ((aug & 1) != 0) {
+        ta = ta.flip({2});
+        tb = tb.flip({2});
+        tt = tt.flip({2});
+      }
+      if ((aug & 2) != 0) {
+        ta = ta.flip({1});
+        tb = tb.flip({1});
+        tt = tt.flip({1});
+      }
+    }
+    as.push_back(ta);
+    bs.push_back(tb);
+    ts.push_back(tt);
+    times.push_back(torch::full({1}, extrap ? 2.0 : t));
+  }
+  return {torch::stack(as), torch::stack(bs), torch::stack(ts), torch::cat(times)};
+}
+
+torch::Tensor gdl(const torch::Tensor& p, const torch::Tensor& g) {
+  auto dx = [](const torch::Tensor& x) { return (x.slice(3, 1) - x.slice(3, 0, -1)).abs(); };
+  auto dy = [](const torch::Tensor& x) { return (x.slice(2, 1) - x.slice(2, 0, -1)).abs(); };
+  return (dx(p) - dx(g)).abs().mean() + (dy(p) - dy(g)).abs().mean();
+}
+
+double psnr(const torch::Tensor& p, const torch::Tensor& g) {
+  const double mse = (p - g).pow(2).mean().item<double>();
+  return 10.0 * std::log10(1.0 / std::max(mse, 1e-10));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Train framegen's GAN frame predictor on the DATA.md training videos"};
+  std::string task = "interp";
+  std::string data = "training-data";
+  std::string out;
+  int64_t iters = 8000;
+  int batch = 8;
+  int patch = 128;
+  double lr = 3e-4;
+  double adv_start = 0.7;
+  double adv_weight = 0.01;
+  double gdl_weight = 1.0;
+  double warp_weight = 0.5;
+  uint64_t seed = 1;
+  int threads = 2;
+  int val_every = 500;
+  app.add_option("--task", task, "interp or extrap")->check(CLI::IsMember({"interp", "extrap"}));
+  app.add_option("--data", data, "folder made by tools/fetch-training-data.sh");
+  app.add_option("--out", out, "generator weights to write")->required();
+  app.add_option("--iters", iters, "optimizer steps");
+  app.add_option("--batch", batch, "samples per step");
+  app.add_option("--patch", patch, "crop side");
+  app.add_option("--lr", lr, "generator learning rate (cosine decay to 1/20)");
+  app.add_option("--adv-start", adv_start, "fraction of the steps trained with L1 + GDL only");
+  app.add_option("--adv-weight", adv_weight, "weight of the adversarial term");
+  app.add_option("--gdl-weight", gdl_weight, "weight of the gradient-difference term");
+  app.add_option("--warp-weight", warp_weight, "weight of the photometric loss of each warped input");
+  app.add_option("--seed", seed, "random seed");
+  app.add_option("--threads", threads, "intra-op threads");
+  app.add_option("--val-every", val_every, "validate every N steps");
+  CLI11_PARSE(app, argc, argv);
+  init_logging("info");
+  torch::manual_seed(seed);
+  torch::set_num_threads(threads);
+  std::mt19937_64 rng(seed);
+  const bool extrap = task == "extrap";
+  if (fs::path(out).has_parent_path()) {
+    fs::create_directories(fs::path(out).parent_path());
+  }
+
+  std::vector<Clip> clips;
+  int cuts = 0;
+  for (const auto& v : kVideos) {
+    const fs::path p = fs::path(data) / "videos" / v.file;
+    if (!fs::exists(p)) {
+      spdlog::warn("{} missing; skipped", p.string());
+      continue;
+    }
+    Clip c;
+    c.name = v.file;
+    for (auto& f : load_rgb_frames(p.string(), v.max_frames)) {
+      c.frames.push_back(shrink(f, v.shrink));
+    }
+    c.cut.assign(c.frames.size(), false);
+    for (std::size_t k = 1; k < c.frames.size(); ++k) {
+      c.cut[k] = is_scene_cut(c.frames[k - 1], c.frames[k]);
+      cuts += c.cut[k] ? 1 : 0;
+    }
+    c.val_from = static_cast<int>(c.frames.size() * 9 / 10);
+    spdlog::info("{}: {} frames {}x{}", c.name, c.frames.size(), c.frames[0].width, c.frames[0].height);
+    clips.push_back(std::move(c));
+  }
+  spdlog::info("{} clips, {} scene cuts detected", clips.size(), cuts);
+
+  FrameGenerator gen;
+  PatchDiscriminator disc;
+  torch::optim::Adam gopt(gen->parameters(), torch::optim::AdamOptions(lr).betas({0.9, 0.999}));
+  torch::optim::Adam dopt(disc->parameters(), torch::optim::AdamOptions(lr).betas({0.5, 0.999}));
+  spdlog::info("generator: {} MACs per pixel", gen->macs_per_pixel());
+
+  std::mt19937_64 vrng(seed + 1);
+  std::vector<Batch> val;
+  for (int i = 0; i < 6; ++i) {
+    val.push_back(sample(clips, extrap, 4, std::min(patch * 2, 256), true, vrng));
+  }
+  auto validate = [&]() {
+    torch::NoGradGuard g;
+    gen->eval();
+    double sum = 0;
+    double base = 0;
+    for (const auto& b : val) {
+      sum += psnr(gen->forward(b.a, b.b, b.t).frame, b.target);
+      base += psnr(extrap ? b.b : (b.a + b.b) * 0.5, b.target);
+    }
+    gen->train();
+    return std::make_pair(sum / static_cast<double>(val.size()), base / static_cast<double>(val.size()));
+  };
+  const auto [v0, vbase] = validate();
+  spdlog::info("validation: untrained {:.3f} dB, {} {:.3f} dB", v0, extrap ? "copy-last" : "blend", vbase);
+
+  const int64_t adv_from = static_cast<int64_t>(adv_start * static_cast<double>(iters));
+  double best = -1;
+  const auto t0 = std::chrono::steady_clock::now();
+  double r_l1 = 0, r_gdl = 0, r_warp = 0, r_adv = 0, r_d = 0;
+  for (int64_t it = 1; it <= iters; ++it) {
+    const double cur = lr * (0.05 + 0.95 * 0.5 * (1 + std::cos(M_PI * static_cast<double>(it) / iters)));
+    for (auto& g : gopt.param_groups()) {
+      static_cast<torch::optim::AdamOptions&>(g.options()).lr(cur);
+    }
+    const Batch b = sample(clips, extrap, batch, patch, false, rng);
+    const bool adversarial = it > adv_from;
+    PredictorOutput o = gen->forward(b.a, b.b, b.t);
+    torch::Tensor l1 = torch::l1_loss(o.frame, b.target);
+    torch::Tensor lg = gdl(o.frame, b.target);
+    torch::Tensor lw = torch::l1_loss(o.warped0, b.target) + torch::l1_loss(o.warped1, b.target);
+    torch::Tensor loss = l1 + gdl_weight * lg + warp_weight * lw;
+    torch::Tensor la = torch::zeros({});
+    if (adversarial) {
+      la = (disc->forward(b.a, b.b, o.frame) - 1).pow(2).mean();
+      loss = loss + adv_weight * la;
+    }
+    gopt.zero_grad();
+    loss.backward();
+    gopt.step();
+    double ld = 0;
+    if (adversarial) {
+      dopt.zero_grad();
+      torch::Tensor real = (disc->forward(b.a, b.b, b.target) - 1).pow(2).mean();
+      torch::Tensor fake = disc->forward(b.a, b.b, o.frame.detach()).pow(2).mean();
+      torch::Tensor dl = 0.5 * (real + fake);
+      dl.backward();
+      dopt.step();
+      ld = dl.item<double>();
+    }
+    const double k = it == 1 ? 1.0 : 0.02;
+    r_l1 += k * (l1.item<double>() - r_l1);
+    r_gdl += k * (lg.item<double>() - r_gdl);
+    r_warp += k * (lw.item<double>() - r_warp);
+    r_adv += k * (la.item<double>() - r_adv);
+    r_d += k * (ld - r_d);
+    if (it % 50 == 0) {
+      const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      spdlog::info("step {}/{} l1 {:.5f} gdl {:.5f} warp {:.5f} adv {:.4f} disc {:.4f} lr {:.2e} {:.2f} steps/s", it,
+                   iters, r_l1, r_gdl, r_warp, r_adv, r_d, cur, it / el);
+    }
+    if (it == adv_from) {
+      const fs::path p(out);
+      const std::string l1_path = (p.parent_path() / (p.stem().string() + "_l1" + p.extension().string())).string();
+      torch::save(gen, l1_path);
+      spdlog::info("warm-up done: L1/GDL-only generator saved to {}", l1_path);
+    }
+    if (it % val_every == 0 || it == iters) {
+      const auto [v, vb] = validate();
+      // Pick among adversarial-phase checkpoints once that phase has started.
+      const bool eligible = it >= adv_from || adv_from >= iters;
+      if (eligible && v > best) {
+        best = v;
+        torch::save(gen, out);
+      }
+      spdlog::info("step {} validation {:.3f} dB ({} {:.3f}, best {:.3f})", it, v, extrap ? "copy-last" : "blend", vb,
+                   best);
+    }
+  }
+  spdlog::info("done in {:.0f}s; best validation {:.3f} dB; weights {}",
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), best, out);
+  return 0;
+}
