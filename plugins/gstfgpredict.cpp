@@ -8,6 +8,7 @@
 
 #include "frame_bridge.h"
 #include "framegen/pipeline/error.h"
+#include "framegen/models/frame_predictor.h"
 #include "framegen/pipeline/interpolate.h"
 
 GST_DEBUG_CATEGORY_STATIC(gst_fg_predict_debug);
@@ -17,7 +18,7 @@ namespace {
 
 enum Mode { kInterpolate = 0, kExtrapolate = 1, kConceal = 2 };
 enum { PROP_0, PROP_MODE, PROP_FPS, PROP_FACTOR, PROP_MODEL };
-constexpr const char* kDefaultModel = "blend";
+constexpr const char* kDefaultModel = "gan";
 
 GType mode_get_type() {
   static GType type = 0;
@@ -324,7 +325,9 @@ static gboolean handle_caps(GstFgPredict* self, GstCaps* caps) {
   st->have_info = true;
   try {
     if (!st->model) {
-      st->model = framegen::make_classical_interpolator(model);
+      framegen::PredictorOptions po;
+      po.model = model;
+      st->model = framegen::make_frame_predictor(po);
     }
   } catch (const std::exception& e) {
     GST_ELEMENT_ERROR(self, LIBRARY, SETTINGS, ("Invalid frame predictor."), ("%s", e.what()));
@@ -455,8 +458,8 @@ static void gst_fg_predict_set_property(GObject* object, guint prop_id, const GV
   GstFgPredict* self = GST_FG_PREDICT(object);
   if (prop_id == PROP_MODEL) {
     const char* m = g_value_get_string(value);
-    if (g_strcmp0(m, "blend") != 0 && g_strcmp0(m, "repeat") != 0) {
-      g_warning("fgpredict: invalid model '%s' (blend, repeat)", m != nullptr ? m : "(null)");
+    if (g_strcmp0(m, "gan") != 0 && g_strcmp0(m, "blend") != 0 && g_strcmp0(m, "repeat") != 0) {
+      g_warning("fgpredict: invalid model '%s' (gan, blend, repeat)", m != nullptr ? m : "(null)");
       return;
     }
   }
@@ -536,7 +539,8 @@ static void gst_fg_predict_class_init(GstFgPredictClass* klass) {
                        flags));
   g_object_class_install_property(
       gobject_class, PROP_MODEL,
-      g_param_spec_string("model", "Model", "Frame synthesis: blend or repeat", kDefaultModel, flags));
+      g_param_spec_string("model", "Model",
+                          "Frame synthesis: gan (trained generator), blend or repeat", kDefaultModel, flags));
 
   gst_element_class_set_static_metadata(
       element_class, "framegen frame prediction", "Filter/Effect/Video",
