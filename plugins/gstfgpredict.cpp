@@ -98,6 +98,28 @@ static GstCaps* open_framerate(const GstCaps* caps) {
   return out;
 }
 
+// CAPS query on `pad`: what the element on the other side (`other`) accepts, with
+// the frame rate left open (this element changes it), within our template.
+static gboolean answer_caps_query(GstPad* pad, GstPad* other, GstQuery* query) {
+  GstCaps* filter = nullptr;
+  gst_query_parse_caps(query, &filter);
+  GstCaps* peer = gst_pad_peer_query_caps(other, nullptr);
+  GstCaps* open = open_framerate(peer);
+  gst_caps_unref(peer);
+  GstCaps* tmpl = gst_pad_get_pad_template_caps(pad);
+  GstCaps* result = gst_caps_intersect(open, tmpl);
+  gst_caps_unref(open);
+  gst_caps_unref(tmpl);
+  if (filter != nullptr) {
+    GstCaps* f = gst_caps_intersect_full(filter, result, GST_CAPS_INTERSECT_FIRST);
+    gst_caps_unref(result);
+    result = f;
+  }
+  gst_query_set_caps_result(query, result);
+  gst_caps_unref(result);
+  return TRUE;
+}
+
 // Wraps a mapped buffer as a framegen Frame, calls fn(frame), unmaps.
 template <typename Fn>
 static bool with_frame(PredictState* st, GstBuffer* buf, Fn&& fn) {
@@ -374,23 +396,7 @@ static gboolean gst_fg_predict_sink_event(GstPad* pad, GstObject* parent, GstEve
 static gboolean gst_fg_predict_sink_query(GstPad* pad, GstObject* parent, GstQuery* query) {
   GstFgPredict* self = GST_FG_PREDICT(parent);
   if (GST_QUERY_TYPE(query) == GST_QUERY_CAPS) {
-    GstCaps* filter = nullptr;
-    gst_query_parse_caps(query, &filter);
-    GstCaps* peer = gst_pad_peer_query_caps(self->srcpad, nullptr);
-    GstCaps* open = open_framerate(peer);
-    gst_caps_unref(peer);
-    GstCaps* tmpl = gst_pad_get_pad_template_caps(pad);
-    GstCaps* result = gst_caps_intersect(open, tmpl);
-    gst_caps_unref(open);
-    gst_caps_unref(tmpl);
-    if (filter != nullptr) {
-      GstCaps* f = gst_caps_intersect_full(filter, result, GST_CAPS_INTERSECT_FIRST);
-      gst_caps_unref(result);
-      result = f;
-    }
-    gst_query_set_caps_result(query, result);
-    gst_caps_unref(result);
-    return TRUE;
+    return answer_caps_query(pad, self->srcpad, query);
   }
   return gst_pad_query_default(pad, parent, query);
 }
@@ -419,25 +425,8 @@ static gboolean gst_fg_predict_src_query(GstPad* pad, GstObject* parent, GstQuer
       gst_query_set_latency(query, live, min, max);
       return TRUE;
     }
-    case GST_QUERY_CAPS: {
-      GstCaps* filter = nullptr;
-      gst_query_parse_caps(query, &filter);
-      GstCaps* peer = gst_pad_peer_query_caps(self->sinkpad, nullptr);
-      GstCaps* open = open_framerate(peer);
-      gst_caps_unref(peer);
-      GstCaps* tmpl = gst_pad_get_pad_template_caps(pad);
-      GstCaps* result = gst_caps_intersect(open, tmpl);
-      gst_caps_unref(open);
-      gst_caps_unref(tmpl);
-      if (filter != nullptr) {
-        GstCaps* f = gst_caps_intersect_full(filter, result, GST_CAPS_INTERSECT_FIRST);
-        gst_caps_unref(result);
-        result = f;
-      }
-      gst_query_set_caps_result(query, result);
-      gst_caps_unref(result);
-      return TRUE;
-    }
+    case GST_QUERY_CAPS:
+      return answer_caps_query(pad, self->sinkpad, query);
     default:
       return gst_pad_query_default(pad, parent, query);
   }

@@ -153,6 +153,21 @@ class ActivePipeline {
   ActivePipeline& operator=(const ActivePipeline&) = delete;
 };
 
+// Where `eval --save DIR` writes the frames of `ref`: DIR itself for a single
+// reference, DIR/<ref name> for several. Empty when not saving.
+std::string save_folder_for(const std::string& dir, const std::string& ref, std::size_t refs) {
+  if (dir.empty()) {
+    return {};
+  }
+  const std::string save = refs == 1 ? dir : (fs::path(dir) / fs::path(ref).stem()).string();
+  std::error_code ec;
+  fs::create_directories(save, ec);
+  if (ec) {
+    throw Error(ErrorKind::kOutput, "cannot create '" + save + "': " + ec.message());
+  }
+  return save;
+}
+
 }  // namespace
 
 void request_stop_current_job() noexcept {
@@ -457,15 +472,7 @@ nlohmann::json run_eval_sr(const EvalSrOptions& o) {
   for (std::size_t r = 0; r < o.refs.size(); ++r) {
     const std::string& ref = o.refs[r];
     const auto items = load_rgb_source(ref, o.max_frames);
-    std::string save;
-    if (!o.save_dir.empty()) {
-      save = o.refs.size() == 1 ? o.save_dir : (fs::path(o.save_dir) / fs::path(ref).stem()).string();
-      std::error_code ec;
-      fs::create_directories(save, ec);
-      if (ec) {
-        throw Error(ErrorKind::kOutput, "cannot create '" + save + "': " + ec.message());
-      }
-    }
+    const std::string save = save_folder_for(o.save_dir, ref, o.refs.size());
     double psnr = 0;
     double ssim = 0;
     double bic_psnr = 0;
@@ -561,15 +568,7 @@ nlohmann::json run_eval_pred(const EvalPredOptions& o) {
   double seconds = 0;
   for (const auto& ref : o.refs) {
     const std::vector<Image> frames = load_rgb_frames(ref, o.max_frames, 1, kPredScorerSwsFlags);
-    std::string save;
-    if (!o.save_dir.empty()) {
-      save = o.refs.size() == 1 ? o.save_dir : (fs::path(o.save_dir) / fs::path(ref).stem()).string();
-      std::error_code ec;
-      fs::create_directories(save, ec);
-      if (ec) {
-        throw Error(ErrorKind::kOutput, "cannot create '" + save + "': " + ec.message());
-      }
-    }
+    const std::string save = save_folder_for(o.save_dir, ref, o.refs.size());
     double acc[6] = {0, 0, 0, 0, 0, 0};
     double psnr_y_sum = 0;
     int n = 0;
