@@ -7,8 +7,8 @@
 #include <string>
 
 #include "frame_bridge.h"
-#include "framegen/pipeline/error.h"
 #include "framegen/models/frame_predictor.h"
+#include "framegen/pipeline/error.h"
 #include "framegen/pipeline/interpolate.h"
 
 GST_DEBUG_CATEGORY_STATIC(gst_fg_predict_debug);
@@ -528,8 +528,8 @@ static void gst_fg_predict_class_init(GstFgPredictClass* klass) {
                        flags));
   g_object_class_install_property(
       gobject_class, PROP_MODEL,
-      g_param_spec_string("model", "Model",
-                          "Frame synthesis: gan (trained generator), blend or repeat", kDefaultModel, flags));
+      g_param_spec_string("model", "Model", "Frame synthesis: gan (trained generator), blend or repeat", kDefaultModel,
+                          flags));
 
   gst_element_class_set_static_metadata(
       element_class, "framegen frame prediction", "Filter/Effect/Video",

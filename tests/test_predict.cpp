@@ -102,8 +102,8 @@ TEST_F(PredictTest, TwentyFourToSixtyWithAudio) {
   spec.fps_num = 24;
   spec.audio = true;
   make_fixture(path("in.mkv"), spec);
-  const RunResult r = run_command({kCli, "interpolate", path("in.mkv"), "-o", path("out.mkv"), "--fps", "60",
-                                   "--model", "blend", "--json"});
+  const RunResult r = run_command(
+      {kCli, "interpolate", path("in.mkv"), "-o", path("out.mkv"), "--fps", "60", "--model", "blend", "--json"});
   ASSERT_EQ(r.status, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["frame_rate_out"], "60/1");
@@ -129,8 +129,8 @@ TEST_F(PredictTest, NtscRatesAreExact) {
   spec.fps_num = 24000;
   spec.fps_den = 1001;
   make_fixture(path("film.mp4"), spec);
-  const RunResult r = run_command({kCli, "interpolate", path("film.mp4"), "-o", path("tv.mp4"), "--fps", "59.94",
-                                   "--model", "gan", "--json"});
+  const RunResult r = run_command(
+      {kCli, "interpolate", path("film.mp4"), "-o", path("tv.mp4"), "--fps", "59.94", "--model", "gan", "--json"});
   ASSERT_EQ(r.status, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["frame_rate_out"], "60000/1001");
@@ -181,8 +181,8 @@ TEST_F(PredictTest, RunChainsPredictionAndUpscaling) {
   spec.height = 48;
   spec.frames = 25;
   make_fixture(path("in.mkv"), spec);
-  const RunResult r = run_command({kCli, "run", path("in.mkv"), "-o", path("out.mkv"), "--fps", "50", "--scale", "2",
-                                   "--model", "fast", "--json"});
+  const RunResult r = run_command(
+      {kCli, "run", path("in.mkv"), "-o", path("out.mkv"), "--fps", "50", "--scale", "2", "--model", "fast", "--json"});
   ASSERT_EQ(r.status, 0) << r.err;
   const DecodedVideo v = decode_video(path("out.mkv"));
   EXPECT_EQ(v.width, 128);

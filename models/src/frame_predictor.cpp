@@ -21,8 +21,7 @@ using models::FrameGenerator;
 void size_pools(int threads) {
   static std::once_flag once;
   std::call_once(once, [threads] {
-    torch::set_num_threads(threads > 0 ? threads
-                                       : static_cast<int>(std::max(1U, std::thread::hardware_concurrency())));
+    torch::set_num_threads(threads > 0 ? threads : static_cast<int>(std::max(1U, std::thread::hardware_concurrency())));
   });
 }
 

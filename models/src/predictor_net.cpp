@@ -24,10 +24,8 @@ nn::Sequential flow_block(int in, int c, int layers) {
 }
 
 torch::Tensor resize(const torch::Tensor& x, int64_t h, int64_t w) {
-  return F::interpolate(x, F::InterpolateFuncOptions()
-                               .size(std::vector<int64_t>{h, w})
-                               .mode(torch::kBilinear)
-                               .align_corners(false));
+  return F::interpolate(
+      x, F::InterpolateFuncOptions().size(std::vector<int64_t>{h, w}).mode(torch::kBilinear).align_corners(false));
 }
 
 torch::Tensor downsample(const torch::Tensor& x, int f) {
@@ -47,9 +45,8 @@ torch::Tensor backward_warp(const torch::Tensor& img, const torch::Tensor& flow)
   torch::Tensor gx = xs + flow.select(1, 0) * (2.0 / std::max<int64_t>(w - 1, 1));
   torch::Tensor gy = ys + flow.select(1, 1) * (2.0 / std::max<int64_t>(h - 1, 1));
   torch::Tensor grid = torch::stack({gx, gy}, 3);
-  return F::grid_sample(img, grid,
-                        F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kBorder).align_corners(
-                            true));
+  return F::grid_sample(
+      img, grid, F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kBorder).align_corners(true));
 }
 
 FrameGeneratorImpl::FrameGeneratorImpl() {

@@ -282,7 +282,8 @@ JobResult run_video_job(const VideoJob& job) {
   if (job.retime) {
     if (job.factor > 0) {
       if (info.frame_rate.num <= 0) {
-        throw Error(ErrorKind::kInput, "'" + common.input + "' has no known frame rate; give --fps instead of --factor");
+        throw Error(ErrorKind::kInput,
+                    "'" + common.input + "' has no known frame rate; give --fps instead of --factor");
       }
       out_rate = av_mul_q(info.frame_rate, AVRational{job.factor, 1});
     } else {
@@ -314,8 +315,8 @@ JobResult run_video_job(const VideoJob& job) {
   }
   const AVPixFmtDescriptor* in_desc = av_pix_fmt_desc_get(info.pix_fmt);
   if (in_desc != nullptr && in_desc->comp[0].depth > 8 && ((upscaling && !classical) || predictor)) {
-    spdlog::warn("'{}' is {}-bit: the neural models work in 8 bits (use --model lanczos to keep {} bits)",
-                 common.input, in_desc->comp[0].depth, in_desc->comp[0].depth);
+    spdlog::warn("'{}' is {}-bit: the neural models work in 8 bits (use --model lanczos to keep {} bits)", common.input,
+                 in_desc->comp[0].depth, in_desc->comp[0].depth);
   }
 
   TemporaryOutput temp(temporary_path_for(common.output));

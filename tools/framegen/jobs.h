@@ -66,7 +66,7 @@ struct EvalPredOptions {
   std::vector<std::string> refs;
   std::string task = "interp";  // interp | extrap
   std::string model = "gan";
-  std::string cuts;             // comma list of first frames of new shots (single ref)
+  std::string cuts;  // comma list of first frames of new shots (single ref)
   std::string device = "cpu";
   int threads = 0;
   int max_frames = -1;

@@ -10,9 +10,9 @@
 //
 // Writes --out (generator, best validation PSNR of the adversarial phase), and
 // NAME_l1.pt beside it (the generator at the end of the L1/GDL warm-up, for comparison).
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
+#include <CLI/CLI.hpp>
 
 #include <chrono>
 #include <cmath>
@@ -44,8 +44,8 @@ struct VideoPlan {
 };
 
 const std::vector<VideoPlan> kVideos = {
-    {"vtest.avi", 360, 1},    {"cityCC0.mpg", -1, 1}, {"speedway.mj2", -1, 1}, {"motion.mov", -1, 1},
-    {"movie.mp4", -1, 1},     {"cockatoo.mp4", -1, 2}, {"realshort.mp4", -1, 1},
+    {"vtest.avi", 360, 1}, {"cityCC0.mpg", -1, 1},  {"speedway.mj2", -1, 1},  {"motion.mov", -1, 1},
+    {"movie.mp4", -1, 1},  {"cockatoo.mp4", -1, 2}, {"realshort.mp4", -1, 1},
 };
 
 Image shrink(const Image& img, int f) {

@@ -19,10 +19,10 @@
 namespace framegen::models {
 
 struct PredictorOutput {
-  torch::Tensor frame;  // [N, 3, H, W]
-  torch::Tensor flow0;  // [N, 2, H, W], target -> input 0, pixels
-  torch::Tensor flow1;  // [N, 2, H, W], target -> input 1
-  torch::Tensor mask;   // [N, 1, H, W] weight of input 0
+  torch::Tensor frame;    // [N, 3, H, W]
+  torch::Tensor flow0;    // [N, 2, H, W], target -> input 0, pixels
+  torch::Tensor flow1;    // [N, 2, H, W], target -> input 1
+  torch::Tensor mask;     // [N, 1, H, W] weight of input 0
   torch::Tensor warped0;  // input 0 warped to the target time (training: photometric loss on the flow)
   torch::Tensor warped1;
 };

@@ -49,7 +49,7 @@ double mean_gradient(const Image& rgb);
 // shared/tools/sr_common.py (bicubic + accurate rounding + full chroma interpolation)
 // and pred_eval.py (the ffmpeg CLI's default: plain bicubic).
 inline constexpr int kSrScorerSwsFlags = 0x4 | 0x40000 | 0x2000;  // SWS_BICUBIC|SWS_ACCURATE_RND|SWS_FULL_CHR_H_INT
-inline constexpr int kPredScorerSwsFlags = 0x4;                     // SWS_BICUBIC
+inline constexpr int kPredScorerSwsFlags = 0x4;                   // SWS_BICUBIC
 
 // Every frame of a video, or the single image of a still file, as RGB (the input's
 // matrix and range, swscale flags as given). Throws Error(kInput).

@@ -55,10 +55,10 @@ class RetimeFilter final : public FrameFilter {
   std::unique_ptr<FrameInterpolator> model_;
   bool detect_cuts_;
   Frame prev_;
-  double base_ = 0;          // seconds of output frame 0
-  int64_t base_out_ = 0;     // its pts in out_tb_
-  int64_t step_ = 1;         // one output frame in out_tb_
-  int64_t next_ = 0;         // next output index
+  double base_ = 0;       // seconds of output frame 0
+  int64_t base_out_ = 0;  // its pts in out_tb_
+  int64_t step_ = 1;      // one output frame in out_tb_
+  int64_t next_ = 0;      // next output index
   int64_t synthesised_ = 0;
   int64_t cuts_ = 0;
 };
