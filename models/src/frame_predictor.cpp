@@ -1,6 +1,5 @@
 #include "framegen/models/frame_predictor.h"
 
-#include <malloc.h>
 #include <torch/torch.h>
 
 #include <cstring>
@@ -12,27 +11,13 @@
 #include "framegen/models/predictor_net.h"
 #include "framegen/pipeline/error.h"
 #include "framegen/pipeline/scaler.h"
+#include "runtime.h"
 
 namespace framegen {
 
 namespace {
 
 using models::FrameGenerator;
-
-void size_pools(int threads) {
-  // Per-frame tensors are tens of MB: glibc would mmap and unmap each one, and
-  // the page faults of re-touching fresh mappings cost more than the network
-  // (66 -> 38 ms per 640x360 frame for `fast`). Keep freed blocks in the heap.
-  static std::once_flag malloc_once;
-  std::call_once(malloc_once, [] {
-    mallopt(M_MMAP_THRESHOLD, 512 * 1024 * 1024);
-    mallopt(M_TRIM_THRESHOLD, 1024 * 1024 * 1024);
-  });
-  static std::once_flag once;
-  std::call_once(once, [threads] {
-    torch::set_num_threads(threads > 0 ? threads : static_cast<int>(std::max(1U, std::thread::hardware_concurrency())));
-  });
-}
 
 FrameGenerator load_generator(const std::string& key, torch::Device device) {
   const std::string_view bytes = models::embedded_weights(key);
@@ -72,7 +57,7 @@ class GanImagePredictor final : public ImagePredictor {
     } else if (o.device != "cpu") {
       throw Error(ErrorKind::kUsage, "unknown device '" + o.device + "' (cpu or cuda)");
     }
-    size_pools(o.threads);
+    models::configure_torch_runtime(o.threads);
     interp_ = load_generator("interp" + suffix, device_);
     extrap_ = load_generator("extrap" + suffix, device_);
   }

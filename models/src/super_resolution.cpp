@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 #include <torch/script.h>
-#include <malloc.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -16,6 +15,7 @@
 #include "framegen/models/networks.h"
 #include "framegen/pipeline/error.h"
 #include "framegen/pipeline/scaler.h"
+#include "runtime.h"
 
 extern "C" {
 #include <libavutil/pixdesc.h>
@@ -27,27 +27,6 @@ namespace {
 
 namespace F = torch::nn::functional;
 using models::SrNet;
-
-void size_thread_pools(int threads) {
-  // Per-frame tensors are tens of MB: glibc would mmap and unmap each one, and
-  // the page faults of re-touching fresh mappings cost more than the network
-  // (66 -> 38 ms per 640x360 frame for `fast`). Keep freed blocks in the heap.
-  static std::once_flag malloc_once;
-  std::call_once(malloc_once, [] {
-    mallopt(M_MMAP_THRESHOLD, 512 * 1024 * 1024);
-    mallopt(M_TRIM_THRESHOLD, 1024 * 1024 * 1024);
-  });
-  static std::once_flag once;
-  std::call_once(once, [threads] {
-    const int n = threads > 0 ? threads : static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
-    torch::set_num_threads(n);
-    try {
-      at::set_num_interop_threads(1);
-    } catch (const std::exception&) {
-      // Already started by someone else in this process: keep theirs.
-    }
-  });
-}
 
 bool is_planar_yuv8(AVPixelFormat f) {
   switch (f) {
@@ -143,7 +122,7 @@ class SuperResolution::Impl {
       scale_ = o.scale;
       return;
     }
-    size_thread_pools(o.threads);
+    models::configure_torch_runtime(o.threads);
     if (o.model == "fast" || o.model == "quality") {
       load_builtin();
     } else if (is_torchscript_path(o.model)) {
@@ -220,9 +199,7 @@ class SuperResolution::Impl {
   }
 
   torch::Tensor run_luma(const torch::Tensor& y) {
-    auto fn = [this](const torch::Tensor& t) {
-      return net_->forward(t.to(device_)).to(torch::kCPU);
-    };
+    auto fn = [this](const torch::Tensor& t) { return net_->forward(t.to(device_)).to(torch::kCPU); };
     return run_tiled(fn, y, scale_, options_.tile, overlap_);
   }
 

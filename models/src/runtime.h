@@ -1,0 +1,10 @@
+// Process-wide LibTorch set-up shared by every model runner, done once.
+#pragma once
+
+namespace framegen::models {
+
+// Sizes the intra-op pool (threads > 0, else one per core; the first caller wins),
+// pins the inter-op pool to 1 thread, and keeps large freed blocks in the heap.
+void configure_torch_runtime(int threads);
+
+}  // namespace framegen::models
