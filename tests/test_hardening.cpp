@@ -265,3 +265,30 @@ TEST_F(HardeningTest, AttachmentsCopied) {
   ASSERT_EQ(in.attachments.size(), 1u);
   EXPECT_EQ(out.attachments, in.attachments);
 }
+
+TEST_F(HardeningTest, CorruptBytesInTheMiddleDoNotCrash) {
+  FixtureSpec spec;
+  spec.width = 320;
+  spec.height = 240;
+  spec.frames = 100;
+  make_fixture(path("c.mkv"), spec);
+  {
+    // Overwrite 3000 bytes in the middle with a fixed pseudo-random pattern.
+    std::fstream f(path("c.mkv"), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(fs::file_size(path("c.mkv")) / 2));
+    uint32_t x = 12345;
+    for (int i = 0; i < 3000; ++i) {
+      x = x * 1664525U + 1013904223U;
+      f.put(static_cast<char>(x >> 24));
+    }
+  }
+  const RunResult r =
+      run_command({kCli, "upscale", path("c.mkv"), "-o", path("c_out.mkv"), "--model", "bicubic", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const DecodedVideo v = decode_video(path("c_out.mkv"));
+  EXPECT_GT(v.pts_seconds.size(), 50u);
+  EXPECT_LE(v.pts_seconds.size(), 100u);
+  for (std::size_t i = 1; i < v.pts_seconds.size(); ++i) {
+    EXPECT_GT(v.pts_seconds[i], v.pts_seconds[i - 1]) << i;  // timestamps stay monotonic
+  }
+}
