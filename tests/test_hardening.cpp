@@ -292,3 +292,27 @@ TEST_F(HardeningTest, CorruptBytesInTheMiddleDoNotCrash) {
     EXPECT_GT(v.pts_seconds[i], v.pts_seconds[i - 1]) << i;  // timestamps stay monotonic
   }
 }
+
+TEST_F(HardeningTest, TruncatedMkvGivesAPlayablePartialOutput) {
+  FixtureSpec spec;
+  spec.width = 320;
+  spec.height = 240;
+  spec.frames = 100;
+  make_fixture(path("full.mkv"), spec);
+  fs::copy_file(path("full.mkv"), path("cut.mkv"));
+  fs::resize_file(path("cut.mkv"), fs::file_size(path("full.mkv")) / 3);
+  const RunResult r =
+      run_command({kCli, "upscale", path("cut.mkv"), "-o", path("cut_out.mkv"), "--model", "bicubic", "--json"});
+  EXPECT_EQ(r.status, 5) << r.err;  // partial
+  EXPECT_NE(r.err.find("truncated"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("cut.mkv"), std::string::npos) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_TRUE(j["partial"].get<bool>());
+  const DecodedVideo v = decode_video(path("cut_out.mkv"));  // playable, holds what was there
+  EXPECT_GT(v.pts_seconds.size(), 10u);
+  EXPECT_LT(v.pts_seconds.size(), 100u);
+  EXPECT_EQ(static_cast<int64_t>(v.pts_seconds.size()), j["frames_out"].get<int64_t>());
+  // The whole file is not partial.
+  EXPECT_EQ(run_command({kCli, "upscale", path("full.mkv"), "-o", path("full_out.mkv"), "--model", "bicubic"}).status,
+            0);
+}

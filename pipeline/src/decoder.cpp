@@ -304,6 +304,7 @@ Frame Decoder::next() {
         spdlog::info("'{}': input reading stopped on request", path_);
       } else if (ret != AVERROR_EOF) {
         spdlog::warn("'{}': read error ({}); treating it as the end of the input", path_, av_error_text(ret));
+        read_error_ = true;
       }
       avcodec_send_packet(codec_.get(), nullptr);
       flushing_ = true;
@@ -320,6 +321,38 @@ Frame Decoder::next() {
     }
     av_packet_unref(packet_.get());
   }
+}
+
+std::string Decoder::truncation() const {
+  if (read_error_) {
+    return "a read error ended the input early";
+  }
+  if (interrupted_.load(std::memory_order_acquire) || last_pts_ == AV_NOPTS_VALUE) {
+    return {};
+  }
+  const AVStream* st = input_->streams[info_.stream_index];
+  // The video's own declared duration; the container's only when nothing else
+  // (a longer audio track) could explain it.
+  double declared = 0;
+  if (st->duration != AV_NOPTS_VALUE) {
+    declared = static_cast<double>(st->duration) * av_q2d(st->time_base);
+  } else if (input_->nb_streams == 1) {
+    declared = info_.duration;
+  }
+  if (declared <= 0) {
+    return {};
+  }
+  const double start =
+      st->start_time != AV_NOPTS_VALUE ? static_cast<double>(st->start_time) * av_q2d(st->time_base) : 0.0;
+  const double end = static_cast<double>(last_pts_) * av_q2d(info_.time_base) - start +
+                     static_cast<double>(default_duration_) * av_q2d(info_.time_base);
+  const double frame = info_.frame_rate.num > 0 ? av_q2d(av_inv_q(info_.frame_rate)) : 0.04;
+  if (end < declared - std::max(0.5, 3 * frame)) {
+    char buf[160];
+    std::snprintf(buf, sizeof(buf), "the video ends at %.2f s but the file says %.2f s (truncated?)", end, declared);
+    return buf;
+  }
+  return {};
 }
 
 VideoInfo probe_input(const std::string& path, bool count_frames) {

@@ -406,7 +406,12 @@ JobResult run_video_job(const VideoJob& job) {
 
   JobResult result;
   result.cancelled = stats.cancelled;
+  result.partial = dec->truncation();
+  if (!result.partial.empty()) {
+    spdlog::warn("'{}': {}; '{}' holds every frame that could be decoded", common.input, result.partial, common.output);
+  }
   result.summary = {
+      {"partial", !result.partial.empty()},
       {"command", job.command},
       {"input", common.input},
       {"output", common.output},

@@ -23,6 +23,7 @@ enum ExitCode : int {
   kExitUsage = 2,         // bad options
   kExitInput = 3,         // input missing or unreadable, no video stream
   kExitOutput = 4,        // output exists (no -y), equals the input, not writable
+  kExitPartial = 5,       // the input was cut short; the output holds everything that was decoded
   kExitInterrupted = 130  // stopped by SIGINT/SIGTERM; the partial output was finalized
 };
 
@@ -89,6 +90,7 @@ struct EvalSrOptions {
 struct JobResult {
   nlohmann::json summary;
   bool cancelled = false;
+  std::string partial;  // why the input looks truncated; empty when it does not
 };
 
 // Async-signal-safe hooks for the CLI's signal handler: the first call asks the

@@ -24,6 +24,7 @@ constexpr const char* kExitCodesHelp =
     "  2    bad usage (unknown option, bad value, impossible combination)\n"
     "  3    input problem (missing, unreadable, not a video, no video stream)\n"
     "  4    output problem (exists without -y, same as the input, not writable, disk full)\n"
+    "  5    partial: the input ended early (truncated or unreadable); the output is complete up to there\n"
     "  130  interrupted by SIGINT/SIGTERM: the output holds every frame encoded so far\n"
     "\n"
     "A failed job leaves no output file. The first Ctrl-C stops reading the input and\n"
@@ -307,7 +308,7 @@ int main(int argc, char** argv) {
                   << r.summary["frame_rate_out"].get<std::string>() << ")" << (r.cancelled ? ", interrupted" : "")
                   << "\n";
       }
-      return r.cancelled ? kExitInterrupted : kExitOk;
+      return r.cancelled ? kExitInterrupted : (r.partial.empty() ? kExitOk : kExitPartial);
     }
     if (*upscale) {
       const JobResult r = run_upscale(up);
@@ -318,7 +319,7 @@ int main(int argc, char** argv) {
                   << r.summary["width"] << "x" << r.summary["height"] << ")" << (r.cancelled ? ", interrupted" : "")
                   << "\n";
       }
-      return r.cancelled ? kExitInterrupted : kExitOk;
+      return r.cancelled ? kExitInterrupted : (r.partial.empty() ? kExitOk : kExitPartial);
     }
   } catch (const Error& e) {
     spdlog::error("{}", e.what());

@@ -84,6 +84,9 @@ class Decoder final : public FrameSource {
   [[nodiscard]] int64_t size_changes() const { return size_changes_; }
   // True when the input stalled longer than DecoderOptions::timeout.
   [[nodiscard]] bool timed_out() const { return stdin_ && stdin_->timed_out; }
+  // After the run: why the input looks cut short, or empty when it does not (a
+  // read error, or decoded frames ending well before the duration in the header).
+  [[nodiscard]] std::string truncation() const;
 
  private:
   static int interrupt_cb(void* opaque);
@@ -125,6 +128,7 @@ class Decoder final : public FrameSource {
   int64_t default_duration_ = 0;  // one frame in time_base units, 0 if unknown
   int64_t corrupt_packets_ = 0;
   int64_t size_changes_ = 0;
+  bool read_error_ = false;
   bool warned_pts_missing_ = false;
   bool warned_pts_order_ = false;
   int last_width_ = 0;
