@@ -316,3 +316,31 @@ TEST_F(HardeningTest, TruncatedMkvGivesAPlayablePartialOutput) {
   EXPECT_EQ(run_command({kCli, "upscale", path("full.mkv"), "-o", path("full_out.mkv"), "--model", "bicubic"}).status,
             0);
 }
+
+TEST_F(HardeningTest, CoverArtIsNotProcessedAsVideo) {
+  FixtureSpec spec;
+  spec.width = 64;
+  spec.height = 48;
+  spec.frames = 10;
+  spec.cover_art = true;
+  make_fixture(path("song.mp4"), spec);
+  const RunResult probe = run_command({kCli, "probe", path("song.mp4"), "--json"});
+  ASSERT_EQ(probe.status, 0) << probe.err;
+  const auto pj = nlohmann::json::parse(probe.out);
+  ASSERT_EQ(pj["streams"].size(), 2u);
+  int cover_index = -1;
+  for (const auto& st : pj["streams"]) {
+    if (st["attached_pic"].get<bool>()) {
+      cover_index = st["index"].get<int>();
+    }
+  }
+  ASSERT_GE(cover_index, 0) << probe.out;
+  EXPECT_NE(pj["video_stream"].get<int>(), cover_index);  // the real video, not the picture
+  const RunResult r =
+      run_command({kCli, "upscale", path("song.mp4"), "-o", path("song2.mp4"), "--model", "bicubic", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["frames_out"], 10);
+  EXPECT_EQ(j["width"], 128);
+  EXPECT_EQ(decode_video(path("song2.mp4")).pts_seconds.size(), 10u);
+}

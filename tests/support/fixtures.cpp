@@ -59,6 +59,36 @@ void make_fixture(const std::string& path, const FixtureSpec& spec) {
   check(avformat_alloc_output_context2(&oc, nullptr, nullptr, path.c_str()), "alloc output");
   const bool mkv = std::strcmp(oc->oformat->name, "matroska") == 0;
 
+  AVStream* cover = nullptr;
+  AVPacket* cover_pkt = nullptr;
+  if (spec.cover_art) {
+    // Encode a 16x16 PNG for the attached picture.
+    const AVCodec* pc = avcodec_find_encoder(AV_CODEC_ID_PNG);
+    AVCodecContext* penc = avcodec_alloc_context3(pc);
+    penc->width = 16;
+    penc->height = 16;
+    penc->pix_fmt = AV_PIX_FMT_RGB24;
+    penc->time_base = AVRational{1, 1};
+    check(avcodec_open2(penc, pc, nullptr), "png encoder");
+    AVFrame* pf = av_frame_alloc();
+    pf->width = 16;
+    pf->height = 16;
+    pf->format = AV_PIX_FMT_RGB24;
+    check(av_frame_get_buffer(pf, 0), "png frame");
+    for (int y = 0; y < 16; ++y) {
+      std::memset(pf->data[0] + y * pf->linesize[0], 40 + y * 10, 48);
+    }
+    check(avcodec_send_frame(penc, pf), "png send");
+    cover_pkt = av_packet_alloc();
+    check(avcodec_receive_packet(penc, cover_pkt), "png receive");
+    av_frame_free(&pf);
+    cover = avformat_new_stream(oc, nullptr);
+    check(avcodec_parameters_from_context(cover->codecpar, penc), "cover params");
+    cover->disposition = AV_DISPOSITION_ATTACHED_PIC;
+    cover->time_base = AVRational{1, 90000};
+    avcodec_free_context(&penc);
+  }
+
   AVCodecContext* venc = nullptr;
   AVStream* vst = nullptr;
   if (spec.video) {
@@ -137,6 +167,13 @@ void make_fixture(const std::string& path, const FixtureSpec& spec) {
     check(avio_open(&oc->pb, path.c_str(), AVIO_FLAG_WRITE), "open file");
   }
   check(avformat_write_header(oc, nullptr), "write header");
+  if (cover != nullptr) {
+    cover_pkt->stream_index = cover->index;
+    cover_pkt->pts = cover_pkt->dts = 0;
+    cover_pkt->flags |= AV_PKT_FLAG_KEY;
+    check(av_interleaved_write_frame(oc, cover_pkt), "write cover");
+    av_packet_free(&cover_pkt);
+  }
 
   if (spec.subtitles) {
     for (int i = 0; i < 2; ++i) {

@@ -25,6 +25,7 @@ struct FixtureSpec {
   int rotation = 0;                 // display-matrix rotation in degrees
   bool attachment = false;          // mkv: a font attachment
   int cut_at = -1;                  // from this frame on, a different scene (a hard cut)
+  bool cover_art = false;           // a PNG cover-art stream (attached picture) before the video
 };
 
 // Writes `path` (container from its extension). Throws std::runtime_error.
