@@ -42,29 +42,17 @@ class SuperresWorker {
       if ((d->flags & AV_PIX_FMT_FLAG_RGB) == 0) {
         work = d->log2_chroma_h > 0 ? AV_PIX_FMT_YUV420P : AV_PIX_FMT_YUV422P;
       }
-      x = converter(pre_, in.width(), in.height(), work).scale(in);
+      x = framegen::reuse_scaler(pre_, in.width(), in.height(), work).scale(in);
       src = &x;
     }
     framegen::Frame up = sr_.upscale(*src);
     if (up.format() != fmt) {
-      up = converter(post_, up.width(), up.height(), fmt).scale(up);
+      up = framegen::reuse_scaler(post_, up.width(), up.height(), fmt).scale(up);
     }
     return up;
   }
 
  private:
-  static framegen::FrameScaler& converter(std::unique_ptr<framegen::FrameScaler>& s, int w, int h, AVPixelFormat fmt) {
-    if (!s || s->config().width != w || s->config().height != h || s->config().format != fmt) {
-      framegen::ScalerConfig c;
-      c.width = w;
-      c.height = h;
-      c.format = fmt;
-      c.algorithm = framegen::ScaleAlgorithm::kBicubic;
-      s = std::make_unique<framegen::FrameScaler>(c);
-    }
-    return *s;
-  }
-
   framegen::SrOptions options_;
   framegen::SuperResolution sr_;
   std::unique_ptr<framegen::FrameScaler> pre_;

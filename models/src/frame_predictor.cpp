@@ -118,14 +118,10 @@ class GanFramePredictor final : public FrameInterpolator {
 
  private:
   Image to_image(const Frame& f) {
-    FrameScaler& s = scaler(to_rgb_, f.width(), f.height(), AV_PIX_FMT_RGB24);
-    const Frame rgb = f.format() == AV_PIX_FMT_RGB24 ? f.ref() : s.scale(f);
-    Image img(rgb.width(), rgb.height(), 3);
-    for (int y = 0; y < img.height; ++y) {
-      std::memcpy(img.row(y), rgb.av()->data[0] + static_cast<std::ptrdiff_t>(y) * rgb.av()->linesize[0],
-                  static_cast<std::size_t>(img.width) * 3);
+    if (f.format() == AV_PIX_FMT_RGB24) {
+      return image_from_rgb24(f);
     }
-    return img;
+    return image_from_rgb24(reuse_scaler(to_rgb_, f.width(), f.height(), AV_PIX_FMT_RGB24).scale(f));
   }
 
   Frame from_image(const Image& img, const Frame& like) {
@@ -135,30 +131,15 @@ class GanFramePredictor final : public FrameInterpolator {
     Frame rgb = rgb_pool_->acquire(like.time_base());
     av_check(av_frame_copy_props(rgb.av(), like.av()), ErrorKind::kProcessing, "frame properties");
     // The RGB was made from the input's matrix/range: the way back uses the same.
-    for (int y = 0; y < img.height; ++y) {
-      std::memcpy(rgb.av()->data[0] + static_cast<std::ptrdiff_t>(y) * rgb.av()->linesize[0], img.row(y),
-                  static_cast<std::size_t>(img.width) * 3);
-    }
+    copy_image_into(img, rgb);
     rgb.set_duration(like.duration());
     if (like.format() == AV_PIX_FMT_RGB24) {
       return rgb;
     }
-    Frame out = scaler(from_rgb_, like.width(), like.height(), like.format()).scale(rgb);
+    Frame out = reuse_scaler(from_rgb_, like.width(), like.height(), like.format()).scale(rgb);
     out.av()->color_range = like.av()->color_range;
     out.av()->colorspace = like.av()->colorspace;
     return out;
-  }
-
-  static FrameScaler& scaler(std::unique_ptr<FrameScaler>& s, int w, int h, AVPixelFormat f) {
-    if (!s || s->config().width != w || s->config().height != h || s->config().format != f) {
-      ScalerConfig c;
-      c.width = w;
-      c.height = h;
-      c.format = f;
-      c.algorithm = ScaleAlgorithm::kBicubic;
-      s = std::make_unique<FrameScaler>(c);
-    }
-    return *s;
   }
 
   std::unique_ptr<ImagePredictor> predictor_;

@@ -228,7 +228,7 @@ class SuperResolution::Impl {
       return upscale_yuv(in);
     }
     if (kind_ == Kind::kLumaNet && fmt == AV_PIX_FMT_RGB24) {
-      return image_to_frame(upscale(frame_to_image(in)), in);
+      return image_to_frame(upscale(image_from_rgb24(in)), in);
     }
     if (kind_ == Kind::kLumaNet) {
       // Other formats go through yuv444p (no chroma loss) at the input size.
@@ -237,16 +237,7 @@ class SuperResolution::Impl {
     }
     // TorchScript RGB model.
     Frame rgb = fmt == AV_PIX_FMT_RGB24 ? in.ref() : converter(in.width(), in.height(), AV_PIX_FMT_RGB24).scale(in);
-    return image_to_frame(upscale_rgb_script(frame_to_image(rgb)), in);
-  }
-
-  static Image frame_to_image(const Frame& rgb) {
-    Image img(rgb.width(), rgb.height(), 3);
-    for (int y = 0; y < img.height; ++y) {
-      std::memcpy(img.row(y), rgb.av()->data[0] + static_cast<std::ptrdiff_t>(y) * rgb.av()->linesize[0],
-                  static_cast<std::size_t>(img.width) * 3);
-    }
-    return img;
+    return image_to_frame(upscale_rgb_script(image_from_rgb24(rgb)), in);
   }
 
   Frame image_to_frame(const Image& up, const Frame& props) {
@@ -254,10 +245,7 @@ class SuperResolution::Impl {
     Frame out = pool.acquire(props.time_base());
     av_check(av_frame_copy_props(out.av(), props.av()), ErrorKind::kProcessing, "frame properties");
     out.set_duration(props.duration());
-    for (int y = 0; y < up.height; ++y) {
-      std::memcpy(out.av()->data[0] + static_cast<std::ptrdiff_t>(y) * out.av()->linesize[0], up.row(y),
-                  static_cast<std::size_t>(up.width) * 3);
-    }
+    copy_image_into(up, out);
     return out;
   }
 
@@ -371,33 +359,11 @@ class SuperResolution::Impl {
     return *pool_;
   }
 
-  FrameScaler& converter(int w, int h, AVPixelFormat fmt) {
-    if (!converter_ || converter_->config().width != w || converter_->config().height != h ||
-        converter_->config().format != fmt) {
-      ScalerConfig c;
-      c.width = w;
-      c.height = h;
-      c.format = fmt;
-      c.algorithm = ScaleAlgorithm::kBicubic;
-      converter_ = std::make_unique<FrameScaler>(c);
-    }
-    return *converter_;
-  }
+  FrameScaler& converter(int w, int h, AVPixelFormat fmt) { return reuse_scaler(converter_, w, h, fmt); }
 
   FrameScaler& classical_scaler(int w, int h, AVPixelFormat fmt) {
-    const int ow = w * scale_;
-    const int oh = h * scale_;
     const AVPixelFormat out_fmt = is_planar_yuv8(fmt) || fmt == AV_PIX_FMT_RGB24 ? fmt : AV_PIX_FMT_YUV444P;
-    if (!converter_ || converter_->config().width != ow || converter_->config().height != oh ||
-        converter_->config().format != out_fmt) {
-      ScalerConfig c;
-      c.width = ow;
-      c.height = oh;
-      c.format = out_fmt;
-      c.algorithm = *classical_;
-      converter_ = std::make_unique<FrameScaler>(c);
-    }
-    return *converter_;
+    return reuse_scaler(converter_, w * scale_, h * scale_, out_fmt, *classical_);
   }
 
   ~Impl() { sws_freeContext(chroma_); }

@@ -384,6 +384,28 @@ std::vector<std::pair<std::string, Image>> load_rgb_source(const std::string& pa
   return out;
 }
 
+Image image_from_rgb24(const Frame& rgb) {
+  if (rgb.format() != AV_PIX_FMT_RGB24) {
+    throw Error(ErrorKind::kProcessing, "image_from_rgb24 needs an rgb24 frame");
+  }
+  Image img(rgb.width(), rgb.height(), 3);
+  for (int y = 0; y < img.height; ++y) {
+    std::memcpy(img.row(y), rgb.av()->data[0] + static_cast<std::ptrdiff_t>(y) * rgb.av()->linesize[0],
+                static_cast<std::size_t>(img.width) * 3);
+  }
+  return img;
+}
+
+void copy_image_into(const Image& img, Frame& rgb) {
+  if (rgb.format() != AV_PIX_FMT_RGB24 || rgb.width() != img.width || rgb.height() != img.height) {
+    throw Error(ErrorKind::kProcessing, "copy_image_into needs an rgb24 frame of the image's size");
+  }
+  for (int y = 0; y < img.height; ++y) {
+    std::memcpy(rgb.av()->data[0] + static_cast<std::ptrdiff_t>(y) * rgb.av()->linesize[0], img.row(y),
+                static_cast<std::size_t>(img.width) * 3);
+  }
+}
+
 void write_png(const std::string& path, const Image& rgb) {
   const AVCodec* codec = avcodec_find_encoder(AV_CODEC_ID_PNG);
   AvCodecContextPtr ctx(avcodec_alloc_context3(codec));

@@ -137,7 +137,7 @@ void Muxer::open_video(const AVCodecContext* encoder) {
     held_.pop_front();
     AVPacket* p = pkt.get();
     p->stream_index = in_index;
-    copy_passthrough_locked(p, nullptr);
+    copy_passthrough_locked(p);
   }
 }
 
@@ -156,7 +156,7 @@ void Muxer::write_video(AVPacket* packet, AVRational encoder_time_base) {
   write_locked(packet);
 }
 
-void Muxer::copy_passthrough_locked(AVPacket* packet, const AVStream* /*in_stream*/) {
+void Muxer::copy_passthrough_locked(AVPacket* packet) {
   const int in_index = packet->stream_index;
   AVStream* out = output_->streams[stream_map_.at(in_index)];
   av_packet_rescale_ts(packet, input_time_base_.at(in_index), out->time_base);
@@ -177,7 +177,7 @@ void Muxer::write_passthrough(AVPacket* packet, const AVStream* stream) {
     held_.emplace_back(std::move(held), stream->index);
     return;
   }
-  copy_passthrough_locked(packet, stream);
+  copy_passthrough_locked(packet);
 }
 
 void Muxer::finish() {

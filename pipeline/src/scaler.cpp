@@ -152,6 +152,20 @@ Frame FrameScaler::scale(const Frame& in) {
   return out;
 }
 
+FrameScaler& reuse_scaler(std::unique_ptr<FrameScaler>& slot, int width, int height, AVPixelFormat format,
+                          ScaleAlgorithm algorithm) {
+  if (!slot || slot->config().width != width || slot->config().height != height || slot->config().format != format ||
+      slot->config().algorithm != algorithm) {
+    ScalerConfig c;
+    c.width = width;
+    c.height = height;
+    c.format = format;
+    c.algorithm = algorithm;
+    slot = std::make_unique<FrameScaler>(c);
+  }
+  return *slot;
+}
+
 void ScaleFilter::process(Frame frame, FrameOutput& out) { out.emit(scaler_.scale(frame)); }
 
 }  // namespace framegen

@@ -3,7 +3,6 @@
 #include <array>
 #include <cmath>
 #include <cstdlib>
-#include <functional>
 
 extern "C" {
 #include <libavutil/pixdesc.h>
@@ -14,8 +13,8 @@ namespace framegen {
 namespace {
 
 // 32-bin histograms and mean absolute difference on a subsampled grid.
-template <typename Get>
-bool decide(int w, int h, Get&& get_a, Get&& get_b) {
+template <typename GetA, typename GetB>
+bool decide(int w, int h, GetA&& get_a, GetB&& get_b) {
   std::array<double, 32> ha{};
   std::array<double, 32> hb{};
   double mad = 0;
@@ -69,9 +68,7 @@ bool is_scene_cut(const Frame& a, const Frame& b) {
   const AVFrame* fb = b.av();
   auto ga = [fa, px](int x, int y) { return static_cast<int>(fa->data[0][y * fa->linesize[0] + x * px]); };
   auto gb = [fb, px](int x, int y) { return static_cast<int>(fb->data[0][y * fb->linesize[0] + x * px]); };
-  std::function<int(int, int)> fa_fn = ga;
-  std::function<int(int, int)> fb_fn = gb;
-  return decide(a.width(), a.height(), fa_fn, fb_fn);
+  return decide(a.width(), a.height(), ga, gb);
 }
 
 }  // namespace framegen

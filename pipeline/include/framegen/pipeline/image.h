@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "framegen/pipeline/frame.h"
+
 namespace framegen {
 
 struct Image {
@@ -58,6 +60,11 @@ std::vector<Image> load_rgb_frames(const std::string& path, int max_frames = -1,
 // Images of a folder (sorted by name; png, jpg, jpeg, bmp, tif, tiff) or the frames of one
 // video file.
 std::vector<std::pair<std::string, Image>> load_rgb_source(const std::string& path, int max_frames = -1);
+// Copies between an rgb24 Frame and an Image of the same size (row by row: the
+// frame's rows are padded).
+Image image_from_rgb24(const Frame& rgb);
+void copy_image_into(const Image& img, Frame& rgb);
+
 // Writes an RGB image as PNG. Throws Error(kOutput).
 void write_png(const std::string& path, const Image& rgb);
 

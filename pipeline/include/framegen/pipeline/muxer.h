@@ -50,7 +50,7 @@ class Muxer {
 
  private:
   void write_locked(AVPacket* packet);
-  void copy_passthrough_locked(AVPacket* packet, const AVStream* in_stream);
+  void copy_passthrough_locked(AVPacket* packet);  // packet->stream_index: the input stream
 
   std::string format_path_;
   std::string write_path_;

@@ -58,6 +58,12 @@ class FrameScaler {
   bool seen_first_ = false;
 };
 
+// The scaler held in `slot`, made anew only when the wanted output (size, format,
+// algorithm) differs from the one it has: the one way every stage keeps its
+// conversions. Same threading as FrameScaler.
+FrameScaler& reuse_scaler(std::unique_ptr<FrameScaler>& slot, int width, int height, AVPixelFormat format,
+                          ScaleAlgorithm algorithm = ScaleAlgorithm::kBicubic);
+
 class ScaleFilter final : public FrameFilter {
  public:
   explicit ScaleFilter(ScalerConfig config) : scaler_(config) {}
