@@ -373,3 +373,25 @@ TEST_F(CliTest, SigintFinalizesPlayablePartialOutput) {
   EXPECT_EQ(v.width, 1280);
   expect_no_output_files();
 }
+
+TEST_F(CliTest, OptionsThatWouldBeIgnoredAreRefused) {
+  FixtureSpec spec;
+  spec.frames = 3;
+  const std::string in = path("in.mkv");
+  make_fixture(in, spec);
+  // --tile has no meaning for a classical scaler, --timeout none for a file, and
+  // blend cannot run on a GPU: each is a usage error, not silently dropped.
+  RunResult r = run_cli({"upscale", in, "-o", path("a.mkv"), "--model", "lanczos", "--tile", "64"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("--tile"), std::string::npos) << r.err;
+  r = run_cli({"upscale", in, "-o", path("b.mkv"), "--model", "bicubic", "--timeout", "2"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("--timeout"), std::string::npos) << r.err;
+  r = run_cli({"interpolate", in, "-o", path("c.mkv"), "--fps", "50", "--model", "blend", "--device", "cuda"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("--device"), std::string::npos) << r.err;
+  r = run_cli({"eval", "sr", "--ref", in, "--model", "bicubic", "--tile", "32"});
+  EXPECT_EQ(r.status, 2);
+  expect_no_output_files();
+  EXPECT_FALSE(file_exists(path("a.mkv")));
+}

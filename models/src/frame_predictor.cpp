@@ -159,6 +159,9 @@ std::unique_ptr<ImagePredictor> make_image_predictor(const PredictorOptions& o) 
     return std::make_unique<GanImagePredictor>(o, "_l1");
   }
   if (o.model == "blend" || o.model == "repeat") {
+    if (o.device != "cpu") {
+      throw Error(ErrorKind::kUsage, "--device " + o.device + ": " + o.model + " runs on the CPU only");
+    }
     return std::make_unique<ClassicalImagePredictor>(o.model == "blend");
   }
   throw Error(ErrorKind::kUsage, "unknown predictor '" + o.model + "' (gan, gan-l1, blend, repeat)");
@@ -166,6 +169,9 @@ std::unique_ptr<ImagePredictor> make_image_predictor(const PredictorOptions& o) 
 
 std::unique_ptr<FrameInterpolator> make_frame_predictor(const PredictorOptions& o) {
   if (o.model == "blend" || o.model == "repeat") {
+    if (o.device != "cpu") {
+      throw Error(ErrorKind::kUsage, "--device " + o.device + ": " + o.model + " runs on the CPU only");
+    }
     return make_classical_interpolator(o.model);
   }
   return std::make_unique<GanFramePredictor>(make_image_predictor(o), o.model);

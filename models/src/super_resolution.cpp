@@ -117,6 +117,13 @@ class SuperResolution::Impl {
       throw Error(ErrorKind::kUsage, "--tile must be 0 (off) or a tile side in pixels");
     }
     if (o.model == "bicubic" || o.model == "lanczos") {
+      // Options the classical path cannot honour are errors, not silently ignored.
+      if (o.device != "cpu") {
+        throw Error(ErrorKind::kUsage, "--device " + o.device + ": " + o.model + " runs on the CPU only");
+      }
+      if (o.tile > 0) {
+        throw Error(ErrorKind::kUsage, "--tile applies to the neural models, not to " + o.model);
+      }
       classical_ = parse_scale_algorithm(o.model);
       kind_ = Kind::kClassical;
       scale_ = o.scale;

@@ -172,6 +172,9 @@ int Decoder::read_stdin(void* opaque, uint8_t* buf, int size) {
 
 Decoder::Decoder(const std::string& path, const DecoderOptions& options)
     : path_(path), packet_(make_av_packet()), shells_(make_shell_recycler()) {
+  if (options.timeout > 0 && path != "-") {
+    throw Error(ErrorKind::kUsage, "--timeout applies to stdin input ('-'), not to '" + path + "'");
+  }
   AVIOInterruptCB cb{&Decoder::interrupt_cb, this};
   AVIOContext* custom = nullptr;
   if (path == "-") {

@@ -237,6 +237,12 @@ JobResult run_video_job(const VideoJob& job) {
   }
   const bool upscaling = job.scale > 1;
   const bool classical = job.sr_model == "bicubic" || job.sr_model == "lanczos";
+  if (job.tile > 0 && !(upscaling && !classical)) {
+    throw Error(ErrorKind::kUsage, "--tile applies to the neural upscalers only");
+  }
+  if (upscaling && classical && job.device != "cpu" && !job.retime && job.extend_frames == 0) {
+    throw Error(ErrorKind::kUsage, "--device " + job.device + ": " + job.sr_model + " runs on the CPU only");
+  }
   validate_paths(common.input, common.output, common.overwrite);
   // Load the models before touching the input: a bad model is a usage error, fast.
   std::unique_ptr<SuperResolveFilter> sr_filter;
