@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/fixtures.h"
+#include "support/temp_dir_test.h"
 
 using namespace framegen::test;
 namespace fs = std::filesystem;
@@ -21,11 +22,9 @@ namespace {
 const std::string kCli = FRAMEGEN_CLI_PATH;
 const std::string kSample = FRAMEGEN_SAMPLE_PATH;
 
-class CliTest : public ::testing::Test {
+class CliTest : public TempDirTest {
  protected:
-  void SetUp() override { dir_ = make_temp_dir("cli"); }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return dir_ + "/" + name; }
+  CliTest() : TempDirTest("cli") {}
   // No temporary or final output may remain after a failed job.
   void expect_no_output_files(const std::string& keep = "") const {
     for (const auto& e : fs::directory_iterator(dir_)) {
@@ -35,21 +34,11 @@ class CliTest : public ::testing::Test {
       }
     }
   }
-  std::string dir_;
 };
 
 RunResult run_cli(std::vector<std::string> args) {
   args.insert(args.begin(), kCli);
   return run_command(args);
-}
-
-const PacketDump* stream_of(const std::vector<PacketDump>& d, const std::string& type) {
-  for (const auto& s : d) {
-    if (s.type == type) {
-      return &s;
-    }
-  }
-  return nullptr;
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/fixtures.h"
+#include "support/temp_dir_test.h"
 
 extern "C" {
 #include <libavutil/pixfmt.h>
@@ -29,12 +30,9 @@ namespace {
 
 const std::string kCli = FRAMEGEN_CLI_PATH;
 
-class HardeningTest : public ::testing::Test {
+class HardeningTest : public TempDirTest {
  protected:
-  void SetUp() override { dir_ = make_temp_dir("hard"); }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& n) const { return dir_ + "/" + n; }
-  std::string dir_;
+  HardeningTest() : TempDirTest("hard") {}
 };
 
 std::string read_file(const std::string& p) {

@@ -14,6 +14,7 @@
 #include "framegen/pipeline/error.h"
 #include "framegen/pipeline/image.h"
 #include "support/fixtures.h"
+#include "support/temp_dir_test.h"
 
 using namespace framegen;
 using namespace framegen::test;
@@ -38,12 +39,9 @@ Image test_image(int w, int h) {
   return img;
 }
 
-class ModelsTest : public ::testing::Test {
+class ModelsTest : public TempDirTest {
  protected:
-  void SetUp() override { dir_ = make_temp_dir("models"); }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& n) const { return dir_ + "/" + n; }
-  std::string dir_;
+  ModelsTest() : TempDirTest("models") {}
 };
 
 // Writes a TorchScript module whose forward is `body` (TorchScript source).

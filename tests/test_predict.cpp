@@ -10,6 +10,7 @@
 #include "framegen/pipeline/interpolate.h"
 #include "framegen/pipeline/pipeline.h"
 #include "support/fixtures.h"
+#include "support/temp_dir_test.h"
 
 using namespace framegen;
 using namespace framegen::test;
@@ -19,22 +20,10 @@ namespace {
 
 const std::string kCli = FRAMEGEN_CLI_PATH;
 
-class PredictTest : public ::testing::Test {
+class PredictTest : public TempDirTest {
  protected:
-  void SetUp() override { dir_ = make_temp_dir("pred"); }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& n) const { return dir_ + "/" + n; }
-  std::string dir_;
+  PredictTest() : TempDirTest("pred") {}
 };
-
-const PacketDump* stream_of(const std::vector<PacketDump>& d, const std::string& type) {
-  for (const auto& s : d) {
-    if (s.type == type) {
-      return &s;
-    }
-  }
-  return nullptr;
-}
 
 class ListSource : public FrameSource {
  public:

@@ -302,6 +302,15 @@ std::vector<PacketDump> dump_packets(const std::string& path) {
   return out;
 }
 
+const PacketDump* stream_of(const std::vector<PacketDump>& dump, const std::string& type) {
+  for (const auto& s : dump) {
+    if (s.type == type) {
+      return &s;
+    }
+  }
+  return nullptr;
+}
+
 DecodedVideo decode_video(const std::string& path) {
   AVFormatContext* ic = nullptr;
   check(avformat_open_input(&ic, path.c_str(), nullptr, nullptr), "open");

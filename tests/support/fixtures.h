@@ -39,6 +39,8 @@ struct PacketDump {
 
 // Every packet of every stream, in stream order.
 std::vector<PacketDump> dump_packets(const std::string& path);
+// The first stream of `type` in a dump, or nullptr.
+const PacketDump* stream_of(const std::vector<PacketDump>& dump, const std::string& type);
 
 struct DecodedVideo {
   int width = 0;
