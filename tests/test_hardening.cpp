@@ -1,6 +1,7 @@
 // The fault matrix of the hardening issue, as far as it is implemented: stdin and
 // stalled stdin, signals, odd sizes, 10-bit, colour tags and range, rotation,
-// attachments.
+// attachments, pixel budget, tiny frames, VFR, interlace, alpha, full disk, raw
+// h264 with a size change, several video streams.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -13,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -34,6 +36,19 @@ class HardeningTest : public TempDirTest {
  protected:
   HardeningTest() : TempDirTest("hard") {}
 };
+
+// Fixtures that libav's encoders make most simply through the ffmpeg program
+// (installed by tools/setup-deps.sh with the rest of FFmpeg).
+void ffmpeg(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"/usr/bin/ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const RunResult r = run_command(argv);
+  if (r.status != 0) {
+    throw std::runtime_error("ffmpeg fixture failed: " + r.err);
+  }
+}
+
+std::size_t frame_count(const std::string& p) { return decode_video(p).pts_seconds.size(); }
 
 std::string read_file(const std::string& p) {
   std::ifstream in(p, std::ios::binary);
@@ -201,10 +216,12 @@ TEST_F(HardeningTest, TenBitStaysTenBitWithClassicalScaling) {
   RunResult r = run_command({kCli, "upscale", path("deep.mkv"), "-o", path("deep_out.mkv"), "--model", "lanczos"});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(probe_tags(path("deep_out.mkv")).pix_fmt, "yuv420p10le");
+  EXPECT_EQ(decode_video(path("deep_out.mkv")).pts_seconds.size(), 3u);
   // The neural path says that it works in 8 bits.
   r = run_command({kCli, "upscale", path("deep.mkv"), "-o", path("deep_fast.mkv"), "--model", "fast"});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.err.find("10-bit"), std::string::npos) << r.err;
+  EXPECT_EQ(decode_video(path("deep_fast.mkv")).pts_seconds.size(), 3u);
 }
 
 TEST_F(HardeningTest, ColourTagsAndRangePreserved) {
@@ -227,6 +244,7 @@ TEST_F(HardeningTest, ColourTagsAndRangePreserved) {
       const VideoTags t = probe_tags(out);
       EXPECT_EQ(t.color_range, full ? AVCOL_RANGE_JPEG : AVCOL_RANGE_MPEG) << model;
       EXPECT_EQ(t.colorspace, AVCOL_SPC_BT709) << model;
+      EXPECT_EQ(decode_video(out).pts_seconds.size(), 2u) << model;
       for (int p = 0; p < 3; ++p) {
         EXPECT_NEAR(t.mean[p], tin.mean[p], 1.0) << model << " plane " << p << (full ? " full" : " tv");
       }
@@ -247,6 +265,7 @@ TEST_F(HardeningTest, RotationTagCarriedOver) {
   const VideoTags t = probe_tags(path("rot_out.mp4"));
   EXPECT_NEAR(t.rotation, probe_tags(path("rot.mp4")).rotation, 0.01);  // kept: players rotate it upright
   EXPECT_EQ(t.width, 128);
+  EXPECT_EQ(decode_video(path("rot_out.mp4")).pts_seconds.size(), 3u);
 }
 
 TEST_F(HardeningTest, AttachmentsCopied) {
@@ -262,6 +281,7 @@ TEST_F(HardeningTest, AttachmentsCopied) {
   const VideoTags out = probe_tags(path("att_out.mkv"));
   ASSERT_EQ(in.attachments.size(), 1u);
   EXPECT_EQ(out.attachments, in.attachments);
+  EXPECT_EQ(decode_video(path("att_out.mkv")).pts_seconds.size(), 3u);
 }
 
 TEST_F(HardeningTest, CorruptBytesInTheMiddleDoNotCrash) {
@@ -313,6 +333,7 @@ TEST_F(HardeningTest, TruncatedMkvGivesAPlayablePartialOutput) {
   // The whole file is not partial.
   EXPECT_EQ(run_command({kCli, "upscale", path("full.mkv"), "-o", path("full_out.mkv"), "--model", "bicubic"}).status,
             0);
+  EXPECT_EQ(decode_video(path("full_out.mkv")).pts_seconds.size(), 100u);
 }
 
 TEST_F(HardeningTest, CoverArtIsNotProcessedAsVideo) {
@@ -341,4 +362,241 @@ TEST_F(HardeningTest, CoverArtIsNotProcessedAsVideo) {
   EXPECT_EQ(j["frames_out"], 10);
   EXPECT_EQ(j["width"], 128);
   EXPECT_EQ(decode_video(path("song2.mp4")).pts_seconds.size(), 10u);
+}
+
+// 6: absurd or zero sizes in a header are refused before any frame is allocated.
+TEST_F(HardeningTest, PixelBudgetAndZeroSizesRefusedBeforeAllocating) {
+  {
+    std::ofstream f(path("huge.y4m"), std::ios::binary);
+    f << "YUV4MPEG2 W16384 H16384 F25:1 Ip A1:1 C420jpeg\nFRAME\n" << std::string(4096, '\x80');
+  }
+  // libav's own size check refuses this one while probing.
+  RunResult r = run_command({kCli, "upscale", path("huge.y4m"), "-o", path("huge.mkv"), "--model", "bicubic"});
+  EXPECT_EQ(r.status, 3) << r.err;
+  EXPECT_NE(r.err.find("huge.y4m"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("16384x16384"), std::string::npos) << r.err;
+  EXPECT_FALSE(file_exists(path("huge.mkv")));
+  // This one passes libav's check; framegen's budget (8192 x 8192 by default) refuses it.
+  {
+    std::ofstream f(path("big.y4m"), std::ios::binary);
+    f << "YUV4MPEG2 W12000 H12000 F25:1 Ip A1:1 C420jpeg\nFRAME\n" << std::string(4096, '\x80');
+  }
+  r = run_command({kCli, "upscale", path("big.y4m"), "-o", path("big.mkv"), "--model", "bicubic"});
+  EXPECT_EQ(r.status, 3) << r.err;
+  EXPECT_NE(r.err.find("big.y4m"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("12000x12000"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("budget"), std::string::npos) << r.err;
+  EXPECT_FALSE(file_exists(path("big.mkv")));
+  {
+    std::ofstream f(path("zero.y4m"), std::ios::binary);
+    f << "YUV4MPEG2 W0 H0 F25:1 Ip A1:1 C420jpeg\nFRAME\n" << std::string(64, '\x80');
+  }
+  r = run_command({kCli, "upscale", path("zero.y4m"), "-o", path("zero.mkv"), "--model", "bicubic"});
+  EXPECT_EQ(r.status, 3) << r.err;
+  EXPECT_NE(r.err.find("zero.y4m"), std::string::npos) << r.err;
+  EXPECT_FALSE(file_exists(path("zero.mkv")));
+  // The budget is an option; a small one refuses an ordinary clip.
+  FixtureSpec spec;
+  spec.width = 64;
+  spec.height = 48;
+  spec.frames = 2;
+  make_fixture(path("small.mkv"), spec);
+  r = run_command({kCli, "upscale", path("small.mkv"), "-o", path("small2.mkv"), "--max-pixels", "3000"});
+  EXPECT_EQ(r.status, 3) << r.err;
+  EXPECT_NE(r.err.find("64x48"), std::string::npos) << r.err;
+  EXPECT_FALSE(file_exists(path("small2.mkv")));
+}
+
+// 7: frames smaller than the networks' receptive fields and pyramid levels are
+// padded inside the models and cropped back.
+TEST_F(HardeningTest, FramesSmallerThanTheModelsWork) {
+  FixtureSpec spec;
+  spec.width = 6;
+  spec.height = 4;
+  spec.frames = 4;
+  spec.video_codec = "ffv1";
+  make_fixture(path("tiny.mkv"), spec);
+  for (const std::string model : {"fast", "quality"}) {
+    const RunResult r = run_command(
+        {kCli, "upscale", path("tiny.mkv"), "-o", path("tiny_" + model + ".mkv"), "--model", model, "--codec", "ffv1"});
+    ASSERT_EQ(r.status, 0) << model << r.err;
+    const VideoTags t = probe_tags(path("tiny_" + model + ".mkv"));
+    EXPECT_EQ(t.width, 12);
+    EXPECT_EQ(t.height, 8);
+    EXPECT_EQ(frame_count(path("tiny_" + model + ".mkv")), 4u);
+  }
+  const RunResult r = run_command({kCli, "interpolate", path("tiny.mkv"), "-o", path("tiny50.mkv"), "--factor", "2",
+                                   "--model", "gan", "--codec", "ffv1"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(probe_tags(path("tiny50.mkv")).width, 6);
+  EXPECT_EQ(frame_count(path("tiny50.mkv")), 8u);
+}
+
+// 9: variable frame rate: upscaling keeps every source timestamp; re-timing to a
+// constant rate gives round(duration x fps) frames; the audio is untouched.
+TEST_F(HardeningTest, VariableFrameRateFollowsTheSource) {
+  ffmpeg({"-f", "lavfi", "-i", "testsrc=size=64x48:rate=30", "-f", "lavfi", "-i",
+          "sine=frequency=440:sample_rate=48000", "-vf", "select='not(mod(n\\,3))+eq(mod(n\\,7)\\,1)'", "-fps_mode",
+          "vfr", "-t", "2", "-c:v", "ffv1", "-c:a", "aac", path("vfr.mkv")});
+  const DecodedVideo in = decode_video(path("vfr.mkv"));
+  ASSERT_GT(in.pts_seconds.size(), 20u);
+  std::set<long> gaps;
+  for (std::size_t i = 1; i < in.pts_seconds.size(); ++i) {
+    gaps.insert(std::lround((in.pts_seconds[i] - in.pts_seconds[i - 1]) * 1000));
+  }
+  ASSERT_GT(gaps.size(), 1u) << "fixture is not variable-rate";
+
+  RunResult r = run_command({kCli, "upscale", path("vfr.mkv"), "-o", path("vfr_up.mkv"), "--model", "bicubic"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const DecodedVideo up = decode_video(path("vfr_up.mkv"));
+  ASSERT_EQ(up.pts_seconds.size(), in.pts_seconds.size());
+  for (std::size_t i = 0; i < up.pts_seconds.size(); ++i) {
+    EXPECT_NEAR(up.pts_seconds[i], in.pts_seconds[i], 0.0015) << i;
+  }
+  const auto din = dump_packets(path("vfr.mkv"));
+  const auto dup = dump_packets(path("vfr_up.mkv"));
+  ASSERT_NE(stream_of(din, "audio"), nullptr);
+  ASSERT_NE(stream_of(dup, "audio"), nullptr);
+  EXPECT_EQ(stream_of(dup, "audio")->data, stream_of(din, "audio")->data);
+
+  r = run_command(
+      {kCli, "interpolate", path("vfr.mkv"), "-o", path("vfr30.mkv"), "--fps", "30", "--model", "blend", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const DecodedVideo cfr = decode_video(path("vfr30.mkv"));
+  const double span = in.pts_seconds.back() + 1.0 / 30 - in.pts_seconds.front();
+  EXPECT_NEAR(static_cast<double>(cfr.pts_seconds.size()), span * 30, 1.0);
+  for (std::size_t i = 1; i < cfr.pts_seconds.size(); ++i) {
+    EXPECT_NEAR(cfr.pts_seconds[i] - cfr.pts_seconds[i - 1], 1.0 / 30, 0.0015) << i;
+  }
+  EXPECT_NEAR(cfr.pts_seconds.front(), in.pts_seconds.front(), 0.0015);
+  EXPECT_EQ(stream_of(dump_packets(path("vfr30.mkv")), "audio")->data, stream_of(din, "audio")->data);
+}
+
+// 15: interlaced input is flagged and warned about; every frame is still written.
+TEST_F(HardeningTest, InterlacedInputIsFlaggedAndWarned) {
+  ffmpeg({"-f", "lavfi", "-i", "testsrc=size=128x96:rate=25", "-t", "1", "-c:v", "mpeg2video", "-flags", "+ilme+ildct",
+          "-top", "1", "-field_order", "tt", path("inter.ts")});
+  const RunResult r =
+      run_command({kCli, "upscale", path("inter.ts"), "-o", path("inter_up.mkv"), "--model", "bicubic"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("interlaced"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("inter.ts"), std::string::npos) << r.err;
+  EXPECT_EQ(frame_count(path("inter_up.mkv")), frame_count(path("inter.ts")));
+  // A progressive clip gets no such warning.
+  ffmpeg({"-f", "lavfi", "-i", "testsrc=size=128x96:rate=25", "-t", "1", "-c:v", "mpeg2video", path("prog.ts")});
+  const RunResult p = run_command({kCli, "upscale", path("prog.ts"), "-o", path("prog_up.mkv"), "--model", "bicubic"});
+  ASSERT_EQ(p.status, 0) << p.err;
+  EXPECT_EQ(p.err.find("interlaced"), std::string::npos) << p.err;
+}
+
+// 14: alpha is kept when the output codec can hold it, and dropped with a warning
+// when it cannot.
+TEST_F(HardeningTest, AlphaKeptWhenTheOutputCanHoldItElseDroppedWithAWarning) {
+  ffmpeg({"-f", "lavfi", "-i", "testsrc=size=64x48:rate=10", "-t", "1", "-vf", "format=rgba,colorchannelmixer=aa=0.5",
+          "-c:v", "png", path("alpha.mov")});
+  ASSERT_EQ(probe_tags(path("alpha.mov")).pix_fmt, "rgba");
+  RunResult r = run_command(
+      {kCli, "upscale", path("alpha.mov"), "-o", path("alpha_up.mov"), "--model", "bicubic", "--codec", "png"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.err.find("alpha channel"), std::string::npos) << r.err;
+  EXPECT_EQ(probe_tags(path("alpha_up.mov")).pix_fmt, "rgba");
+  EXPECT_EQ(frame_count(path("alpha_up.mov")), 10u);
+  const RunResult a = run_command({"/usr/bin/ffmpeg", "-nostdin", "-v", "error", "-i", path("alpha_up.mov"), "-vf",
+                                   "alphaextract", "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "gray", "-"});
+  ASSERT_EQ(a.status, 0) << a.err;
+  ASSERT_EQ(a.out.size(), 128u * 96u);
+  double sum = 0;
+  for (const char c : a.out) {
+    sum += static_cast<unsigned char>(c);
+  }
+  EXPECT_NEAR(sum / static_cast<double>(a.out.size()), 128, 2);
+
+  r = run_command({kCli, "upscale", path("alpha.mov"), "-o", path("alpha_up.mp4"), "--model", "bicubic"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("alpha channel"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("dropped"), std::string::npos) << r.err;
+  EXPECT_EQ(frame_count(path("alpha_up.mp4")), 10u);
+  // The neural models say that their output is opaque.
+  r = run_command(
+      {kCli, "upscale", path("alpha.mov"), "-o", path("alpha_fast.mov"), "--model", "fast", "--codec", "png"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("opaque"), std::string::npos) << r.err;
+  EXPECT_EQ(frame_count(path("alpha_fast.mov")), 10u);
+}
+
+// 20: a full disk (a file-size limit, which fails writes the same way) is an error
+// with the system's reason; no output is left and no success is claimed.
+TEST_F(HardeningTest, FullDiskIsAnErrorAndLeavesNoOutput) {
+  FixtureSpec spec;
+  spec.width = 320;
+  spec.height = 240;
+  spec.frames = 50;
+  spec.video_codec = "ffv1";
+  make_fixture(path("big.mkv"), spec);
+  const RunResult r = run_command({"/usr/bin/prlimit", "--fsize=200000", kCli, "upscale", path("big.mkv"), "-o",
+                                   path("big_up.mkv"), "--model", "bicubic", "--codec", "ffv1"});
+  EXPECT_EQ(r.status, 4) << r.err;
+  EXPECT_NE(r.err.find("big_up.mkv"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("File too large"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out.find("\"ok\""), std::string::npos);
+  for (const auto& e : fs::directory_iterator(dir_)) {
+    EXPECT_EQ(e.path().filename().string().find("big_up"), std::string::npos) << e.path();
+  }
+}
+
+// 8 and 10: a raw H.264 elementary stream (no timestamps) whose size changes
+// half-way: timestamps are synthesised from the frame rate, the new size is scaled
+// to the first one, every frame is written.
+TEST_F(HardeningTest, RawH264WithoutTimestampsAndASizeChange) {
+  ffmpeg({"-f", "lavfi", "-i", "testsrc=size=64x48:rate=25", "-t", "1", "-c:v", "libx264", "-bf", "0", path("a.h264")});
+  ffmpeg(
+      {"-f", "lavfi", "-i", "testsrc2=size=96x64:rate=25", "-t", "1", "-c:v", "libx264", "-bf", "0", path("b.h264")});
+  {
+    std::ofstream out(path("ab.h264"), std::ios::binary);
+    out << read_file(path("a.h264")) << read_file(path("b.h264"));
+  }
+  const RunResult r = run_command({kCli, "upscale", path("ab.h264"), "-o", path("ab_up.mkv"), "--model", "bicubic"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("size changed from 64x48 to 96x64"), std::string::npos) << r.err;
+  const DecodedVideo v = decode_video(path("ab_up.mkv"));
+  EXPECT_EQ(v.pts_seconds.size(), 50u);
+  EXPECT_EQ(v.width, 128);
+  EXPECT_EQ(v.height, 96);
+  for (std::size_t i = 1; i < v.pts_seconds.size(); ++i) {
+    EXPECT_NEAR(v.pts_seconds[i] - v.pts_seconds[i - 1], 0.04, 0.0015) << i;
+  }
+}
+
+// 16: several video streams: the first is processed and the others copied, or the
+// one chosen with --stream.
+TEST_F(HardeningTest, SeveralVideoStreamsFirstOrChosenOneProcessed) {
+  ffmpeg({"-f", "lavfi", "-i", "testsrc=size=64x48:rate=25", "-f", "lavfi", "-i", "testsrc2=size=32x24:rate=25", "-map",
+          "0", "-map", "1", "-t", "1", "-c:v", "ffv1", path("two.mkv")});
+  RunResult r = run_command({kCli, "upscale", path("two.mkv"), "-o", path("two_0.mkv"), "--model", "bicubic"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto in = dump_packets(path("two.mkv"));
+  auto out = dump_packets(path("two_0.mkv"));
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(probe_tags(path("two_0.mkv")).width, 128);
+  EXPECT_EQ(out[1].data, in[1].data);  // the second video stream, bit-exact
+  EXPECT_EQ(out[0].data.size(), 25u);
+
+  r = run_command({kCli, "upscale", path("two.mkv"), "-o", path("two_1.mkv"), "--model", "bicubic", "--stream", "1"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  out = dump_packets(path("two_1.mkv"));
+  ASSERT_EQ(out.size(), 2u);
+  const RunResult probe = run_command({kCli, "probe", path("two_1.mkv"), "--json"});
+  EXPECT_NE(probe.out.find("64"), std::string::npos);
+  bool found_64x48 = false;
+  bool found_64x48_copy = false;
+  for (const auto& d : out) {
+    found_64x48_copy = found_64x48_copy || d.data == in[0].data;
+    found_64x48 = found_64x48 || d.data.size() == 25u;
+  }
+  EXPECT_TRUE(found_64x48_copy);  // stream 0 copied untouched
+  EXPECT_TRUE(found_64x48);
+  r = run_command({kCli, "upscale", path("two.mkv"), "-o", path("two_9.mkv"), "--stream", "9"});
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("two.mkv"), std::string::npos) << r.err;
+  EXPECT_FALSE(file_exists(path("two_9.mkv")));
 }

@@ -120,6 +120,7 @@ VideoInfo describe(AVFormatContext* input, int index, const std::string& path) {
   info.colorspace = par->color_space;
   info.color_range = par->color_range;
   info.chroma_location = par->chroma_location;
+  info.interlaced = par->field_order != AV_FIELD_UNKNOWN && par->field_order != AV_FIELD_PROGRESSIVE;
   for (unsigned i = 0; i < input->nb_streams; ++i) {
     const AVStream* s = input->streams[i];
     StreamInfo si;
@@ -209,6 +210,14 @@ Decoder::Decoder(const std::string& path, const DecoderOptions& options)
                                        std::to_string(info_.height) + " is above the limit of " +
                                        std::to_string(options.max_dimension) + " pixels per side");
   }
+  if (static_cast<int64_t>(info_.width) * info_.height > options.max_pixels) {
+    throw Error(ErrorKind::kInput, "'" + path + "': video size " + std::to_string(info_.width) + "x" +
+                                       std::to_string(info_.height) + " is above the budget of " +
+                                       std::to_string(options.max_pixels) + " pixels per frame (--max-pixels)");
+  }
+  if (info_.interlaced) {
+    warn_interlaced();
+  }
 
   AVStream* st = input_->streams[index];
   const AVCodec* codec = avcodec_find_decoder(st->codecpar->codec_id);
@@ -223,6 +232,9 @@ Decoder::Decoder(const std::string& path, const DecoderOptions& options)
   codec_->pkt_timebase = st->time_base;
   codec_->thread_count = options.threads;
   codec_->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+  // The decoder itself refuses frames above the budget (a size change mid-stream)
+  // before allocating them.
+  codec_->max_pixels = options.max_pixels;
   const int ret = avcodec_open2(codec_.get(), codec, nullptr);
   if (ret < 0) {
     throw Error(ErrorKind::kInput,
@@ -240,6 +252,17 @@ Decoder::Decoder(const std::string& path, const DecoderOptions& options)
 }
 
 Decoder::~Decoder() = default;
+
+void Decoder::warn_interlaced() {
+  if (warned_interlaced_) {
+    return;
+  }
+  warned_interlaced_ = true;
+  spdlog::warn(
+      "'{}' is interlaced: its frames are processed as progressive pictures (combing is kept and "
+      "scaled); deinterlace it first for clean output, e.g. ffmpeg -vf bwdif",
+      path_);
+}
 
 void Decoder::fix_timestamps(AVFrame* frame, int64_t* duration) {
   int64_t pts = frame->best_effort_timestamp;
@@ -276,6 +299,9 @@ Frame Decoder::next() {
       int64_t duration = 0;
       fix_timestamps(frame.av(), &duration);
       frame.set_duration(duration);
+      if (frame.av()->interlaced_frame != 0) {
+        warn_interlaced();
+      }
       if (frame.width() != last_width_ || frame.height() != last_height_) {
         ++size_changes_;
         spdlog::warn("'{}': video size changed from {}x{} to {}x{} at {:.3f}s", path_, last_width_, last_height_,

@@ -398,7 +398,8 @@ VideoTags probe_tags(const std::string& path) {
   if (got) {
     const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(static_cast<AVPixelFormat>(f->format));
     const bool deep = d->comp[0].depth > 8;
-    for (int p = 0; p < 3; ++p) {
+    // Planar formats only (packed ones have no second plane to average).
+    for (int p = 0; p < 3 && (d->flags & AV_PIX_FMT_FLAG_PLANAR) != 0 && f->data[p] != nullptr; ++p) {
       const int w = p == 0 ? f->width : AV_CEIL_RSHIFT(f->width, d->log2_chroma_w);
       const int h = p == 0 ? f->height : AV_CEIL_RSHIFT(f->height, d->log2_chroma_h);
       double sum = 0;

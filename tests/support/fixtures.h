@@ -58,7 +58,7 @@ struct VideoTags {
   int color_range = 0;                            // AVColorRange
   int colorspace = 0;                             // AVColorSpace
   double rotation = 0;                            // degrees, from the display matrix
-  double mean[3] = {0, 0, 0};                     // mean of each plane of the first decoded frame, 8-bit units
+  double mean[3] = {0, 0, 0};                     // planar formats: mean of each plane of the first frame, 8-bit units
   std::vector<std::vector<uint8_t>> attachments;  // extradata of attachment streams
 };
 VideoTags probe_tags(const std::string& path);

@@ -281,6 +281,7 @@ JobResult run_video_job(const VideoJob& job) {
   dec_opts.threads = common.threads;
   dec_opts.stream = common.stream;
   dec_opts.timeout = common.timeout;
+  dec_opts.max_pixels = common.max_pixels;
   auto decoder = std::make_unique<Decoder>(common.input, dec_opts);
   VideoInfo info = decoder->info();
 
@@ -320,6 +321,22 @@ JobResult run_video_job(const VideoJob& job) {
     out_fmt = full;
   }
   const AVPixFmtDescriptor* in_desc = av_pix_fmt_desc_get(info.pix_fmt);
+  if (in_desc != nullptr && (in_desc->flags & AV_PIX_FMT_FLAG_ALPHA) != 0) {
+    const AVPixFmtDescriptor* od = av_pix_fmt_desc_get(out_fmt);
+    if (od == nullptr || (od->flags & AV_PIX_FMT_FLAG_ALPHA) == 0) {
+      spdlog::warn(
+          "'{}' has an alpha channel; encoder {} ({}) cannot store it, so it is dropped (keep it with an "
+          "alpha-capable --codec such as png, qtrle or ffv1)",
+          common.input, enc.codec, av_get_pix_fmt_name(out_fmt));
+    } else if ((upscaling && !classical) || predictor) {
+      spdlog::warn(
+          "'{}' has an alpha channel; the neural models work on colour only, so the output is opaque "
+          "(use --model bicubic or lanczos and no frame prediction to keep alpha)",
+          common.input);
+    } else {
+      spdlog::info("alpha channel kept ({})", av_get_pix_fmt_name(out_fmt));
+    }
+  }
   if (in_desc != nullptr && in_desc->comp[0].depth > 8 && ((upscaling && !classical) || predictor)) {
     spdlog::warn("'{}' is {}-bit: the neural models work in 8 bits (use --model lanczos to keep {} bits)", common.input,
                  in_desc->comp[0].depth, in_desc->comp[0].depth);

@@ -53,6 +53,9 @@ void install_signal_handlers() {
   sa.sa_flags = SA_RESTART;
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  // A file-size limit (ulimit -f) then reads like a full disk: writes fail with
+  // EFBIG and the job reports it, instead of the process being killed mid-write.
+  std::signal(SIGXFSZ, SIG_IGN);
 }
 
 int exit_code_for(ErrorKind kind) {
@@ -94,6 +97,9 @@ void add_common(CLI::App* cmd, CommonOptions& o, std::string& log_level) {
   cmd->add_option("--timeout", o.timeout,
                   "With stdin input: stop after this many seconds without data, finalize the output, exit 3")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--max-pixels", o.max_pixels,
+                  "Refuse video frames larger than this many pixels, before allocating them (default 8192x8192)")
+      ->check(CLI::PositiveNumber);
   cmd->add_flag("--json", o.json, "Print one JSON summary on stdout at the end");
   cmd->add_option("--log-level", log_level, "trace, debug, info, warning (default), error, quiet");
 }

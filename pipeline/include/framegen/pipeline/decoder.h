@@ -49,6 +49,7 @@ struct VideoInfo {
   AVColorSpace colorspace = AVCOL_SPC_UNSPECIFIED;
   AVColorRange color_range = AVCOL_RANGE_UNSPECIFIED;
   AVChromaLocation chroma_location = AVCHROMA_LOC_UNSPECIFIED;
+  bool interlaced = false;  // field-coded (from the header or the first interlaced frame)
   std::vector<StreamInfo> streams;
 };
 
@@ -56,6 +57,7 @@ struct DecoderOptions {
   int threads = 0;  // 0: FFmpeg picks (one per core)
   int stream = -1;  // video stream index; -1: the first real video stream
   int max_dimension = 16384;
+  int64_t max_pixels = int64_t{8192} * 8192;  // per frame; larger ones are refused before allocation
   double timeout = 0;  // stdin only: end the input after this many seconds without data (0: wait forever)
 };
 
@@ -90,7 +92,9 @@ class Decoder final : public FrameSource {
 
  private:
   static int interrupt_cb(void* opaque);
+  bool warned_interlaced_ = false;
   void fix_timestamps(AVFrame* frame, int64_t* duration);
+  void warn_interlaced();
 
   // stdin through poll(): reads wake on interrupt() and on the timeout.
   struct StdinReader {
