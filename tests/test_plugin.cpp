@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,74 @@ void output_size(GstHarness* h, int* w, int* hh, std::string* format) {
   *hh = GST_VIDEO_INFO_HEIGHT(&info);
   *format = gst_video_format_to_string(GST_VIDEO_INFO_FORMAT(&info));
   gst_caps_unref(caps);
+}
+
+// Runs a gst-launch description to EOS or ERROR (at most `timeout_s`), counting
+// the buffers that reach the fakesink named "sink" and the caps they came with.
+struct PipelineRun {
+  bool finished = false;  // EOS or ERROR arrived in time (no hang)
+  bool error = false;
+  std::string message;  // error text and debug string
+  int buffers = 0;
+  int width = 0;
+  int height = 0;
+};
+
+void on_handoff(GstElement* /*sink*/, GstBuffer* /*buf*/, GstPad* pad, gpointer user) {
+  auto* r = static_cast<PipelineRun*>(user);
+  ++r->buffers;
+  if (GstCaps* caps = gst_pad_get_current_caps(pad)) {
+    GstVideoInfo info;
+    if (gst_video_info_from_caps(&info, caps)) {
+      r->width = GST_VIDEO_INFO_WIDTH(&info);
+      r->height = GST_VIDEO_INFO_HEIGHT(&info);
+    }
+    gst_caps_unref(caps);
+  }
+}
+
+PipelineRun run_pipeline(const std::string& desc, int timeout_s = 60) {
+  PipelineRun r;
+  GError* err = nullptr;
+  GstElement* p = gst_parse_launch(desc.c_str(), &err);
+  if (p == nullptr || err != nullptr) {
+    r.finished = true;
+    r.error = true;
+    r.message = err != nullptr ? err->message : "parse failed";
+    if (err != nullptr) {
+      g_error_free(err);
+    }
+    if (p != nullptr) {
+      gst_object_unref(p);
+    }
+    return r;
+  }
+  if (GstElement* sink = gst_bin_get_by_name(GST_BIN(p), "sink")) {
+    g_object_set(sink, "signal-handoffs", TRUE, nullptr);
+    g_signal_connect(sink, "handoff", G_CALLBACK(on_handoff), &r);
+    gst_object_unref(sink);
+  }
+  gst_element_set_state(p, GST_STATE_PLAYING);
+  GstBus* bus = gst_element_get_bus(p);
+  GstMessage* msg = gst_bus_timed_pop_filtered(bus, static_cast<GstClockTime>(timeout_s) * GST_SECOND,
+                                               static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  if (msg != nullptr) {
+    r.finished = true;
+    if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) {
+      r.error = true;
+      GError* gerr = nullptr;
+      gchar* debug = nullptr;
+      gst_message_parse_error(msg, &gerr, &debug);
+      r.message = std::string(gerr->message) + " | " + (debug != nullptr ? debug : "");
+      g_error_free(gerr);
+      g_free(debug);
+    }
+    gst_message_unref(msg);
+  }
+  gst_object_unref(bus);
+  gst_element_set_state(p, GST_STATE_NULL);
+  gst_object_unref(p);
+  return r;
 }
 
 }  // namespace
@@ -397,6 +466,114 @@ TEST(FgPredict, InterpolateReportsOneFrameOfLatency) {
   ASSERT_EQ(gst_harness_push(h, make_frame(caps_str("I420", 16, 16, 15), 0)), GST_FLOW_OK);
   EXPECT_EQ(gst_harness_query_latency(h), gst_util_uint64_scale(1, GST_SECOND, 15));
   gst_harness_teardown(h);
+}
+
+// Hardening case 25: the fault matrix, where it applies, through the elements in
+// real pipelines: each case ends (EOS or an error on the bus) within its time,
+// never a crash or a hang, and produces what the CLI would.
+TEST(ElementsMatrix, OddAndTinySizes) {
+  PipelineRun r = run_pipeline(
+      "videotestsrc num-buffers=3 ! video/x-raw,format=I420,width=85,height=47 ! fgsuperres scale=3 model=lanczos ! "
+      "fakesink name=sink");
+  ASSERT_TRUE(r.finished);
+  EXPECT_FALSE(r.error) << r.message;
+  EXPECT_EQ(r.buffers, 3);
+  EXPECT_EQ(r.width, 255);
+  EXPECT_EQ(r.height, 141);
+  for (const std::string model : {"fast", "quality"}) {
+    r = run_pipeline(
+        "videotestsrc num-buffers=3 ! video/x-raw,format=I420,width=6,height=4 ! fgsuperres scale=2 model=" + model +
+        " ! fakesink name=sink");
+    ASSERT_TRUE(r.finished);
+    EXPECT_FALSE(r.error) << model << r.message;
+    EXPECT_EQ(r.buffers, 3) << model;
+    EXPECT_EQ(r.width, 12) << model;
+  }
+  r = run_pipeline(
+      "videotestsrc num-buffers=4 ! video/x-raw,format=I420,width=6,height=4,framerate=30/1 ! fgpredict fps=60/1 ! "
+      "fakesink name=sink");
+  ASSERT_TRUE(r.finished);
+  EXPECT_FALSE(r.error) << r.message;
+  EXPECT_GE(r.buffers, 7);  // 4 frames at 30 -> 60 fps: 7 or 8 (the last one held to EOS)
+  EXPECT_LE(r.buffers, 8);
+}
+
+TEST(ElementsMatrix, UnsupportedFormatsAreNotNegotiatedErrors) {
+  for (const std::string fmt : {"I420_10LE", "GRAY16_LE", "AYUV64"}) {
+    for (const std::string element : {"fgsuperres scale=2", "fgpredict factor=2"}) {
+      const PipelineRun r = run_pipeline("videotestsrc num-buffers=2 ! video/x-raw,format=" + fmt +
+                                         ",width=64,height=48 ! " + element + " ! fakesink name=sink");
+      ASSERT_TRUE(r.finished) << fmt << " " << element;
+      EXPECT_TRUE(r.error) << fmt << " " << element;
+      // Refused when linking (gst-launch) or when negotiating, with the caps named.
+      EXPECT_TRUE(r.message.find("not-negotiated") != std::string::npos ||
+                  r.message.find("can't handle caps") != std::string::npos)
+          << r.message;
+      EXPECT_EQ(r.buffers, 0);
+    }
+  }
+}
+
+TEST(ElementsMatrix, BadAndDamagedFilesEndWithoutAHang) {
+  const std::string dir = make_temp_dir("gstmatrix");
+  {
+    FILE* f = std::fopen((dir + "/notes.txt").c_str(), "w");
+    std::fputs("not a video\n", f);
+    std::fclose(f);
+  }
+  FixtureSpec spec;
+  spec.width = 160;
+  spec.height = 120;
+  spec.frames = 60;
+  make_fixture(dir + "/full.mkv", spec);
+  fs::copy_file(dir + "/full.mkv", dir + "/cut.mkv");
+  fs::resize_file(dir + "/cut.mkv", fs::file_size(dir + "/full.mkv") / 3);
+  fs::copy_file(dir + "/full.mkv", dir + "/corrupt.mkv");
+  {
+    FILE* f = std::fopen((dir + "/corrupt.mkv").c_str(), "r+b");
+    std::fseek(f, static_cast<long>(fs::file_size(dir + "/full.mkv") / 2), SEEK_SET);
+    uint32_t x = 99;
+    for (int i = 0; i < 2000; ++i) {
+      x = x * 1664525U + 1013904223U;
+      std::fputc(static_cast<int>(x >> 24), f);
+    }
+    std::fclose(f);
+  }
+  const std::string chain = " ! decodebin ! videoconvert ! fgsuperres scale=2 model=fast ! fakesink name=sink";
+  PipelineRun r = run_pipeline("filesrc location=" + dir + "/notes.txt" + chain);
+  ASSERT_TRUE(r.finished);
+  EXPECT_TRUE(r.error);
+  EXPECT_EQ(r.buffers, 0);
+  r = run_pipeline("filesrc location=" + dir + "/full.mkv" + chain);
+  ASSERT_TRUE(r.finished);
+  EXPECT_FALSE(r.error) << r.message;
+  EXPECT_EQ(r.buffers, 60);
+  EXPECT_EQ(r.width, 320);
+  // Truncated: the frames that are there, then EOS or an error, no hang.
+  r = run_pipeline("filesrc location=" + dir + "/cut.mkv" + chain);
+  ASSERT_TRUE(r.finished);
+  EXPECT_GT(r.buffers, 5);
+  EXPECT_LT(r.buffers, 60);
+  // Corrupt bytes in the middle: EOS or an error after what the demuxer recovers.
+  r = run_pipeline("filesrc location=" + dir + "/corrupt.mkv" + chain);
+  ASSERT_TRUE(r.finished);
+
+  EXPECT_GT(r.buffers, 10);  // what matroskademux recovers; it may stop at the damage
+  // The predictor on the same damaged inputs (Matroska has no fixed frame rate, so
+  // the target rate is given: factor=2 would be refused with "no frame rate").
+  const std::string predict = " ! decodebin ! videoconvert ! fgpredict fps=50/1 ! fakesink name=sink";
+  r = run_pipeline("filesrc location=" + dir + "/cut.mkv" + predict);
+  ASSERT_TRUE(r.finished);
+
+  EXPECT_GT(r.buffers, 10);
+  r = run_pipeline("filesrc location=" + dir + "/corrupt.mkv" + predict);
+  ASSERT_TRUE(r.finished);
+  EXPECT_GT(r.buffers, 20);
+  r = run_pipeline("filesrc location=" + dir + "/full.mkv ! decodebin ! videoconvert ! fgpredict factor=2 ! fakesink");
+  ASSERT_TRUE(r.finished);
+  EXPECT_TRUE(r.error);
+  EXPECT_NE(r.message.find("frame rate"), std::string::npos) << r.message;
+  fs::remove_all(dir);
 }
 
 int main(int argc, char** argv) {
