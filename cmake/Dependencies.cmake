@@ -11,6 +11,9 @@ if(NOT CLI11_FOUND)
   target_include_directories(CLI11::CLI11 INTERFACE ${CLI11_INCLUDE_DIR})
 endif()
 find_package(nlohmann_json 3 REQUIRED)
+if(FRAMEGEN_FUZZ)
+  return()  # the fuzz build needs libav and spdlog only
+endif()
 # LibTorch (Debian's libtorch-dev, CPU build with oneDNN). Found at the top so its
 # imported targets are visible to models/, tools/, plugins/ and tests/.
 find_package(Torch REQUIRED)

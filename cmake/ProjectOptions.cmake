@@ -22,3 +22,13 @@ if(FRAMEGEN_SANITIZERS)
     add_compile_options(-fno-sanitize-recover=undefined)
   endif()
 endif()
+
+# libFuzzer build: every target instrumented for coverage; the fuzz target itself
+# links the libFuzzer main (tests/fuzz/CMakeLists.txt).
+if(FRAMEGEN_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "FRAMEGEN_FUZZ needs clang (use the fuzz preset)")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -g)
+  add_link_options(-fsanitize=address,undefined)
+endif()

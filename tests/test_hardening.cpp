@@ -155,10 +155,10 @@ TEST_F(HardeningTest, SigtermFinalizesAndSecondSignalAbortsAndDeletes) {
       const int devnull = ::open("/dev/null", O_WRONLY);
       ::dup2(devnull, STDERR_FILENO);
       ::execl(kCli.c_str(), kCli.c_str(), "upscale", path("long.mkv").c_str(), "-o", out.c_str(), "--scale", "4",
-              "--preset", "slower", "--threads", "1", static_cast<char*>(nullptr));
+              "--preset", "ultrafast", "--threads", "1", static_cast<char*>(nullptr));
       ::_exit(127);
     }
-    ::usleep(1500 * 1000);
+    ASSERT_TRUE(wait_for_partial_output(out, pid, 0, 120)) << "the job never started writing";
     ::kill(pid, SIGTERM);
     if (signals == 2) {
       ::usleep(200 * 1000);  // two signals sent at once would merge into one

@@ -127,10 +127,12 @@ TEST(SpscQueue, CloseWakesBlockedConsumer) {
 
 TEST(SpscQueue, CloseWakesBlockedProducer) {
   SpscQueue<int> q(2);
-  ASSERT_TRUE(q.try_push(1));
-  ASSERT_TRUE(q.try_push(2));
   std::atomic<int> result{-1};
-  std::thread producer([&] { result = q.push(3) ? 1 : 0; });  // blocks: full
+  std::thread producer([&] {  // the one producer thread (the debug role guard checks it)
+    ASSERT_TRUE(q.try_push(1));
+    ASSERT_TRUE(q.try_push(2));
+    result = q.push(3) ? 1 : 0;  // blocks: full
+  });
   std::this_thread::sleep_for(50ms);
   EXPECT_EQ(result.load(), -1);
   q.close();

@@ -10,7 +10,8 @@ PACKAGES=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-libav
   libspdlog-dev libgtest-dev libcli11-dev nlohmann-json3-dev
-  ffmpeg
+  ffmpeg time  # the ffmpeg program makes test fixtures; GNU time measures peak RSS (bench_memory.sh)
+  clang libclang-rt-14-dev  # the libFuzzer build (tools/fuzz.sh, fuzz preset)
 )
 
 missing=()

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 
 #include <cmath>
 
@@ -44,7 +45,9 @@ void check_is_readable_file(const std::string& path) {
 }
 
 AvInputPtr open_input(const std::string& path, AVIOInterruptCB* cb, AVIOContext* custom_io = nullptr) {
-  check_is_readable_file(path);
+  if (custom_io == nullptr) {
+    check_is_readable_file(path);
+  }
   AVFormatContext* raw = avformat_alloc_context();
   if (raw == nullptr) {
     throw std::bad_alloc();
@@ -90,6 +93,33 @@ int pick_video_stream(AVFormatContext* input, int wanted, const std::string& pat
   throw Error(ErrorKind::kInput, "'" + path + "' has no video stream");
 }
 
+// Colour tags read from a damaged or hostile file can hold any integer; loading
+// one that is out of its enum's range is undefined behaviour (UBSan's -fsanitize=
+// enum found this with the fuzzer). Read the raw integer and replace values
+// outside [0, count) by `fallback`.
+template <typename E>
+E checked_enum(const E& field, int count, E fallback) {
+  int raw = 0;
+  static_assert(sizeof(E) == sizeof(int));
+  std::memcpy(&raw, &field, sizeof raw);
+  return raw >= 0 && raw < count ? static_cast<E>(raw) : fallback;
+}
+
+template <typename E>
+void sanitize_enum(E& field, int count, E fallback) {
+  const E v = checked_enum(field, count, fallback);
+  std::memcpy(&field, &v, sizeof v);
+}
+
+// Frame-level tags, in place, before anything reads them as enums.
+void sanitize_frame_tags(AVFrame* f) {
+  sanitize_enum(f->color_primaries, AVCOL_PRI_NB, AVCOL_PRI_UNSPECIFIED);
+  sanitize_enum(f->color_trc, AVCOL_TRC_NB, AVCOL_TRC_UNSPECIFIED);
+  sanitize_enum(f->colorspace, AVCOL_SPC_NB, AVCOL_SPC_UNSPECIFIED);
+  sanitize_enum(f->color_range, AVCOL_RANGE_NB, AVCOL_RANGE_UNSPECIFIED);
+  sanitize_enum(f->chroma_location, AVCHROMA_LOC_NB, AVCHROMA_LOC_UNSPECIFIED);
+}
+
 VideoInfo describe(AVFormatContext* input, int index, const std::string& path) {
   VideoInfo info;
   info.path = path;
@@ -115,12 +145,13 @@ VideoInfo describe(AVFormatContext* input, int index, const std::string& path) {
     const double r = av_display_rotation_get(reinterpret_cast<const int32_t*>(m));
     info.rotation = std::isnan(r) ? 0.0 : -r;
   }
-  info.color_primaries = par->color_primaries;
-  info.color_trc = par->color_trc;
-  info.colorspace = par->color_space;
-  info.color_range = par->color_range;
-  info.chroma_location = par->chroma_location;
-  info.interlaced = par->field_order != AV_FIELD_UNKNOWN && par->field_order != AV_FIELD_PROGRESSIVE;
+  info.color_primaries = checked_enum(par->color_primaries, AVCOL_PRI_NB, AVCOL_PRI_UNSPECIFIED);
+  info.color_trc = checked_enum(par->color_trc, AVCOL_TRC_NB, AVCOL_TRC_UNSPECIFIED);
+  info.colorspace = checked_enum(par->color_space, AVCOL_SPC_NB, AVCOL_SPC_UNSPECIFIED);
+  info.color_range = checked_enum(par->color_range, AVCOL_RANGE_NB, AVCOL_RANGE_UNSPECIFIED);
+  info.chroma_location = checked_enum(par->chroma_location, AVCHROMA_LOC_NB, AVCHROMA_LOC_UNSPECIFIED);
+  const AVFieldOrder field_order = checked_enum(par->field_order, AV_FIELD_BT + 1, AV_FIELD_UNKNOWN);
+  info.interlaced = field_order != AV_FIELD_UNKNOWN && field_order != AV_FIELD_PROGRESSIVE;
   for (unsigned i = 0; i < input->nb_streams; ++i) {
     const AVStream* s = input->streams[i];
     StreamInfo si;
@@ -176,7 +207,6 @@ Decoder::Decoder(const std::string& path, const DecoderOptions& options)
   if (options.timeout > 0 && path != "-") {
     throw Error(ErrorKind::kUsage, "--timeout applies to stdin input ('-'), not to '" + path + "'");
   }
-  AVIOInterruptCB cb{&Decoder::interrupt_cb, this};
   AVIOContext* custom = nullptr;
   if (path == "-") {
     stdin_ = std::make_unique<StdinReader>();
@@ -191,6 +221,65 @@ Decoder::Decoder(const std::string& path, const DecoderOptions& options)
     }
     custom = stdin_->avio;
   }
+  init(options, custom);
+}
+
+Decoder::Decoder(const std::string& name, const uint8_t* data, std::size_t size, const DecoderOptions& options)
+    : path_(name), packet_(make_av_packet()), shells_(make_shell_recycler()) {
+  stdin_ = std::make_unique<StdinReader>();
+  stdin_->mem = data;
+  stdin_->mem_size = size;
+  constexpr int kBufferSize = 1 << 15;
+  stdin_->buffer = static_cast<unsigned char*>(av_malloc(kBufferSize));
+  stdin_->avio = avio_alloc_context(stdin_->buffer, kBufferSize, 0, stdin_.get(), &Decoder::read_memory, nullptr,
+                                    &Decoder::seek_memory);
+  if (stdin_->avio == nullptr) {
+    throw std::bad_alloc();
+  }
+  init(options, stdin_->avio);
+}
+
+int Decoder::read_memory(void* opaque, uint8_t* buf, int size) {
+  auto* r = static_cast<StdinReader*>(opaque);
+  const std::size_t left = r->mem_size - r->mem_pos;
+  if (left == 0) {
+    return AVERROR_EOF;
+  }
+  const std::size_t n = std::min(left, static_cast<std::size_t>(size));
+  std::memcpy(buf, r->mem + r->mem_pos, n);
+  r->mem_pos += n;
+  return static_cast<int>(n);
+}
+
+int64_t Decoder::seek_memory(void* opaque, int64_t offset, int whence) {
+  auto* r = static_cast<StdinReader*>(opaque);
+  if ((whence & AVSEEK_SIZE) != 0) {
+    return static_cast<int64_t>(r->mem_size);
+  }
+  int64_t base = 0;
+  switch (whence & ~AVSEEK_FORCE) {
+    case SEEK_SET:
+      break;
+    case SEEK_CUR:
+      base = static_cast<int64_t>(r->mem_pos);
+      break;
+    case SEEK_END:
+      base = static_cast<int64_t>(r->mem_size);
+      break;
+    default:
+      return AVERROR(EINVAL);
+  }
+  const int64_t pos = base + offset;
+  if (pos < 0 || pos > static_cast<int64_t>(r->mem_size)) {
+    return AVERROR(EINVAL);
+  }
+  r->mem_pos = static_cast<std::size_t>(pos);
+  return pos;
+}
+
+void Decoder::init(const DecoderOptions& options, AVIOContext* custom) {
+  const std::string& path = path_;
+  AVIOInterruptCB cb{&Decoder::interrupt_cb, this};
   try {
     input_ = open_input(path, &cb, custom);
   } catch (const Error& e) {
@@ -296,6 +385,7 @@ Frame Decoder::next() {
     Frame frame = make_shell(shells_, info_.time_base);
     int ret = avcodec_receive_frame(codec_.get(), frame.av());
     if (ret >= 0) {
+      sanitize_frame_tags(frame.av());
       int64_t duration = 0;
       fix_timestamps(frame.av(), &duration);
       frame.set_duration(duration);

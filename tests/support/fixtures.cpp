@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -478,6 +479,26 @@ RunResult run_command(const std::vector<std::string>& argv) {
 bool file_exists(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0;
+}
+
+}  // namespace framegen::test
+
+namespace framegen::test {
+
+bool wait_for_partial_output(const std::string& output, int pid, long min_bytes, double timeout_s) {
+  namespace fs = std::filesystem;
+  const fs::path o(output);
+  const fs::path part = o.parent_path() / ("." + o.filename().string() + ".framegen-" + std::to_string(pid) + ".part");
+  const auto t0 = std::chrono::steady_clock::now();
+  while (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() < timeout_s) {
+    std::error_code ec;
+    const auto size = fs::file_size(part, ec);
+    if (!ec && static_cast<long>(size) > min_bytes) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
 }
 
 }  // namespace framegen::test

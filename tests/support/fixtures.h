@@ -77,4 +77,10 @@ RunResult run_command(const std::vector<std::string>& argv);
 
 bool file_exists(const std::string& path);
 
+// Waits (up to `timeout_s`) until framegen process `pid` has written more than
+// `min_bytes` into its temporary output for `output` (".NAME.framegen-PID.part"
+// beside it): the job is running and has encoded frames, so a signal sent now
+// lands mid-run however slow the machine (or a sanitizer build) is.
+bool wait_for_partial_output(const std::string& output, int pid, long min_bytes, double timeout_s);
+
 }  // namespace framegen::test

@@ -67,6 +67,9 @@ class Decoder final : public FrameSource {
 
   // Opens and probes the input; throws Error(kInput) naming the path on failure.
   Decoder(const std::string& path, const DecoderOptions& options = {});
+  // Reads a file held in memory (`data` must outlive the decoder); `name` is used in
+  // messages. For the fuzzer and for callers that already hold the bytes.
+  Decoder(const std::string& name, const uint8_t* data, std::size_t size, const DecoderOptions& options = {});
   ~Decoder() override;
 
   [[nodiscard]] std::string name() const override { return "decode"; }
@@ -96,8 +99,14 @@ class Decoder final : public FrameSource {
   void fix_timestamps(AVFrame* frame, int64_t* duration);
   void warn_interlaced();
 
-  // stdin through poll(): reads wake on interrupt() and on the timeout.
+  void init(const DecoderOptions& options, AVIOContext* custom);
+
+  // Custom input: stdin through poll() (reads wake on interrupt() and on the
+  // timeout), or a memory buffer.
   struct StdinReader {
+    const uint8_t* mem = nullptr;  // memory input when set
+    std::size_t mem_size = 0;
+    std::size_t mem_pos = 0;
     std::atomic<bool>* interrupted = nullptr;
     double timeout = 0;
     bool timed_out = false;
@@ -116,6 +125,8 @@ class Decoder final : public FrameSource {
     }
   };
   static int read_stdin(void* opaque, uint8_t* buf, int size);
+  static int read_memory(void* opaque, uint8_t* buf, int size);
+  static int64_t seek_memory(void* opaque, int64_t offset, int whence);
 
   std::unique_ptr<StdinReader> stdin_;  // declared before input_: outlives the demuxer
   std::string path_;

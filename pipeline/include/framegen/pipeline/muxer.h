@@ -63,7 +63,6 @@ class Muxer {
   bool finished_ = false;
   std::deque<std::pair<AvPacketPtr, int>> held_;  // (packet, input stream index)
   int64_t passthrough_packets_ = 0;
-  int64_t last_video_dts_ = INT64_MIN;
 };
 
 }  // namespace framegen

@@ -43,12 +43,8 @@ class SpscQueue {
  public:
   // capacity: maximum number of items held at once (>= 1).
   explicit SpscQueue(std::size_t capacity)
-      : capacity_(capacity + 1),  // one slot stays empty to tell full from empty
-        slots_(static_cast<T*>(::operator new[](sizeof(T) * (capacity + 1), std::align_val_t{alignof(T)}))) {
-    if (capacity == 0) {
-      throw std::invalid_argument("SpscQueue capacity must be at least 1");
-    }
-  }
+      : capacity_(checked_capacity(capacity) + 1),  // one slot stays empty to tell full from empty
+        slots_(static_cast<T*>(::operator new[](sizeof(T) * (capacity + 1), std::align_val_t{alignof(T)}))) {}
 
   // Any thread, once both sides are done with the queue.
   ~SpscQueue() {
@@ -236,6 +232,14 @@ class SpscQueue {
       std::lock_guard lock(mutex_);
       cv_.notify_all();
     }
+  }
+
+  // Validated before anything is allocated (a throwing constructor runs no destructor).
+  static std::size_t checked_capacity(std::size_t capacity) {
+    if (capacity == 0) {
+      throw std::invalid_argument("SpscQueue capacity must be at least 1");
+    }
+    return capacity;
   }
 
 #ifndef NDEBUG
