@@ -1,5 +1,7 @@
 #include "framegen/models/predictor_net.h"
 
+#include <array>
+
 namespace framegen::models {
 
 namespace nn = torch::nn;
@@ -7,9 +9,18 @@ namespace F = torch::nn::functional;
 
 namespace {
 
-constexpr int kCoarse = 48;  // channels of the 1/8 flow block
-constexpr int kFine = 32;    // channels of the 1/4 flow block
-constexpr int kRefine = 16;  // channels of the full-resolution residual block
+// Channels and 3x3 layers of each level (the first conv and the output conv come on top).
+constexpr int kC16 = 64;
+constexpr int kL16 = 4;
+constexpr int kC8 = 48;
+constexpr int kL8 = 3;
+constexpr int kC4 = 32;
+constexpr int kL4 = 3;
+constexpr int kC2 = 16;
+constexpr int kL2 = 2;
+constexpr int kRefine = 16;              // channels of the full-resolution block
+constexpr int kRefineIn = 9;             // both warped inputs and their blend
+constexpr int kLevelIn = 3 * 4 + 5 + 1;  // inputs, warped inputs, flow, mask, t
 
 nn::Sequential flow_block(int in, int c, int layers) {
   nn::Sequential s;
@@ -50,29 +61,74 @@ torch::Tensor backward_warp(const torch::Tensor& img, const torch::Tensor& flow)
 }
 
 FrameGeneratorImpl::FrameGeneratorImpl() {
-  coarse_ = register_module("coarse", flow_block(/*in=*/7, kCoarse, /*layers=*/4));
-  fine_ = register_module("fine", flow_block(/*in=*/3 * 4 + 5 + 1, kFine, /*layers=*/3));
+  coarse_ = register_module("coarse", flow_block(/*in=*/7, kC16, kL16));
+  fine8_ = register_module("fine8", flow_block(kLevelIn, kC8, kL8));
+  fine4_ = register_module("fine4", flow_block(kLevelIn, kC4, kL4));
+  fine2_ = register_module("fine2", flow_block(kLevelIn, kC2, kL2));
   nn::Sequential r;
-  r->push_back(nn::Conv2d(nn::Conv2dOptions(9, kRefine, /*kernel_size=*/3).padding(1)));
+  r->push_back(nn::Conv2d(nn::Conv2dOptions(kRefineIn, kRefine, /*kernel_size=*/3).padding(1)));
   r->push_back(nn::PReLU(nn::PReLUOptions().num_parameters(kRefine)));
-  r->push_back(nn::Conv2d(nn::Conv2dOptions(kRefine, 3, /*kernel_size=*/3).padding(1)));
+  r->push_back(nn::Conv2d(nn::Conv2dOptions(kRefine, kRefine, /*kernel_size=*/3).padding(1)));
+  r->push_back(nn::PReLU(nn::PReLUOptions().num_parameters(kRefine)));
+  r->push_back(nn::Conv2d(nn::Conv2dOptions(kRefine, 4, /*kernel_size=*/3).padding(1)));
   refine_ = register_module("refine", r);
   // Start from "no motion, equal blend, no residual".
   torch::NoGradGuard g;
-  for (auto* s : {&coarse_, &fine_, &refine_}) {
+  for (auto* s : {&coarse_, &fine8_, &fine4_, &fine2_, &refine_}) {
     auto last = (*s)->ptr((*s)->size() - 1)->as<nn::Conv2d>();
     last->weight.mul_(0.1);
     last->bias.zero_();
   }
 }
 
+FrameGeneratorImpl::Estimate FrameGeneratorImpl::pyramid(const torch::Tensor& i0, const torch::Tensor& i1,
+                                                         const torch::Tensor& t) {
+  const int64_t n = i0.size(0);
+  const int64_t h = i0.size(2);
+  const int64_t w = i0.size(3);
+  // Average-pooled pyramids of both inputs: index k holds 1/2^(k+1).
+  std::array<torch::Tensor, 4> a;
+  std::array<torch::Tensor, 4> b;
+  a[0] = downsample(i0, 2);
+  b[0] = downsample(i1, 2);
+  for (std::size_t k = 1; k < a.size(); ++k) {
+    a[k] = downsample(a[k - 1], 2);
+    b[k] = downsample(b[k - 1], 2);
+  }
+  // 1/16: motion from scratch (flow in 1/16 pixels, up to a few of them).
+  torch::Tensor est = coarse_->forward(torch::cat({a[3], b[3], t.expand({n, 1, h / 16, w / 16})}, 1));
+  torch::Tensor flow = est.slice(1, 0, 4) * 4.0;
+  torch::Tensor mask = est.slice(1, 4, 5);
+  struct Level {
+    nn::Sequential* block;
+    std::size_t index;
+    int64_t div;
+    double step;  // output scale, in this level's pixels
+  };
+  for (const Level& l : {Level{&fine8_, 2, 8, 2.0}, Level{&fine4_, 1, 4, 2.0}, Level{&fine2_, 0, 2, 1.0}}) {
+    const int64_t lh = h / l.div;
+    const int64_t lw = w / l.div;
+    flow = resize(flow, lh, lw) * 2.0;
+    mask = resize(mask, lh, lw);
+    const torch::Tensor& al = a[l.index];
+    const torch::Tensor& bl = b[l.index];
+    const torch::Tensor wa = backward_warp(al, flow.slice(1, 0, 2));
+    const torch::Tensor wb = backward_warp(bl, flow.slice(1, 2, 4));
+    const torch::Tensor d = (*l.block)->forward(
+        torch::cat({al, bl, wa, wb, flow * (static_cast<double>(l.div) / 16.0), mask, t.expand({n, 1, lh, lw})}, 1));
+    flow = flow + d.slice(1, 0, 4) * l.step;
+    mask = mask + d.slice(1, 4, 5);
+  }
+  return {flow, mask};
+}
+
 PredictorOutput FrameGeneratorImpl::forward(const torch::Tensor& i0_in, const torch::Tensor& i1_in,
                                             const torch::Tensor& t_in) {
   const int64_t h0 = i0_in.size(2);
   const int64_t w0 = i0_in.size(3);
-  // Pad to a multiple of 8 (replicate), crop back at the end.
-  const int64_t ph = (8 - h0 % 8) % 8;
-  const int64_t pw = (8 - w0 % 8) % 8;
+  // Pad to a multiple of 16 (replicate), crop back at the end.
+  const int64_t ph = (16 - h0 % 16) % 16;
+  const int64_t pw = (16 - w0 % 16) % 16;
   torch::Tensor i0 = i0_in;
   torch::Tensor i1 = i1_in;
   if (ph != 0 || pw != 0) {
@@ -84,33 +140,36 @@ PredictorOutput FrameGeneratorImpl::forward(const torch::Tensor& i0_in, const to
   const int64_t h = i0.size(2);
   const int64_t w = i0.size(3);
   const torch::Tensor t = t_in.to(i0.options()).view({n, 1, 1, 1});
+  const bool extrapolate = (t > 1.0).all().item<bool>();
 
-  // 1/8: motion from scratch.
-  const torch::Tensor a8 = downsample(i0, 8);
-  const torch::Tensor b8 = downsample(i1, 8);
-  torch::Tensor est = coarse_->forward(torch::cat({a8, b8, t.expand({n, 1, h / 8, w / 8})}, 1));
-  torch::Tensor flow = est.slice(1, 0, 4);  // pixels at 1/8
-  torch::Tensor mask = est.slice(1, 4, 5);
+  torch::Tensor flow;
+  torch::Tensor mask;
+  if (!extrapolate) {
+    Estimate e = pyramid(i0, i1, t);
+    flow = resize(e.flow, h, w) * 2.0;
+    mask = resize(e.mask, h, w);
+  } else {
+    // Motion between the inputs: the flow I1 -> I0 (pyramid at t = 1), continued
+    // at constant velocity for s = t - 1 more frame intervals.
+    Estimate e = pyramid(i0, i1, torch::ones_like(t));
+    const torch::Tensor v = e.flow.slice(1, 0, 2);  // I1 -> I0, half-resolution pixels
+    const torch::Tensor s = t - 1.0;
+    // target -> I1: the motion found where the target pixel came from (one advection step).
+    torch::Tensor f1 = v * s;
+    f1 = backward_warp(v, f1) * s;
+    // target -> I0: on to I1, then I1's own motion back to I0.
+    const torch::Tensor f0 = f1 + backward_warp(v, f1);
+    flow = resize(torch::cat({f0, f1}, 1), h, w) * 2.0;
+    mask = resize(e.mask, h, w);
+  }
 
-  // 1/4: refine with both inputs warped by the current estimate.
-  const torch::Tensor a4 = downsample(i0, 4);
-  const torch::Tensor b4 = downsample(i1, 4);
-  flow = resize(flow, h / 4, w / 4) * 2.0;
-  mask = resize(mask, h / 4, w / 4);
-  const torch::Tensor wa = backward_warp(a4, flow.slice(1, 0, 2));
-  const torch::Tensor wb = backward_warp(b4, flow.slice(1, 2, 4));
-  const torch::Tensor d =
-      fine_->forward(torch::cat({a4, b4, wa, wb, flow * 0.25, mask, t.expand({n, 1, h / 4, w / 4})}, 1));
-  flow = flow + d.slice(1, 0, 4) * 4.0;
-  mask = mask + d.slice(1, 4, 5);
-
-  // Full resolution: warp, blend, refine.
-  flow = resize(flow, h, w) * 4.0;
-  const torch::Tensor m = torch::sigmoid(resize(mask, h, w));
+  // Full resolution: warp, blend, correct the mask, add a residual.
   const torch::Tensor w0f = backward_warp(i0, flow.slice(1, 0, 2));
   const torch::Tensor w1f = backward_warp(i1, flow.slice(1, 2, 4));
-  const torch::Tensor blend = m * w0f + (1 - m) * w1f;
-  torch::Tensor out = blend + refine_->forward(torch::cat({w0f, w1f, blend}, 1));
+  const torch::Tensor m0 = torch::sigmoid(mask);
+  const torch::Tensor r = refine_->forward(torch::cat({w0f, w1f, m0 * w0f + (1 - m0) * w1f}, 1));
+  const torch::Tensor m = torch::sigmoid(mask + r.slice(1, 3, 4));
+  torch::Tensor out = m * w0f + (1 - m) * w1f + r.slice(1, 0, 3);
   out = out.clamp(0, 1);
   PredictorOutput o;
   o.frame = out.slice(2, 0, h0).slice(3, 0, w0);
@@ -123,11 +182,10 @@ PredictorOutput FrameGeneratorImpl::forward(const torch::Tensor& i0_in, const to
 }
 
 int64_t FrameGeneratorImpl::macs_per_pixel() const {
-  // Per full-resolution pixel: 1/64 of the coarse block, 1/16 of the fine one.
-  const int64_t coarse = 9 * (7 * kCoarse + 4 * kCoarse * kCoarse + kCoarse * 5);
-  const int64_t fine = 9 * (18 * kFine + 3 * kFine * kFine + kFine * 5);
-  const int64_t refine = 9 * (9 * kRefine + kRefine * 3);
-  return coarse / 64 + fine / 16 + refine;
+  auto block = [](int64_t in, int64_t c, int64_t layers) { return 9 * (in * c + layers * c * c + c * 5); };
+  // Per full-resolution pixel: each level's block divided by its pixel ratio.
+  return block(7, kC16, kL16) / 256 + block(kLevelIn, kC8, kL8) / 64 + block(kLevelIn, kC4, kL4) / 16 +
+         block(kLevelIn, kC2, kL2) / 4 + 9 * (kRefineIn * kRefine + kRefine * kRefine + kRefine * 4);
 }
 
 PatchDiscriminatorImpl::PatchDiscriminatorImpl() {

@@ -171,6 +171,7 @@ int main(int argc, char** argv) {
   std::string task = "interp";
   std::string data = "training-data";
   std::string out;
+  std::string init;
   int64_t iters = 8000;
   int batch = 8;
   int patch = 128;
@@ -185,6 +186,8 @@ int main(int argc, char** argv) {
   app.add_option("--task", task, "interp or extrap")->check(CLI::IsMember({"interp", "extrap"}));
   app.add_option("--data", data, "folder made by tools/fetch-training-data.sh");
   app.add_option("--out", out, "generator weights to write")->required();
+  app.add_option("--init", init, "start the generator from these weights (e.g. interp.pt for extrap)")
+      ->check(CLI::ExistingFile);
   app.add_option("--iters", iters, "optimizer steps");
   app.add_option("--batch", batch, "samples per step");
   app.add_option("--patch", patch, "crop side");
@@ -232,6 +235,10 @@ int main(int argc, char** argv) {
 
   FrameGenerator gen;
   PatchDiscriminator disc;
+  if (!init.empty()) {
+    torch::load(gen, init);
+    spdlog::info("generator initialised from {}", init);
+  }
   torch::optim::Adam gopt(gen->parameters(), torch::optim::AdamOptions(lr).betas({0.9, 0.999}));
   torch::optim::Adam dopt(disc->parameters(), torch::optim::AdamOptions(lr).betas({0.5, 0.999}));
   spdlog::info("generator: {} MACs per pixel", gen->macs_per_pixel());

@@ -1,13 +1,18 @@
 // The GAN next-frame predictor's networks (LibTorch). Used by the frame predictor
 // runner (predictor.h) and by tools/train/train_predictor.cpp.
 //
-// Generator: estimates motion instead of painting pixels. Coarse-to-fine flow at
-// 1/8 and 1/4 resolution gives two backward flows (target -> each input) and a
+// Generator: estimates motion instead of painting pixels. Coarse-to-fine flow
+// (from scratch at 1/16, refined at 1/8, 1/4 and 1/2 on the inputs warped by the
+// current estimate) gives two backward flows (target -> each input) and a
 // blend/occlusion mask; both inputs are warped at full resolution, blended, and a
-// small full-resolution residual network refines the result.
+// small full-resolution network corrects the mask and adds a residual.
 //  - interpolation: inputs (I0, I1), time t in (0, 1); target I_t.
-//  - extrapolation: inputs (I_{k-1}, I_k); target I_{k+1} (t is fixed to 2).
-// Images: [N, 3, H, W] float RGB in [0, 1]; H, W any (padded to a multiple of 8
+//  - extrapolation (every t > 1): inputs (I_{k-1}, I_k); target I_{k-1+t}, t = 2
+//    for the next frame. The pyramid estimates the motion between the inputs
+//    (as if t = 1, flow I_k -> I_{k-1}); that motion is continued at constant
+//    velocity (advected along itself) to give the flows target -> I_k and
+//    target -> I_{k-1}, which are then warped, blended and refined as above.
+// Images: [N, 3, H, W] float RGB in [0, 1]; H, W any (padded to a multiple of 16
 // internally).
 //
 // Discriminator (training only): a patch discriminator conditioned on the inputs,
@@ -35,9 +40,17 @@ class FrameGeneratorImpl : public torch::nn::Module {
   [[nodiscard]] int64_t macs_per_pixel() const;
 
  private:
-  torch::nn::Sequential coarse_{nullptr};
-  torch::nn::Sequential fine_{nullptr};
-  torch::nn::Sequential refine_{nullptr};
+  struct Estimate {
+    torch::Tensor flow;  // [N, 4, H/2, W/2], half-resolution pixels
+    torch::Tensor mask;  // [N, 1, H/2, W/2], logits
+  };
+  Estimate pyramid(const torch::Tensor& i0, const torch::Tensor& i1, const torch::Tensor& t);
+
+  torch::nn::Sequential coarse_{nullptr};  // 1/16, from scratch
+  torch::nn::Sequential fine8_{nullptr};   // 1/8 refinement
+  torch::nn::Sequential fine4_{nullptr};   // 1/4 refinement
+  torch::nn::Sequential fine2_{nullptr};   // 1/2 refinement
+  torch::nn::Sequential refine_{nullptr};  // full resolution: mask correction + residual
 };
 TORCH_MODULE(FrameGenerator);
 
