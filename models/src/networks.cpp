@@ -37,7 +37,7 @@ SrNetConfig builtin_config(const std::string& name, int scale) {
   c.scale = scale;
   if (name == "fast") {
     c.channels = 16;
-    c.body = 4;
+    c.body = 2;
     c.residual_blocks = false;
   } else if (name == "quality") {
     c.channels = 32;
