@@ -367,42 +367,35 @@ TEST_F(HardeningTest, CoverArtIsNotProcessedAsVideo) {
 
 // 6: absurd or zero sizes in a header are refused before any frame is allocated.
 TEST_F(HardeningTest, PixelBudgetAndZeroSizesRefusedBeforeAllocating) {
-  {
-    std::ofstream f(path("huge.y4m"), std::ios::binary);
-    f << "YUV4MPEG2 W16384 H16384 F25:1 Ip A1:1 C420jpeg\nFRAME\n" << std::string(4096, '\x80');
-  }
+  // A y4m header of the given size and one cut-short frame.
+  auto y4m = [this](const std::string& name, int w, int h) {
+    std::ofstream f(path(name), std::ios::binary);
+    f << "YUV4MPEG2 W" << w << " H" << h << " F25:1 Ip A1:1 C420jpeg\nFRAME\n" << std::string(4096, '\x80');
+    return path(name);
+  };
+  // Refused with exit 3, the file and `what` named, no output.
+  auto refused = [this](const std::string& in, const std::string& out, const std::vector<std::string>& what) {
+    const RunResult r = run_command({kCli, "upscale", in, "-o", path(out), "--model", "bicubic"});
+    EXPECT_EQ(r.status, 3) << r.err;
+    EXPECT_NE(r.err.find(fs::path(in).filename().string()), std::string::npos) << r.err;
+    for (const auto& w : what) {
+      EXPECT_NE(r.err.find(w), std::string::npos) << r.err;
+    }
+    EXPECT_FALSE(file_exists(path(out)));
+  };
   // libav's own size check refuses this one while probing.
-  RunResult r = run_command({kCli, "upscale", path("huge.y4m"), "-o", path("huge.mkv"), "--model", "bicubic"});
-  EXPECT_EQ(r.status, 3) << r.err;
-  EXPECT_NE(r.err.find("huge.y4m"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("16384x16384"), std::string::npos) << r.err;
-  EXPECT_FALSE(file_exists(path("huge.mkv")));
+  refused(y4m("huge.y4m", 16384, 16384), "huge.mkv", {"16384x16384"});
   // This one passes libav's check; framegen's budget (8192 x 8192 by default) refuses it.
-  {
-    std::ofstream f(path("big.y4m"), std::ios::binary);
-    f << "YUV4MPEG2 W12000 H12000 F25:1 Ip A1:1 C420jpeg\nFRAME\n" << std::string(4096, '\x80');
-  }
-  r = run_command({kCli, "upscale", path("big.y4m"), "-o", path("big.mkv"), "--model", "bicubic"});
-  EXPECT_EQ(r.status, 3) << r.err;
-  EXPECT_NE(r.err.find("big.y4m"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("12000x12000"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("budget"), std::string::npos) << r.err;
-  EXPECT_FALSE(file_exists(path("big.mkv")));
-  {
-    std::ofstream f(path("zero.y4m"), std::ios::binary);
-    f << "YUV4MPEG2 W0 H0 F25:1 Ip A1:1 C420jpeg\nFRAME\n" << std::string(64, '\x80');
-  }
-  r = run_command({kCli, "upscale", path("zero.y4m"), "-o", path("zero.mkv"), "--model", "bicubic"});
-  EXPECT_EQ(r.status, 3) << r.err;
-  EXPECT_NE(r.err.find("zero.y4m"), std::string::npos) << r.err;
-  EXPECT_FALSE(file_exists(path("zero.mkv")));
+  refused(y4m("big.y4m", 12000, 12000), "big.mkv", {"12000x12000", "budget"});
+  refused(y4m("zero.y4m", 0, 0), "zero.mkv", {});
   // The budget is an option; a small one refuses an ordinary clip.
   FixtureSpec spec;
   spec.width = 64;
   spec.height = 48;
   spec.frames = 2;
   make_fixture(path("small.mkv"), spec);
-  r = run_command({kCli, "upscale", path("small.mkv"), "-o", path("small2.mkv"), "--max-pixels", "3000"});
+  const RunResult r =
+      run_command({kCli, "upscale", path("small.mkv"), "-o", path("small2.mkv"), "--max-pixels", "3000"});
   EXPECT_EQ(r.status, 3) << r.err;
   EXPECT_NE(r.err.find("64x48"), std::string::npos) << r.err;
   EXPECT_FALSE(file_exists(path("small2.mkv")));

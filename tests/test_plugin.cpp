@@ -274,26 +274,11 @@ TEST(FgSuperres, BadPropertiesAreRefusedAndMissingModelIsABusError) {
   g_free(device);
   gst_object_unref(e);
 
-  GError* err = nullptr;
-  GstElement* p =
-      gst_parse_launch("videotestsrc num-buffers=2 ! fgsuperres model=/nonexistent/model.pt ! fakesink", &err);
-  ASSERT_NE(p, nullptr);
-  gst_element_set_state(p, GST_STATE_PLAYING);
-  GstBus* bus = gst_element_get_bus(p);
-  GstMessage* msg = gst_bus_timed_pop_filtered(bus, 10 * GST_SECOND,
-                                               static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
-  ASSERT_NE(msg, nullptr);
-  ASSERT_EQ(GST_MESSAGE_TYPE(msg), GST_MESSAGE_ERROR);
-  GError* gerr = nullptr;
-  gchar* debug = nullptr;
-  gst_message_parse_error(msg, &gerr, &debug);
-  EXPECT_NE(std::string(debug).find("/nonexistent/model.pt"), std::string::npos) << debug;
-  g_error_free(gerr);
-  g_free(debug);
-  gst_message_unref(msg);
-  gst_object_unref(bus);
-  gst_element_set_state(p, GST_STATE_NULL);
-  gst_object_unref(p);
+  const PipelineRun r =
+      run_pipeline("videotestsrc num-buffers=2 ! fgsuperres model=/nonexistent/model.pt ! fakesink", 10);
+  ASSERT_TRUE(r.finished);
+  ASSERT_TRUE(r.error);
+  EXPECT_NE(r.message.find("/nonexistent/model.pt"), std::string::npos) << r.message;
 }
 
 TEST(FgSuperres, PixelsMatchTheCli) {

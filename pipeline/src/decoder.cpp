@@ -172,7 +172,7 @@ int Decoder::interrupt_cb(void* opaque) {
 }
 
 int Decoder::read_stdin(void* opaque, uint8_t* buf, int size) {
-  auto* r = static_cast<StdinReader*>(opaque);
+  auto* r = static_cast<CustomInput*>(opaque);
   const auto start = std::chrono::steady_clock::now();
   for (;;) {
     if (r->interrupted->load(std::memory_order_acquire)) {
@@ -209,38 +209,38 @@ Decoder::Decoder(const std::string& path, const DecoderOptions& options)
   }
   AVIOContext* custom = nullptr;
   if (path == "-") {
-    stdin_ = std::make_unique<StdinReader>();
-    stdin_->interrupted = &interrupted_;
-    stdin_->timeout = options.timeout;
+    custom_input_ = std::make_unique<CustomInput>();
+    custom_input_->interrupted = &interrupted_;
+    custom_input_->timeout = options.timeout;
     constexpr int kBufferSize = 1 << 16;
-    stdin_->buffer = static_cast<unsigned char*>(av_malloc(kBufferSize));
-    stdin_->avio =
-        avio_alloc_context(stdin_->buffer, kBufferSize, 0, stdin_.get(), &Decoder::read_stdin, nullptr, nullptr);
-    if (stdin_->avio == nullptr) {
+    custom_input_->buffer = static_cast<unsigned char*>(av_malloc(kBufferSize));
+    custom_input_->avio = avio_alloc_context(custom_input_->buffer, kBufferSize, 0, custom_input_.get(),
+                                             &Decoder::read_stdin, nullptr, nullptr);
+    if (custom_input_->avio == nullptr) {
       throw std::bad_alloc();
     }
-    custom = stdin_->avio;
+    custom = custom_input_->avio;
   }
   init(options, custom);
 }
 
 Decoder::Decoder(const std::string& name, const uint8_t* data, std::size_t size, const DecoderOptions& options)
     : path_(name), packet_(make_av_packet()), shells_(make_shell_recycler()) {
-  stdin_ = std::make_unique<StdinReader>();
-  stdin_->mem = data;
-  stdin_->mem_size = size;
+  custom_input_ = std::make_unique<CustomInput>();
+  custom_input_->mem = data;
+  custom_input_->mem_size = size;
   constexpr int kBufferSize = 1 << 15;
-  stdin_->buffer = static_cast<unsigned char*>(av_malloc(kBufferSize));
-  stdin_->avio = avio_alloc_context(stdin_->buffer, kBufferSize, 0, stdin_.get(), &Decoder::read_memory, nullptr,
-                                    &Decoder::seek_memory);
-  if (stdin_->avio == nullptr) {
+  custom_input_->buffer = static_cast<unsigned char*>(av_malloc(kBufferSize));
+  custom_input_->avio = avio_alloc_context(custom_input_->buffer, kBufferSize, 0, custom_input_.get(),
+                                           &Decoder::read_memory, nullptr, &Decoder::seek_memory);
+  if (custom_input_->avio == nullptr) {
     throw std::bad_alloc();
   }
-  init(options, stdin_->avio);
+  init(options, custom_input_->avio);
 }
 
 int Decoder::read_memory(void* opaque, uint8_t* buf, int size) {
-  auto* r = static_cast<StdinReader*>(opaque);
+  auto* r = static_cast<CustomInput*>(opaque);
   const std::size_t left = r->mem_size - r->mem_pos;
   if (left == 0) {
     return AVERROR_EOF;
@@ -252,7 +252,7 @@ int Decoder::read_memory(void* opaque, uint8_t* buf, int size) {
 }
 
 int64_t Decoder::seek_memory(void* opaque, int64_t offset, int whence) {
-  auto* r = static_cast<StdinReader*>(opaque);
+  auto* r = static_cast<CustomInput*>(opaque);
   if ((whence & AVSEEK_SIZE) != 0) {
     return static_cast<int64_t>(r->mem_size);
   }
@@ -283,7 +283,7 @@ void Decoder::init(const DecoderOptions& options, AVIOContext* custom) {
   try {
     input_ = open_input(path, &cb, custom);
   } catch (const Error& e) {
-    if (stdin_ && stdin_->timed_out) {
+    if (custom_input_ && custom_input_->timed_out) {
       throw Error(ErrorKind::kInput, "stdin: no data for " + std::to_string(options.timeout) + " s while probing");
     }
     throw;
@@ -418,7 +418,7 @@ Frame Decoder::next() {
     ret = av_read_frame(input_.get(), packet_.get());
     if (ret < 0) {
       if (ret == AVERROR_EXIT && timed_out()) {
-        spdlog::error("'{}': no data for {} s; finishing what was read", path_, stdin_->timeout);
+        spdlog::error("'{}': no data for {} s; finishing what was read", path_, custom_input_->timeout);
       } else if (ret == AVERROR_EXIT && interrupted_.load(std::memory_order_acquire)) {
         spdlog::info("'{}': input reading stopped on request", path_);
       } else if (ret != AVERROR_EOF) {

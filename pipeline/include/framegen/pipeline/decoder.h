@@ -88,7 +88,7 @@ class Decoder final : public FrameSource {
   [[nodiscard]] int64_t corrupt_packets() const { return corrupt_packets_; }
   [[nodiscard]] int64_t size_changes() const { return size_changes_; }
   // True when the input stalled longer than DecoderOptions::timeout.
-  [[nodiscard]] bool timed_out() const { return stdin_ && stdin_->timed_out; }
+  [[nodiscard]] bool timed_out() const { return custom_input_ && custom_input_->timed_out; }
   // After the run: why the input looks cut short, or empty when it does not (a
   // read error, or decoded frames ending well before the duration in the header).
   [[nodiscard]] std::string truncation() const;
@@ -103,7 +103,7 @@ class Decoder final : public FrameSource {
 
   // Custom input: stdin through poll() (reads wake on interrupt() and on the
   // timeout), or a memory buffer.
-  struct StdinReader {
+  struct CustomInput {
     const uint8_t* mem = nullptr;  // memory input when set
     std::size_t mem_size = 0;
     std::size_t mem_pos = 0;
@@ -112,10 +112,10 @@ class Decoder final : public FrameSource {
     bool timed_out = false;
     unsigned char* buffer = nullptr;
     AVIOContext* avio = nullptr;
-    StdinReader() = default;
-    StdinReader(const StdinReader&) = delete;
-    StdinReader& operator=(const StdinReader&) = delete;
-    ~StdinReader() {
+    CustomInput() = default;
+    CustomInput(const CustomInput&) = delete;
+    CustomInput& operator=(const CustomInput&) = delete;
+    ~CustomInput() {
       if (avio != nullptr) {
         av_freep(&avio->buffer);
         avio_context_free(&avio);
@@ -128,7 +128,7 @@ class Decoder final : public FrameSource {
   static int read_memory(void* opaque, uint8_t* buf, int size);
   static int64_t seek_memory(void* opaque, int64_t offset, int whence);
 
-  std::unique_ptr<StdinReader> stdin_;  // declared before input_: outlives the demuxer
+  std::unique_ptr<CustomInput> custom_input_;  // declared before input_: outlives the demuxer
   std::string path_;
   AvInputPtr input_;
   AvCodecContextPtr codec_;
