@@ -11,6 +11,7 @@
 #include "framegen/pipeline/scaler.h"
 
 extern "C" {
+#include <libavutil/imgutils.h>
 #include <libavutil/pixdesc.h>
 }
 
@@ -72,6 +73,7 @@ struct _GstFgSuperres {
   // Streaming state.
   SuperresWorker* worker;
   std::atomic<GstClockTime>* processing;  // recent per-frame processing time (ns), for latency
+  GstClockTime posted;                     // processing time last announced with a LATENCY message
 };
 
 G_DEFINE_TYPE(GstFgSuperres, gst_fg_superres, GST_TYPE_VIDEO_FILTER);
@@ -310,6 +312,34 @@ static GstCaps* gst_fg_superres_fixate_caps(GstBaseTransform* trans, GstPadDirec
   return gst_caps_fixate(othercaps);
 }
 
+// Runs the model once on a black frame of the negotiated size, so that the first
+// real frame does not pay for LibTorch's per-shape setup: that one slow frame would
+// otherwise be announced as the element's latency and make a live sink hold every
+// later frame for it.
+static void warm_up(GstFgSuperres* self, const GstVideoInfo* info) {
+  try {
+    const AVPixelFormat fmt = framegen::gst::to_av_format(GST_VIDEO_INFO_FORMAT(info));
+    framegen::FramePool pool(GST_VIDEO_INFO_WIDTH(info), GST_VIDEO_INFO_HEIGHT(info), fmt, 1);
+    framegen::Frame black = pool.acquire({1, 1000});
+    black.set_pts(0);
+    ptrdiff_t linesize[4] = {};
+    for (int i = 0; i < 4; ++i) {
+      linesize[i] = black.av()->linesize[i];
+    }
+    if (av_image_fill_black(black.av()->data, linesize, fmt, AVCOL_RANGE_MPEG, black.width(), black.height()) < 0) {
+      return;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    (void)self->worker->process(black);
+    GST_DEBUG_OBJECT(self, "warm-up took %.1f ms",
+                     std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  } catch (const std::exception& e) {
+    // A real failure shows up again on the first frame, where it is reported.
+    GST_WARNING_OBJECT(self, "warm-up failed: %s", e.what());
+  }
+  self->processing->store(0);
+}
+
 static gboolean gst_fg_superres_set_info(GstVideoFilter* filter, GstCaps* /*incaps*/, GstVideoInfo* in_info,
                                          GstCaps* /*outcaps*/, GstVideoInfo* out_info) {
   GstFgSuperres* self = GST_FG_SUPERRES(filter);
@@ -325,12 +355,19 @@ static gboolean gst_fg_superres_set_info(GstVideoFilter* filter, GstCaps* /*inca
   }
   gst_base_transform_set_passthrough(GST_BASE_TRANSFORM(self), scale == 1);
   // Reuse the loaded model when the properties did not change (renegotiation).
-  return ensure_worker(self);
+  if (!ensure_worker(self)) {
+    return FALSE;
+  }
+  if (scale > 1) {
+    warm_up(self, in_info);
+  }
+  return TRUE;
 }
 
 static gboolean gst_fg_superres_start(GstBaseTransform* trans) {
   GstFgSuperres* self = GST_FG_SUPERRES(trans);
   self->processing->store(0);
+  self->posted = 0;
   return ensure_worker(self);
 }
 
@@ -359,11 +396,15 @@ static GstFlowReturn gst_fg_superres_transform_frame(GstVideoFilter* filter, Gst
   }
   const auto ns = static_cast<GstClockTime>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
-  // Keep the recent worst case (decaying) as the processing latency.
+  // Keep the recent worst case (decaying) as the processing latency, and announce
+  // it again when it moved by more than a quarter either way (the bin then
+  // re-queries and the sinks wait for the new total).
   const GstClockTime prev = self->processing->load();
   const GstClockTime next = ns > prev ? ns : prev - (prev - ns) / 16;
   self->processing->store(next);
-  if (prev == 0 || next > prev + prev / 4) {
+  const GstClockTime posted = self->posted;
+  if (posted == 0 || next > posted + posted / 4 || next < posted - posted / 4) {
+    self->posted = next;
     gst_element_post_message(GST_ELEMENT(self), gst_message_new_latency(GST_OBJECT(self)));
   }
   return GST_FLOW_OK;
@@ -462,5 +503,6 @@ static void gst_fg_superres_init(GstFgSuperres* self) {
   self->tile = 0;
   self->worker = nullptr;
   self->processing = new std::atomic<GstClockTime>(0);
+  self->posted = 0;
   gst_base_transform_set_qos_enabled(GST_BASE_TRANSFORM(self), TRUE);
 }
