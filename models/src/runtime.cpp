@@ -21,8 +21,10 @@ void configure_torch_runtime(int threads) {
     }
     // Per-frame tensors are tens of MB: glibc would mmap and unmap each one, and
     // the page faults of re-touching fresh mappings cost more than the network
-    // (66 -> 38 ms per 640x360 frame for `fast`). Keep freed blocks in the heap.
-    mallopt(M_MMAP_THRESHOLD, 512 * 1024 * 1024);
+    // (66 -> 38 ms per 640x360 frame for `fast`). Keep freed blocks in the heap:
+    // 32 MiB is the largest mmap threshold glibc accepts on 64-bit (a larger value
+    // is refused and leaves the dynamic threshold in place).
+    mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
     mallopt(M_TRIM_THRESHOLD, 1024 * 1024 * 1024);
   });
 }

@@ -1,5 +1,6 @@
 // framegen: the command-line front end. Parses options, installs signal handlers,
 // runs one job and maps errors to documented exit codes.
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 #include <CLI/CLI.hpp>
@@ -107,6 +108,12 @@ void add_common(CLI::App* cmd, CommonOptions& o, std::string& log_level) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // One malloc arena for the whole process, set before any thread starts. With a
+  // per-thread arena, the model stage's tens of MB of tensors per frame were handed
+  // back to the kernel and faulted in again every frame (46 MB of page faults per
+  // 640x360 x2 frame, a quarter of the CPU time of a whole `fast` job); in the main
+  // heap they are reused. Measured: 1.15 M -> 0.1 M minor faults, 7.7 -> 6.5 s.
+  mallopt(M_ARENA_MAX, 1);
   CLI::App app{"framegen: upscale, re-time and continue videos", "framegen"};
   app.footer(kExitCodesHelp);
   app.require_subcommand(1);
