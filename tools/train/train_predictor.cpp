@@ -401,31 +401,22 @@ int main(int argc, char** argv) {
   for (int i = 0; i < (val_photos.empty() ? 0 : 4); ++i) {
     val_synth.push_back(synthetic_batch(val_photos, extrap, 4, std::min(patch * 2, 256), vrng));
   }
-  auto validate_synthetic = [&]() {
+  // Mean PSNR of the generator and of the trivial baseline over a validation set.
+  auto score = [&](const std::vector<Batch>& set) {
     torch::NoGradGuard g;
     gen->eval();
     double sum = 0;
     double base = 0;
-    for (const auto& b : val_synth) {
+    for (const auto& b : set) {
       sum += psnr(gen->forward(b.a, b.b, b.t).frame, b.target);
       base += psnr(extrap ? b.b : (b.a + b.b) * 0.5, b.target);
     }
     gen->train();
-    const double n = static_cast<double>(std::max<std::size_t>(1, val_synth.size()));
+    const double n = static_cast<double>(std::max<std::size_t>(1, set.size()));
     return std::make_pair(sum / n, base / n);
   };
-  auto validate = [&]() {
-    torch::NoGradGuard g;
-    gen->eval();
-    double sum = 0;
-    double base = 0;
-    for (const auto& b : val) {
-      sum += psnr(gen->forward(b.a, b.b, b.t).frame, b.target);
-      base += psnr(extrap ? b.b : (b.a + b.b) * 0.5, b.target);
-    }
-    gen->train();
-    return std::make_pair(sum / static_cast<double>(val.size()), base / static_cast<double>(val.size()));
-  };
+  auto validate = [&]() { return score(val); };
+  auto validate_synthetic = [&]() { return score(val_synth); };
   const auto [v0, vbase] = validate();
   spdlog::info("validation: untrained {:.3f} dB, {} {:.3f} dB", v0, extrap ? "copy-last" : "blend", vbase);
   if (!val_synth.empty()) {
