@@ -209,34 +209,34 @@ Decoder::Decoder(const std::string& path, const DecoderOptions& options)
   }
   AVIOContext* custom = nullptr;
   if (path == "-") {
-    custom_input_ = std::make_unique<CustomInput>();
+    custom = open_custom_input(1 << 16, &Decoder::read_stdin, nullptr);
     custom_input_->interrupted = &interrupted_;
     custom_input_->timeout = options.timeout;
-    constexpr int kBufferSize = 1 << 16;
-    custom_input_->buffer = static_cast<unsigned char*>(av_malloc(kBufferSize));
-    custom_input_->avio = avio_alloc_context(custom_input_->buffer, kBufferSize, 0, custom_input_.get(),
-                                             &Decoder::read_stdin, nullptr, nullptr);
-    if (custom_input_->avio == nullptr) {
-      throw std::bad_alloc();
-    }
-    custom = custom_input_->avio;
   }
   init(options, custom);
 }
 
-Decoder::Decoder(const std::string& name, const uint8_t* data, std::size_t size, const DecoderOptions& options)
-    : path_(name), packet_(make_av_packet()), shells_(make_shell_recycler()) {
+AVIOContext* Decoder::open_custom_input(int buffer_size, int (*read)(void*, uint8_t*, int),
+                                        int64_t (*seek)(void*, int64_t, int)) {
   custom_input_ = std::make_unique<CustomInput>();
-  custom_input_->mem = data;
-  custom_input_->mem_size = size;
-  constexpr int kBufferSize = 1 << 15;
-  custom_input_->buffer = static_cast<unsigned char*>(av_malloc(kBufferSize));
-  custom_input_->avio = avio_alloc_context(custom_input_->buffer, kBufferSize, 0, custom_input_.get(),
-                                           &Decoder::read_memory, nullptr, &Decoder::seek_memory);
+  custom_input_->buffer = static_cast<unsigned char*>(av_malloc(static_cast<std::size_t>(buffer_size)));
+  if (custom_input_->buffer == nullptr) {
+    throw std::bad_alloc();
+  }
+  custom_input_->avio =
+      avio_alloc_context(custom_input_->buffer, buffer_size, 0, custom_input_.get(), read, nullptr, seek);
   if (custom_input_->avio == nullptr) {
     throw std::bad_alloc();
   }
-  init(options, custom_input_->avio);
+  return custom_input_->avio;
+}
+
+Decoder::Decoder(const std::string& name, const uint8_t* data, std::size_t size, const DecoderOptions& options)
+    : path_(name), packet_(make_av_packet()), shells_(make_shell_recycler()) {
+  AVIOContext* custom = open_custom_input(1 << 15, &Decoder::read_memory, &Decoder::seek_memory);
+  custom_input_->mem = data;
+  custom_input_->mem_size = size;
+  init(options, custom);
 }
 
 int Decoder::read_memory(void* opaque, uint8_t* buf, int size) {

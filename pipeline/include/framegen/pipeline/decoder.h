@@ -124,6 +124,10 @@ class Decoder final : public FrameSource {
       }
     }
   };
+  // Sets up custom_input_ with an AVIOContext of `buffer_size` bytes reading
+  // through `read` (and seeking through `seek` when given).
+  AVIOContext* open_custom_input(int buffer_size, int (*read)(void*, uint8_t*, int),
+                                 int64_t (*seek)(void*, int64_t, int));
   static int read_stdin(void* opaque, uint8_t* buf, int size);
   static int read_memory(void* opaque, uint8_t* buf, int size);
   static int64_t seek_memory(void* opaque, int64_t offset, int whence);
