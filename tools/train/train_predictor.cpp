@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <random>
 #include <set>
+#include <sstream>
 
 #include "framegen/models/predictor_net.h"
 #include "framegen/pipeline/image.h"
@@ -92,7 +93,14 @@ Batch sample(const std::vector<Clip>& clips, bool extrap, int batch, int patch, 
   }
   std::discrete_distribution<std::size_t> pick(weights.begin(), weights.end());
   std::vector<torch::Tensor> as, bs, ts, times;
+  int64_t attempts = 0;
   while (static_cast<int>(as.size()) < batch) {
+    // Clips too short or too small for any clean sample would otherwise loop forever.
+    if (++attempts > 10000 + 1000 * static_cast<int64_t>(batch)) {
+      throw std::runtime_error(std::string("the training videos give no clean ") + (validation ? "validation" : "training") +
+                               " sample of " + std::to_string(patch) + "x" + std::to_string(patch) +
+                               " (clips too short, too small or cut everywhere)");
+    }
     const Clip& c = clips[pick(rng)];
     if (c.frames[0].width < patch || c.frames[0].height < patch) {
       continue;
@@ -198,19 +206,24 @@ std::pair<std::vector<Photo>, std::vector<Photo>> load_photos(const std::string&
 }
 
 // Frame of `photo` at time tau: output pixel q (centred) shows photo point
-// c + tau * shift + scale * (1 + tau * zoom) * R(tau * angle) * q.
-torch::Tensor render(const torch::Tensor& region, double cx, double cy, double scale, double shift_x, double shift_y,
-                     double zoom, double angle, double tau, int patch) {
+// c + tau * shift + tau * (tau - 1) / 2 * acc + scale * (1 + tau * zoom) * R(tau * angle) * q.
+// The acceleration term is zero at tau = 0 and 1, so it moves only the target.
+struct Path {
+  double shift_x, shift_y, acc_x, acc_y, zoom, angle;
+};
+torch::Tensor render(const torch::Tensor& region, double cx, double cy, double scale, const Path& m, double tau,
+                     int patch) {
   const int64_t n = 2 * patch;  // 2x2 supersampling
   const int64_t h = region.size(2);
   const int64_t w = region.size(3);
   torch::Tensor u = (torch::arange(n, torch::kFloat) + 0.5) / 2.0 - patch / 2.0;
   torch::Tensor qx = u.view({1, n}).expand({n, n});
   torch::Tensor qy = u.view({n, 1}).expand({n, n});
-  const double a = tau * angle;
-  const double k = scale * (1 + tau * zoom);
-  torch::Tensor px = cx + tau * shift_x + k * (std::cos(a) * qx - std::sin(a) * qy);
-  torch::Tensor py = cy + tau * shift_y + k * (std::sin(a) * qx + std::cos(a) * qy);
+  const double a = tau * m.angle;
+  const double k = scale * (1 + tau * m.zoom);
+  const double bend = tau * (tau - 1) / 2;
+  torch::Tensor px = cx + tau * m.shift_x + bend * m.acc_x + k * (std::cos(a) * qx - std::sin(a) * qy);
+  torch::Tensor py = cy + tau * m.shift_y + bend * m.acc_y + k * (std::sin(a) * qx + std::cos(a) * qy);
   // Pixel centres -> normalized coordinates (align_corners = false).
   torch::Tensor grid = torch::stack({(2 * px + 1) / w - 1, (2 * py + 1) / h - 1}, 2).unsqueeze(0);
   torch::Tensor img = torch::grid_sampler(region, grid, /*bicubic*/ 2, /*border*/ 1, /*align_corners=*/false);
@@ -219,7 +232,7 @@ torch::Tensor render(const torch::Tensor& region, double cx, double cy, double s
 
 // One synthetic sample: inputs at tau = 0, 1 and the target at t (interp) or
 // inputs at 0, 1 and the target at 2 (extrap).
-bool synthetic_sample(const std::vector<Photo>& photos, bool extrap, int patch, std::mt19937_64& rng,
+bool synthetic_sample(const std::vector<Photo>& photos, bool extrap, int patch, double accel, std::mt19937_64& rng,
                       torch::Tensor& a, torch::Tensor& b, torch::Tensor& target, double& t) {
   std::uniform_real_distribution<> uni(0, 1);
   const Photo& ph = photos[std::uniform_int_distribution<std::size_t>(0, photos.size() - 1)(rng)];
@@ -233,11 +246,17 @@ bool synthetic_sample(const std::vector<Photo>& photos, bool extrap, int patch, 
   const double sy = speed * std::sin(dir) * scale;
   const double zoom = (uni(rng) - 0.5) * 0.06;
   const double angle = (uni(rng) - 0.5) * 0.05;
+  // Real motion is not perfectly steady: a change of velocity of up to accel x
+  // (speed + 1 px) per frame, in a random direction.
+  // (No draws at all without it, so --accel 0 reproduces earlier runs exactly.)
+  const double acc = accel > 0 ? accel * uni(rng) * (speed + 1.0) * scale : 0.0;
+  const double acc_dir = accel > 0 ? 2 * M_PI * uni(rng) : 0.0;
+  const Path m{sx, sy, acc * std::cos(acc_dir), acc * std::sin(acc_dir), zoom, angle};
   const double tmax = extrap ? 2.0 : 1.0;
   // Room for the whole path: half a rotated, zoomed patch plus the travel.
   const double half = 0.75 * patch * scale * (1 + std::abs(zoom) * tmax) + 4;
-  const double reach_x = half + std::abs(sx) * tmax;
-  const double reach_y = half + std::abs(sy) * tmax;
+  const double reach_x = half + std::abs(sx) * tmax + std::abs(m.acc_x);
+  const double reach_y = half + std::abs(sy) * tmax + std::abs(m.acc_y);
   if (W < 2 * reach_x + 8 || H < 2 * reach_y + 8) {
     return false;
   }
@@ -252,9 +271,9 @@ bool synthetic_sample(const std::vector<Photo>& photos, bool extrap, int patch, 
   const double rx = cx - static_cast<double>(x0);
   const double ry = cy - static_cast<double>(y0);
   t = extrap ? 2.0 : (uni(rng) < 0.75 ? 0.5 : (uni(rng) < 0.5 ? 1.0 / 3.0 : 2.0 / 3.0));
-  a = render(region, rx, ry, scale, sx, sy, zoom, angle, 0.0, patch);
-  b = render(region, rx, ry, scale, sx, sy, zoom, angle, 1.0, patch);
-  target = render(region, rx, ry, scale, sx, sy, zoom, angle, t, patch);
+  a = render(region, rx, ry, scale, m, 0.0, patch);
+  b = render(region, rx, ry, scale, m, 1.0, patch);
+  target = render(region, rx, ry, scale, m, t, patch);
   // Round to 8 bits like decoded video.
   a = (a * 255).round() / 255;
   b = (b * 255).round() / 255;
@@ -262,12 +281,13 @@ bool synthetic_sample(const std::vector<Photo>& photos, bool extrap, int patch, 
   return true;
 }
 
-Batch synthetic_batch(const std::vector<Photo>& photos, bool extrap, int batch, int patch, std::mt19937_64& rng) {
+Batch synthetic_batch(const std::vector<Photo>& photos, bool extrap, int batch, int patch, double accel,
+                      std::mt19937_64& rng) {
   std::vector<torch::Tensor> as, bs, ts, times;
   while (static_cast<int>(as.size()) < batch) {
     torch::Tensor a, b, target;
     double t = 0.5;
-    if (synthetic_sample(photos, extrap, patch, rng, a, b, target, t)) {
+    if (synthetic_sample(photos, extrap, patch, accel, rng, a, b, target, t)) {
       as.push_back(a);
       bs.push_back(b);
       ts.push_back(target);
@@ -291,6 +311,47 @@ torch::Tensor gdl(const torch::Tensor& p, const torch::Tensor& g) {
   return (dx(p) - dx(g)).abs().mean() + (dy(p) - dy(g)).abs().mean();
 }
 
+// Loads --init weights. A convolution saved with fewer input channels than it has
+// now (the network was widened with new inputs appended at the end) is copied into
+// its first channels and the new ones start at zero, so training resumes from
+// exactly the old function. Anything else that differs is an error.
+void load_init(FrameGenerator& gen, const std::string& path) {
+  torch::serialize::InputArchive ar;
+  ar.load_from(path);
+  torch::NoGradGuard no_grad;
+  for (auto& p : gen->named_parameters()) {
+    // Module::save nests one archive per submodule: "fine8.0.weight" is fine8/0/weight.
+    std::vector<std::string> parts;
+    std::stringstream ss(p.key());
+    for (std::string part; std::getline(ss, part, '.');) {
+      parts.push_back(part);
+    }
+    std::vector<torch::serialize::InputArchive> chain(parts.size());
+    chain[0] = std::move(ar);
+    bool found = true;
+    for (std::size_t i = 0; i + 1 < parts.size() && found; ++i) {
+      found = chain[i].try_read(parts[i], chain[i + 1]);
+    }
+    torch::Tensor old;
+    found = found && chain[parts.size() - 1].try_read(parts.back(), old);
+    ar = std::move(chain[0]);
+    if (!found) {
+      throw std::runtime_error(path + ": no tensor " + p.key());
+    }
+    torch::Tensor& cur = p.value();
+    if (old.sizes() == cur.sizes()) {
+      cur.copy_(old);
+    } else if (old.dim() == 4 && old.size(0) == cur.size(0) && old.size(1) < cur.size(1) &&
+               old.size(2) == cur.size(2) && old.size(3) == cur.size(3)) {
+      cur.zero_();
+      cur.slice(1, 0, old.size(1)).copy_(old);
+      spdlog::info("{}: {} input channels -> {} (new ones start at zero)", p.key(), old.size(1), cur.size(1));
+    } else {
+      throw std::runtime_error(path + ": " + p.key() + " has an incompatible shape");
+    }
+  }
+}
+
 double psnr(const torch::Tensor& p, const torch::Tensor& g) {
   const double mse = (p - g).pow(2).mean().item<double>();
   return 10.0 * std::log10(1.0 / std::max(mse, 1e-10));
@@ -298,7 +359,18 @@ double psnr(const torch::Tensor& p, const torch::Tensor& g) {
 
 }  // namespace
 
+int run(int argc, char** argv);
+
 int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+}
+
+int run(int argc, char** argv) {
   CLI::App app{"Train framegen's GAN frame predictor on the DATA.md training videos"};
   std::string task = "interp";
   std::string data = "training-data";
@@ -316,6 +388,7 @@ int main(int argc, char** argv) {
   int threads = 2;
   int val_every = 500;
   double synthetic = 0.0;
+  double accel = 0.0;
   app.add_option("--task", task, "interp or extrap")->check(CLI::IsMember({"interp", "extrap"}));
   app.add_option("--data", data, "folder made by tools/fetch-training-data.sh");
   app.add_option("--out", out, "generator weights to write")->required();
@@ -335,6 +408,10 @@ int main(int argc, char** argv) {
   app.add_option("--synthetic", synthetic,
                  "fraction of each batch made of photographs moved along known paths (fine texture in motion)")
       ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--accel", accel,
+                 "synthetic paths change velocity by up to this fraction of (speed + 1 px) per frame; the held-out "
+                 "photographs stay steady so the validation line is comparable")
+      ->check(CLI::Range(0.0, 2.0));
   CLI11_PARSE(app, argc, argv);
   init_logging("info");
   torch::manual_seed(seed);
@@ -368,6 +445,10 @@ int main(int argc, char** argv) {
     clips.push_back(std::move(c));
   }
   spdlog::info("{} clips, {} scene cuts detected", clips.size(), cuts);
+  if (clips.empty()) {
+    spdlog::error("no training videos under {}/videos (run tools/fetch-training-data.sh)", data);
+    return 1;
+  }
 
   std::vector<Photo> photos;
   std::vector<Photo> val_photos;
@@ -385,7 +466,12 @@ int main(int argc, char** argv) {
   FrameGenerator gen;
   PatchDiscriminator disc;
   if (!init.empty()) {
-    torch::load(gen, init);
+    try {
+      load_init(gen, init);
+    } catch (const std::exception& e) {
+      spdlog::error("--init {}: {}", init, e.what());
+      return 1;
+    }
     spdlog::info("generator initialised from {}", init);
   }
   torch::optim::Adam gopt(gen->parameters(), torch::optim::AdamOptions(lr).betas({0.9, 0.999}));
@@ -399,7 +485,7 @@ int main(int argc, char** argv) {
   }
   std::vector<Batch> val_synth;
   for (int i = 0; i < (val_photos.empty() ? 0 : 4); ++i) {
-    val_synth.push_back(synthetic_batch(val_photos, extrap, 4, std::min(patch * 2, 256), vrng));
+    val_synth.push_back(synthetic_batch(val_photos, extrap, 4, std::min(patch * 2, 256), /*accel=*/0.0, vrng));
   }
   // Mean PSNR of the generator and of the trivial baseline over a validation set.
   auto score = [&](const std::vector<Batch>& set) {
@@ -436,7 +522,7 @@ int main(int argc, char** argv) {
     }
     const Batch b = n_synth == 0 ? sample(clips, extrap, batch, patch, false, rng)
                                  : mix(sample(clips, extrap, batch, patch, false, rng),
-                                       synthetic_batch(photos, extrap, n_synth, patch, rng), n_synth);
+                                       synthetic_batch(photos, extrap, n_synth, patch, accel, rng), n_synth);
     const bool adversarial = it > adv_from;
     PredictorOutput o = gen->forward(b.a, b.b, b.t);
     torch::Tensor l1 = torch::l1_loss(o.frame, b.target);
@@ -493,6 +579,11 @@ int main(int argc, char** argv) {
         spdlog::info("step {} synthetic validation {:.3f} dB ({} {:.3f})", it, sv, extrap ? "copy-last" : "blend", sb);
       }
     }
+  }
+  if (iters == 0) {
+    // Validation only; writes the --init weights as this build's network holds them
+    // (widened where the architecture gained inputs).
+    torch::save(gen, out);
   }
   spdlog::info("done in {:.0f}s; best validation {:.3f} dB; weights {}",
                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), best, out);
