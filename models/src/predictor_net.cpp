@@ -1,6 +1,7 @@
 #include "framegen/models/predictor_net.h"
 
 #include <array>
+#include <vector>
 
 namespace framegen::models {
 
@@ -21,6 +22,11 @@ constexpr int kL2 = 2;
 constexpr int kRefine = 16;              // channels of the full-resolution block
 constexpr int kRefineIn = 9;             // both warped inputs and their blend
 constexpr int kLevelIn = 3 * 4 + 5 + 1;  // inputs, warped inputs, flow, mask, t
+// Search radius of each refinement level's cost volume, in that level's pixels.
+constexpr int kR8 = 3;
+constexpr int kR4 = 3;
+constexpr int kR2 = 2;
+constexpr int cost_channels(int r) { return (2 * r + 1) * (2 * r + 1); }
 
 nn::Sequential flow_block(int in, int c, int layers) {
   nn::Sequential s;
@@ -43,6 +49,24 @@ torch::Tensor downsample(const torch::Tensor& x, int f) {
   return F::avg_pool2d(x, F::AvgPool2dFuncOptions(f).stride(f));
 }
 
+// Matching costs between the two warped inputs for every residual displacement d
+// within +-r pixels: channel (dy, dx) holds the colour-mean |a(x + d) - b(x)|.
+// This is what a small convolution stack cannot compute for itself: which nearby
+// displacement makes fine, repetitive texture line up.
+torch::Tensor cost_volume(const torch::Tensor& a, const torch::Tensor& b, int r) {
+  const int64_t h = a.size(2);
+  const int64_t w = a.size(3);
+  const torch::Tensor ap = F::pad(a, F::PadFuncOptions({r, r, r, r}).mode(torch::kReplicate));
+  std::vector<torch::Tensor> c;
+  c.reserve(static_cast<std::size_t>(cost_channels(r)));
+  for (int dy = -r; dy <= r; ++dy) {
+    for (int dx = -r; dx <= r; ++dx) {
+      c.push_back((ap.slice(2, r + dy, r + dy + h).slice(3, r + dx, r + dx + w) - b).abs().mean(1, true));
+    }
+  }
+  return torch::cat(c, 1) * 4.0;
+}
+
 }  // namespace
 
 torch::Tensor backward_warp(const torch::Tensor& img, const torch::Tensor& flow) {
@@ -62,9 +86,9 @@ torch::Tensor backward_warp(const torch::Tensor& img, const torch::Tensor& flow)
 
 FrameGeneratorImpl::FrameGeneratorImpl() {
   coarse_ = register_module("coarse", flow_block(/*in=*/7, kC16, kL16));
-  fine8_ = register_module("fine8", flow_block(kLevelIn, kC8, kL8));
-  fine4_ = register_module("fine4", flow_block(kLevelIn, kC4, kL4));
-  fine2_ = register_module("fine2", flow_block(kLevelIn, kC2, kL2));
+  fine8_ = register_module("fine8", flow_block(kLevelIn + cost_channels(kR8), kC8, kL8));
+  fine4_ = register_module("fine4", flow_block(kLevelIn + cost_channels(kR4), kC4, kL4));
+  fine2_ = register_module("fine2", flow_block(kLevelIn + cost_channels(kR2), kC2, kL2));
   nn::Sequential r;
   r->push_back(nn::Conv2d(nn::Conv2dOptions(kRefineIn, kRefine, /*kernel_size=*/3).padding(1)));
   r->push_back(nn::PReLU(nn::PReLUOptions().num_parameters(kRefine)));
@@ -104,8 +128,10 @@ FrameGeneratorImpl::Estimate FrameGeneratorImpl::pyramid(const torch::Tensor& i0
     std::size_t index;
     int64_t div;
     double step;  // output scale, in this level's pixels
+    int radius;   // cost volume search radius
   };
-  for (const Level& l : {Level{&fine8_, 2, 8, 2.0}, Level{&fine4_, 1, 4, 2.0}, Level{&fine2_, 0, 2, 1.0}}) {
+  for (const Level& l :
+       {Level{&fine8_, 2, 8, 2.0, kR8}, Level{&fine4_, 1, 4, 2.0, kR4}, Level{&fine2_, 0, 2, 1.0, kR2}}) {
     const int64_t lh = h / l.div;
     const int64_t lw = w / l.div;
     flow = resize(flow, lh, lw) * 2.0;
@@ -115,7 +141,9 @@ FrameGeneratorImpl::Estimate FrameGeneratorImpl::pyramid(const torch::Tensor& i0
     const torch::Tensor wa = backward_warp(al, flow.slice(1, 0, 2));
     const torch::Tensor wb = backward_warp(bl, flow.slice(1, 2, 4));
     const torch::Tensor d = (*l.block)->forward(
-        torch::cat({al, bl, wa, wb, flow * (static_cast<double>(l.div) / 16.0), mask, t.expand({n, 1, lh, lw})}, 1));
+        torch::cat({al, bl, wa, wb, flow * (static_cast<double>(l.div) / 16.0), mask, t.expand({n, 1, lh, lw}),
+                    cost_volume(wa, wb, l.radius)},
+                   1));
     flow = flow + d.slice(1, 0, 4) * l.step;
     mask = mask + d.slice(1, 4, 5);
   }
@@ -184,8 +212,8 @@ PredictorOutput FrameGeneratorImpl::forward(const torch::Tensor& i0_in, const to
 int64_t FrameGeneratorImpl::macs_per_pixel() const {
   auto block = [](int64_t in, int64_t c, int64_t layers) { return 9 * (in * c + layers * c * c + c * 5); };
   // Per full-resolution pixel: each level's block divided by its pixel ratio.
-  return block(7, kC16, kL16) / 256 + block(kLevelIn, kC8, kL8) / 64 + block(kLevelIn, kC4, kL4) / 16 +
-         block(kLevelIn, kC2, kL2) / 4 + 9 * (kRefineIn * kRefine + kRefine * kRefine + kRefine * 4);
+  return block(7, kC16, kL16) / 256 + block(kLevelIn + cost_channels(kR8), kC8, kL8) / 64 +
+         block(kLevelIn + cost_channels(kR4), kC4, kL4) / 16 + block(kLevelIn + cost_channels(kR2), kC2, kL2) / 4 + 9 * (kRefineIn * kRefine + kRefine * kRefine + kRefine * 4);
 }
 
 PatchDiscriminatorImpl::PatchDiscriminatorImpl() {

@@ -3,7 +3,9 @@
 //
 // Generator: estimates motion instead of painting pixels. Coarse-to-fine flow
 // (from scratch at 1/16, refined at 1/8, 1/4 and 1/2 on the inputs warped by the
-// current estimate) gives two backward flows (target -> each input) and a
+// current estimate and a cost volume: the match between the two warped inputs
+// for every residual displacement within +-3, +-3 and +-2 pixels of that level)
+// gives two backward flows (target -> each input) and a
 // blend/occlusion mask; both inputs are warped at full resolution, blended, and a
 // small full-resolution network corrects the mask and adds a residual.
 //  - interpolation: inputs (I0, I1), time t in (0, 1); target I_t.
