@@ -27,6 +27,10 @@ constexpr int kR8 = 3;
 constexpr int kR4 = 3;
 constexpr int kR2 = 2;
 constexpr int cost_channels(int r) { return (2 * r + 1) * (2 * r + 1); }
+// Input channels of each refinement block: the level inputs plus its cost volume.
+constexpr int kIn8 = kLevelIn + cost_channels(kR8);
+constexpr int kIn4 = kLevelIn + cost_channels(kR4);
+constexpr int kIn2 = kLevelIn + cost_channels(kR2);
 
 nn::Sequential flow_block(int in, int c, int layers) {
   nn::Sequential s;
@@ -86,9 +90,9 @@ torch::Tensor backward_warp(const torch::Tensor& img, const torch::Tensor& flow)
 
 FrameGeneratorImpl::FrameGeneratorImpl() {
   coarse_ = register_module("coarse", flow_block(/*in=*/7, kC16, kL16));
-  fine8_ = register_module("fine8", flow_block(kLevelIn + cost_channels(kR8), kC8, kL8));
-  fine4_ = register_module("fine4", flow_block(kLevelIn + cost_channels(kR4), kC4, kL4));
-  fine2_ = register_module("fine2", flow_block(kLevelIn + cost_channels(kR2), kC2, kL2));
+  fine8_ = register_module("fine8", flow_block(kIn8, kC8, kL8));
+  fine4_ = register_module("fine4", flow_block(kIn4, kC4, kL4));
+  fine2_ = register_module("fine2", flow_block(kIn2, kC2, kL2));
   nn::Sequential r;
   r->push_back(nn::Conv2d(nn::Conv2dOptions(kRefineIn, kRefine, /*kernel_size=*/3).padding(1)));
   r->push_back(nn::PReLU(nn::PReLUOptions().num_parameters(kRefine)));
@@ -212,8 +216,8 @@ PredictorOutput FrameGeneratorImpl::forward(const torch::Tensor& i0_in, const to
 int64_t FrameGeneratorImpl::macs_per_pixel() const {
   auto block = [](int64_t in, int64_t c, int64_t layers) { return 9 * (in * c + layers * c * c + c * 5); };
   // Per full-resolution pixel: each level's block divided by its pixel ratio.
-  return block(7, kC16, kL16) / 256 + block(kLevelIn + cost_channels(kR8), kC8, kL8) / 64 +
-         block(kLevelIn + cost_channels(kR4), kC4, kL4) / 16 + block(kLevelIn + cost_channels(kR2), kC2, kL2) / 4 + 9 * (kRefineIn * kRefine + kRefine * kRefine + kRefine * 4);
+  return block(7, kC16, kL16) / 256 + block(kIn8, kC8, kL8) / 64 + block(kIn4, kC4, kL4) / 16 +
+         block(kIn2, kC2, kL2) / 4 + 9 * (kRefineIn * kRefine + kRefine * kRefine + kRefine * 4);
 }
 
 PatchDiscriminatorImpl::PatchDiscriminatorImpl() {

@@ -19,7 +19,6 @@
 #include <filesystem>
 #include <random>
 #include <set>
-#include <sstream>
 
 #include "framegen/models/predictor_net.h"
 #include "framegen/pipeline/image.h"
@@ -315,27 +314,23 @@ torch::Tensor gdl(const torch::Tensor& p, const torch::Tensor& g) {
 // now (the network was widened with new inputs appended at the end) is copied into
 // its first channels and the new ones start at zero, so training resumes from
 // exactly the old function. Anything else that differs is an error.
+// Module::save nests one archive per submodule: "fine8.0.weight" is fine8/0/weight.
+bool read_parameter(torch::serialize::InputArchive& ar, const std::string& key, torch::Tensor& out) {
+  const std::size_t dot = key.find('.');
+  if (dot == std::string::npos) {
+    return ar.try_read(key, out);
+  }
+  torch::serialize::InputArchive sub;
+  return ar.try_read(key.substr(0, dot), sub) && read_parameter(sub, key.substr(dot + 1), out);
+}
+
 void load_init(FrameGenerator& gen, const std::string& path) {
   torch::serialize::InputArchive ar;
   ar.load_from(path);
   torch::NoGradGuard no_grad;
   for (auto& p : gen->named_parameters()) {
-    // Module::save nests one archive per submodule: "fine8.0.weight" is fine8/0/weight.
-    std::vector<std::string> parts;
-    std::stringstream ss(p.key());
-    for (std::string part; std::getline(ss, part, '.');) {
-      parts.push_back(part);
-    }
-    std::vector<torch::serialize::InputArchive> chain(parts.size());
-    chain[0] = std::move(ar);
-    bool found = true;
-    for (std::size_t i = 0; i + 1 < parts.size() && found; ++i) {
-      found = chain[i].try_read(parts[i], chain[i + 1]);
-    }
     torch::Tensor old;
-    found = found && chain[parts.size() - 1].try_read(parts.back(), old);
-    ar = std::move(chain[0]);
-    if (!found) {
+    if (!read_parameter(ar, p.key(), old)) {
       throw std::runtime_error(path + ": no tensor " + p.key());
     }
     torch::Tensor& cur = p.value();
