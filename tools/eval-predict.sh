@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 task=${1:-interp}
 model=${2:-gan}
 shared=${3:-../shared}
-fg=build/bin/framegen
+fg=${FG:-build/bin/framegen}  # FG=other/build/bin/framegen scores another build
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 for clip in vid4/calendar.mkv vid4/city.mkv vid4/foliage.mkv vid4/walk.mkv clips/bikes_640x272.mp4 clips/carphone_176x144.mp4; do

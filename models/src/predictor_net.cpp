@@ -1,6 +1,7 @@
 #include "framegen/models/predictor_net.h"
 
 #include <array>
+#include <utility>
 #include <vector>
 
 namespace framegen::models {
@@ -22,6 +23,10 @@ constexpr int kL2 = 2;
 constexpr int kRefine = 16;              // channels of the full-resolution block
 constexpr int kRefineIn = 9;             // both warped inputs and their blend
 constexpr int kLevelIn = 3 * 4 + 5 + 1;  // inputs, warped inputs, flow, mask, t
+// The 1/16 block sees both inputs, t, the global-motion flows and both inputs
+// warped by them; it outputs flow, mask and a gate towards the global flows.
+constexpr int kCoarseIn = 3 * 2 + 1 + 4 + 3 * 2;
+constexpr int kCoarseOut = 6;
 // Search radius of each refinement level's cost volume, in that level's pixels.
 constexpr int kR8 = 3;
 constexpr int kR4 = 3;
@@ -32,7 +37,7 @@ constexpr int kIn8 = kLevelIn + cost_channels(kR8);
 constexpr int kIn4 = kLevelIn + cost_channels(kR4);
 constexpr int kIn2 = kLevelIn + cost_channels(kR2);
 
-nn::Sequential flow_block(int in, int c, int layers) {
+nn::Sequential flow_block(int in, int c, int layers, int out = 5) {
   nn::Sequential s;
   s->push_back(nn::Conv2d(nn::Conv2dOptions(in, c, /*kernel_size=*/3).padding(1)));
   s->push_back(nn::PReLU(nn::PReLUOptions().num_parameters(c)));
@@ -40,7 +45,7 @@ nn::Sequential flow_block(int in, int c, int layers) {
     s->push_back(nn::Conv2d(nn::Conv2dOptions(c, c, /*kernel_size=*/3).padding(1)));
     s->push_back(nn::PReLU(nn::PReLUOptions().num_parameters(c)));
   }
-  s->push_back(nn::Conv2d(nn::Conv2dOptions(c, 5, /*kernel_size=*/3).padding(1)));
+  s->push_back(nn::Conv2d(nn::Conv2dOptions(c, out, /*kernel_size=*/3).padding(1)));
   return s;
 }
 
@@ -71,7 +76,67 @@ torch::Tensor cost_volume(const torch::Tensor& a, const torch::Tensor& b, int r)
   return torch::cat(c, 1) * 4.0;
 }
 
+// Normalised coordinates (align_corners=true) of an h x w grid: [1, h, w] each.
+std::pair<torch::Tensor, torch::Tensor> unit_grid(int64_t h, int64_t w, const torch::TensorOptions& opts) {
+  return {torch::linspace(-1.0, 1.0, w, opts).view({1, 1, w}).expand({1, h, w}),
+          torch::linspace(-1.0, 1.0, h, opts).view({1, h, 1}).expand({1, h, w})};
+}
+
+// The affine displacement theta [N, 6] evaluated on an h x w grid, in that grid's
+// pixels: [N, 2, h, w].
+torch::Tensor affine_flow(const torch::Tensor& theta, int64_t h, int64_t w) {
+  const auto [xs, ys] = unit_grid(h, w, theta.options());
+  auto c = [&](int i) { return theta.select(1, i).view({-1, 1, 1}); };
+  const torch::Tensor ux = c(0) * xs + c(1) * ys + c(2);
+  const torch::Tensor uy = c(3) * xs + c(4) * ys + c(5);
+  return torch::stack({ux * (static_cast<double>(w - 1) / 2.0), uy * (static_cast<double>(h - 1) / 2.0)}, 1);
+}
+
 }  // namespace
+
+torch::Tensor global_motion(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+  torch::NoGradGuard no_grad;
+  const int64_t n = a.front().size(0);
+  auto opts = a.front().options();
+  torch::Tensor theta = torch::zeros({n, 6}, opts);
+  // Translation only on the coarsest level (too few pixels for six parameters).
+  const torch::Tensor translation = torch::tensor({0.0, 0.0, 1.0, 0.0, 0.0, 1.0}, opts);
+  const torch::Tensor all = torch::ones({6}, opts);
+  for (std::size_t k = 0; k < a.size(); ++k) {
+    const torch::Tensor ga = a[k].mean(1, true);
+    const torch::Tensor gb = b[k].mean(1, true);
+    const int64_t h = ga.size(2);
+    const int64_t w = ga.size(3);
+    const auto [xs, ys] = unit_grid(h, w, opts);
+    const torch::Tensor free = k == 0 ? translation : all;
+    for (int it = 0; it < 4; ++it) {
+      const torch::Tensor wa = backward_warp(ga, affine_flow(theta, h, w));
+      torch::Tensor r = wa - gb;
+      r = r - r.mean({1, 2, 3}, true);  // brightness changes are not motion
+      // Image gradients of the warped input, per unit of normalised coordinate.
+      const torch::Tensor p = F::pad(wa, F::PadFuncOptions({1, 1, 1, 1}).mode(torch::kReplicate));
+      const torch::Tensor gx = (p.slice(2, 1, h + 1).slice(3, 2, w + 2) - p.slice(2, 1, h + 1).slice(3, 0, w)) *
+                               (static_cast<double>(w - 1) / 4.0);
+      const torch::Tensor gy = (p.slice(2, 2, h + 2).slice(3, 1, w + 1) - p.slice(2, 0, h).slice(3, 1, w + 1)) *
+                               (static_cast<double>(h - 1) / 4.0);
+      const torch::Tensor jx = gx.squeeze(1);
+      const torch::Tensor jy = gy.squeeze(1);
+      torch::Tensor j = torch::stack({jx * xs, jx * ys, jx, jy * xs, jy * ys, jy}, 1).view({n, 6, h * w});
+      j = j * free.view({1, 6, 1});
+      // Robust (Cauchy) weights: pixels that move on their own count less.
+      const torch::Tensor rf = r.view({n, 1, h * w});
+      const torch::Tensor s2 = (rf.pow(2).mean(2, true) + 1e-6);
+      const torch::Tensor wt = 1.0 / (1.0 + rf.pow(2) / s2);
+      const torch::Tensor jw = j * wt;
+      torch::Tensor hm = torch::bmm(jw, j.transpose(1, 2));
+      const torch::Tensor g = torch::bmm(jw, rf.transpose(1, 2));
+      const torch::Tensor damp = hm.diagonal(0, 1, 2).sum(1).view({n, 1, 1}) * 1e-3 + 1e-6;
+      hm = hm + damp * torch::eye(6, opts).unsqueeze(0);
+      theta = theta - torch::linalg::solve(hm, g, /*left=*/true).squeeze(2);
+    }
+  }
+  return theta;
+}
 
 torch::Tensor backward_warp(const torch::Tensor& img, const torch::Tensor& flow) {
   const int64_t n = img.size(0);
@@ -89,7 +154,7 @@ torch::Tensor backward_warp(const torch::Tensor& img, const torch::Tensor& flow)
 }
 
 FrameGeneratorImpl::FrameGeneratorImpl() {
-  coarse_ = register_module("coarse", flow_block(/*in=*/7, kC16, kL16));
+  coarse_ = register_module("coarse", flow_block(kCoarseIn, kC16, kL16, kCoarseOut));
   fine8_ = register_module("fine8", flow_block(kIn8, kC8, kL8));
   fine4_ = register_module("fine4", flow_block(kIn4, kC4, kL4));
   fine2_ = register_module("fine2", flow_block(kIn2, kC2, kL2));
@@ -123,9 +188,20 @@ FrameGeneratorImpl::Estimate FrameGeneratorImpl::pyramid(const torch::Tensor& i0
     a[k] = downsample(a[k - 1], 2);
     b[k] = downsample(b[k - 1], 2);
   }
-  // 1/16: motion from scratch (flow in 1/16 pixels, up to a few of them).
-  torch::Tensor est = coarse_->forward(torch::cat({a[3], b[3], t.expand({n, 1, h / 16, w / 16})}, 1));
+  // Global (affine) motion I1 -> I0, fitted on 1/16, 1/8 and 1/4: at time t the
+  // target sees I0 at +t u and I1 at -(1 - t) u.
+  const torch::Tensor tv = t.view({n, 1, 1, 1});
+  const torch::Tensor u = affine_flow(global_motion({a[3], a[2], a[1]}, {b[3], b[2], b[1]}), h / 16, w / 16);
+  const torch::Tensor global = torch::cat({u * tv, u * (tv - 1.0)}, 1);
+  // 1/16: motion from scratch (flow in 1/16 pixels, up to a few of them), and a
+  // per-pixel gate between it and the global motion.
+  torch::Tensor est = coarse_->forward(torch::cat({a[3], b[3], t.expand({n, 1, h / 16, w / 16}), global,
+                                                   backward_warp(a[3], global.slice(1, 0, 2)),
+                                                   backward_warp(b[3], global.slice(1, 2, 4))},
+                                                  1));
+  const torch::Tensor gate = torch::sigmoid(est.slice(1, 5, 6));
   torch::Tensor flow = est.slice(1, 0, 4) * 4.0;
+  flow = flow + gate * (global - flow);
   torch::Tensor mask = est.slice(1, 4, 5);
   struct Level {
     nn::Sequential* block;
@@ -214,9 +290,12 @@ PredictorOutput FrameGeneratorImpl::forward(const torch::Tensor& i0_in, const to
 }
 
 int64_t FrameGeneratorImpl::macs_per_pixel() const {
-  auto block = [](int64_t in, int64_t c, int64_t layers) { return 9 * (in * c + layers * c * c + c * 5); };
-  // Per full-resolution pixel: each level's block divided by its pixel ratio.
-  return block(7, kC16, kL16) / 256 + block(kIn8, kC8, kL8) / 64 + block(kIn4, kC4, kL4) / 16 +
+  auto block = [](int64_t in, int64_t c, int64_t layers, int64_t out = 5) {
+    return 9 * (in * c + layers * c * c + c * out);
+  };
+  // Per full-resolution pixel: each level's block divided by its pixel ratio (the
+  // global-motion fit is a few dozen operations per 1/16..1/4 pixel, not counted).
+  return block(kCoarseIn, kC16, kL16, kCoarseOut) / 256 + block(kIn8, kC8, kL8) / 64 + block(kIn4, kC4, kL4) / 16 +
          block(kIn2, kC2, kL2) / 4 + 9 * (kRefineIn * kRefine + kRefine * kRefine + kRefine * 4);
 }
 

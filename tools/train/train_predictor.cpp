@@ -324,6 +324,19 @@ bool read_parameter(torch::serialize::InputArchive& ar, const std::string& key, 
   return ar.try_read(key.substr(0, dot), sub) && read_parameter(sub, key.substr(dot + 1), out);
 }
 
+// True when `old` has the rank of `cur` and is no larger along any dimension.
+bool fits_inside(const torch::Tensor& old, const torch::Tensor& cur) {
+  if (old.dim() != cur.dim()) {
+    return false;
+  }
+  for (int64_t d = 0; d < old.dim(); ++d) {
+    if (old.size(d) > cur.size(d)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 void load_init(FrameGenerator& gen, const std::string& path) {
   torch::serialize::InputArchive ar;
   ar.load_from(path);
@@ -336,11 +349,17 @@ void load_init(FrameGenerator& gen, const std::string& path) {
     torch::Tensor& cur = p.value();
     if (old.sizes() == cur.sizes()) {
       cur.copy_(old);
-    } else if (old.dim() == 4 && old.size(0) == cur.size(0) && old.size(1) < cur.size(1) &&
-               old.size(2) == cur.size(2) && old.size(3) == cur.size(3)) {
+    } else if (fits_inside(old, cur)) {
+      // A layer that gained input or output channels: the old weights in the
+      // leading block, zero elsewhere (new inputs are ignored at first).
       cur.zero_();
-      cur.slice(1, 0, old.size(1)).copy_(old);
-      spdlog::info("{}: {} input channels -> {} (new ones start at zero)", p.key(), old.size(1), cur.size(1));
+      torch::Tensor dst = cur;
+      for (int64_t d = 0; d < old.dim(); ++d) {
+        dst = dst.slice(d, 0, old.size(d));
+      }
+      dst.copy_(old);
+      spdlog::info("{}: {} -> {} (new entries start at zero)", p.key(), c10::str(old.sizes()),
+                   c10::str(cur.sizes()));
     } else {
       throw std::runtime_error(path + ": " + p.key() + " has an incompatible shape");
     }

@@ -2,7 +2,8 @@
 // runner (predictor.h) and by tools/train/train_predictor.cpp.
 //
 // Generator: estimates motion instead of painting pixels. Coarse-to-fine flow
-// (from scratch at 1/16, refined at 1/8, 1/4 and 1/2 on the inputs warped by the
+// (at 1/16 from scratch, gated per pixel towards a fitted global affine motion
+// (camera motion), refined at 1/8, 1/4 and 1/2 on the inputs warped by the
 // current estimate and a cost volume: the match between the two warped inputs
 // for every residual displacement within +-3, +-3 and +-2 pixels of that level)
 // gives two backward flows (target -> each input) and a
@@ -65,6 +66,13 @@ class PatchDiscriminatorImpl : public torch::nn::Module {
   torch::nn::Sequential net_{nullptr};
 };
 TORCH_MODULE(PatchDiscriminator);
+
+// Global affine motion I1 -> I0 fitted coarse to fine (robust Gauss-Newton,
+// translation only on the first level) on pyramids a, b of I0 and I1, coarsest
+// first ([N, 3, h, w] each). Returns theta [N, 6], the displacement in normalised
+// coordinates (-1..1, align_corners): u = (t0 x + t1 y + t2, t3 x + t4 y + t5),
+// such that I1(p) ~ I0(p + u(p)). No gradient flows through it.
+torch::Tensor global_motion(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b);
 
 // Backward warp: samples `img` at (x + flow_x, y + flow_y), border padding.
 torch::Tensor backward_warp(const torch::Tensor& img, const torch::Tensor& flow);
