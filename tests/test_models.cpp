@@ -100,6 +100,28 @@ TEST(GlobalMotion, RecoversAnAffineWarpDespiteAMovingObject) {
   EXPECT_LT(still.abs().max().item<double>(), 1e-4);
 }
 
+// The fused inference loop of the cost volume gives the values of the tensor
+// expression that training differentiates, and zero cost at the true shift.
+TEST(CostVolume, FusedLoopMatchesTensorOps) {
+  torch::manual_seed(3);
+  for (int r : {2, 3}) {
+    const torch::Tensor a = torch::rand({2, 3, 13, 17});
+    // b(x) = a(x + (dx 2, dy -1)): zero cost in channel (dy + r) (2r + 1) + (dx + r) away from the borders.
+    const torch::Tensor b = torch::roll(a, {1, -2}, {2, 3});
+    torch::Tensor fused;
+    {
+      torch::NoGradGuard no_grad;
+      fused = models::cost_volume(a, b, r);
+    }
+    const torch::Tensor ops = models::cost_volume(a.clone().requires_grad_(true), b, r).detach();
+    ASSERT_EQ(fused.sizes(), ops.sizes());
+    EXPECT_LT((fused - ops).abs().max().item<double>(), 1e-5) << "r " << r;
+    const int64_t k = (-1 + r) * (2 * r + 1) + (2 + r);
+    EXPECT_LT(fused.select(1, k).slice(1, 1, 12).slice(2, 0, 15).abs().max().item<double>(), 1e-6);
+    EXPECT_GT(fused.select(1, k + 1).mean().item<double>(), 0.1);
+  }
+}
+
 TEST_F(ModelsTest, BuiltinModelsBeatBicubicOnAnImage) {
   const Image hr = modcrop(test_image(96, 80), 2);
   const Image lr = downscale_matlab(hr, 2);

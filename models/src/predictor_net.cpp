@@ -1,6 +1,10 @@
 #include "framegen/models/predictor_net.h"
 
+#include <ATen/Parallel.h>
+
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <utility>
 #include <vector>
 
@@ -58,24 +62,6 @@ torch::Tensor downsample(const torch::Tensor& x, int f) {
   return F::avg_pool2d(x, F::AvgPool2dFuncOptions(f).stride(f));
 }
 
-// Matching costs between the two warped inputs for every residual displacement d
-// within +-r pixels: channel (dy, dx) holds the colour-mean |a(x + d) - b(x)|.
-// This is what a small convolution stack cannot compute for itself: which nearby
-// displacement makes fine, repetitive texture line up.
-torch::Tensor cost_volume(const torch::Tensor& a, const torch::Tensor& b, int r) {
-  const int64_t h = a.size(2);
-  const int64_t w = a.size(3);
-  const torch::Tensor ap = F::pad(a, F::PadFuncOptions({r, r, r, r}).mode(torch::kReplicate));
-  std::vector<torch::Tensor> c;
-  c.reserve(static_cast<std::size_t>(cost_channels(r)));
-  for (int dy = -r; dy <= r; ++dy) {
-    for (int dx = -r; dx <= r; ++dx) {
-      c.push_back((ap.slice(2, r + dy, r + dy + h).slice(3, r + dx, r + dx + w) - b).abs().mean(1, true));
-    }
-  }
-  return torch::cat(c, 1) * 4.0;
-}
-
 // Normalised coordinates (align_corners=true) of an h x w grid: [1, h, w] each.
 std::pair<torch::Tensor, torch::Tensor> unit_grid(int64_t h, int64_t w, const torch::TensorOptions& opts) {
   return {torch::linspace(-1.0, 1.0, w, opts).view({1, 1, w}).expand({1, h, w}),
@@ -93,6 +79,81 @@ torch::Tensor affine_flow(const torch::Tensor& theta, int64_t h, int64_t w) {
 }
 
 }  // namespace
+
+namespace {
+
+// The same as cost_volume's tensor expression, in one pass over the pixels with
+// no temporaries (inference on the CPU, where it runs 123 times per frame).
+torch::Tensor cost_volume_cpu(const torch::Tensor& a_in, const torch::Tensor& b_in, int r) {
+  const torch::Tensor a = a_in.contiguous();
+  const torch::Tensor b = b_in.contiguous();
+  const int64_t n = a.size(0);
+  const int64_t h = a.size(2);
+  const int64_t w = a.size(3);
+  const int64_t side = 2 * r + 1;
+  torch::Tensor out = torch::empty({n, side * side, h, w}, a.options());
+  const float* pa = a.data_ptr<float>();
+  const float* pb = b.data_ptr<float>();
+  float* po = out.data_ptr<float>();
+  const int64_t plane = h * w;
+  at::parallel_for(0, n * h, 8, [&](int64_t begin, int64_t end) {
+    for (int64_t row = begin; row < end; ++row) {
+      const int64_t img = row / h;
+      const int64_t y = row % h;
+      const float* b0 = pb + img * 3 * plane + y * w;
+      const float* b1 = b0 + plane;
+      const float* b2 = b1 + plane;
+      for (int64_t dy = -r; dy <= r; ++dy) {
+        const int64_t yy = std::clamp<int64_t>(y + dy, 0, h - 1);
+        const float* a0 = pa + img * 3 * plane + yy * w;
+        const float* a1 = a0 + plane;
+        const float* a2 = a1 + plane;
+        for (int64_t dx = -r; dx <= r; ++dx) {
+          float* o = po + (img * side * side + (dy + r) * side + (dx + r)) * plane + y * w;
+          auto at = [&](int64_t x) {
+            const int64_t xx = std::clamp<int64_t>(x + dx, 0, w - 1);
+            return (std::abs(a0[xx] - b0[x]) + std::abs(a1[xx] - b1[x]) + std::abs(a2[xx] - b2[x])) * (4.0F / 3.0F);
+          };
+          const int64_t lo = std::clamp<int64_t>(-dx, 0, w);
+          const int64_t hi = std::clamp<int64_t>(w - dx, lo, w);
+          for (int64_t x = 0; x < lo; ++x) {
+            o[x] = at(x);
+          }
+          for (int64_t x = lo; x < hi; ++x) {  // no clamping: vectorises
+            o[x] = (std::abs(a0[x + dx] - b0[x]) + std::abs(a1[x + dx] - b1[x]) + std::abs(a2[x + dx] - b2[x])) *
+                   (4.0F / 3.0F);
+          }
+          for (int64_t x = hi; x < w; ++x) {
+            o[x] = at(x);
+          }
+        }
+      }
+    }
+  });
+  return out;
+}
+
+}  // namespace
+
+// This is what a small convolution stack cannot compute for itself: which nearby
+// displacement makes fine, repetitive texture line up.
+torch::Tensor cost_volume(const torch::Tensor& a, const torch::Tensor& b, int r) {
+  if (!torch::GradMode::is_enabled() && a.device().is_cpu() && a.scalar_type() == torch::kFloat &&
+      b.scalar_type() == torch::kFloat && a.size(1) == 3) {
+    return cost_volume_cpu(a, b, r);
+  }
+  const int64_t h = a.size(2);
+  const int64_t w = a.size(3);
+  const torch::Tensor ap = F::pad(a, F::PadFuncOptions({r, r, r, r}).mode(torch::kReplicate));
+  std::vector<torch::Tensor> c;
+  c.reserve(static_cast<std::size_t>(cost_channels(r)));
+  for (int dy = -r; dy <= r; ++dy) {
+    for (int dx = -r; dx <= r; ++dx) {
+      c.push_back((ap.slice(2, r + dy, r + dy + h).slice(3, r + dx, r + dx + w) - b).abs().mean(1, true));
+    }
+  }
+  return torch::cat(c, 1) * 4.0;
+}
 
 torch::Tensor global_motion(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
   torch::NoGradGuard no_grad;

@@ -67,6 +67,12 @@ class PatchDiscriminatorImpl : public torch::nn::Module {
 };
 TORCH_MODULE(PatchDiscriminator);
 
+// Matching costs between a and b ([N, 3, H, W]) for every displacement d within
+// +-r pixels: channel (dy + r) (2r + 1) + (dx + r) holds 4 x the colour-mean
+// |a(x + d) - b(x)| (a replicated at its borders). Without gradients on the CPU it
+// runs as one fused loop; otherwise as tensor operations (same values).
+torch::Tensor cost_volume(const torch::Tensor& a, const torch::Tensor& b, int r);
+
 // Global affine motion I1 -> I0 fitted coarse to fine (robust Gauss-Newton,
 // translation only on the first level) on pyramids a, b of I0 and I1, coarsest
 // first ([N, 3, h, w] each). Returns theta [N, 6], the displacement in normalised
