@@ -35,6 +35,7 @@ constexpr int kCoarseOut = 6;
 constexpr int kR8 = 3;
 constexpr int kR4 = 3;
 constexpr int kR2 = 2;
+constexpr double kCostScale = 4.0;  // costs are colour means times this
 constexpr int cost_channels(int r) { return (2 * r + 1) * (2 * r + 1); }
 // Input channels of each refinement block: the level inputs plus its cost volume.
 constexpr int kIn8 = kLevelIn + cost_channels(kR8);
@@ -78,10 +79,6 @@ torch::Tensor affine_flow(const torch::Tensor& theta, int64_t h, int64_t w) {
   return torch::stack({ux * (static_cast<double>(w - 1) / 2.0), uy * (static_cast<double>(h - 1) / 2.0)}, 1);
 }
 
-}  // namespace
-
-namespace {
-
 // The same as cost_volume's tensor expression, in one pass over the pixels with
 // no temporaries (inference on the CPU, where it runs 123 times per frame).
 torch::Tensor cost_volume_cpu(const torch::Tensor& a_in, const torch::Tensor& b_in, int r) {
@@ -110,21 +107,21 @@ torch::Tensor cost_volume_cpu(const torch::Tensor& a_in, const torch::Tensor& b_
         const float* a2 = a1 + plane;
         for (int64_t dx = -r; dx <= r; ++dx) {
           float* o = po + (img * side * side + (dy + r) * side + (dx + r)) * plane + y * w;
-          auto at = [&](int64_t x) {
-            const int64_t xx = std::clamp<int64_t>(x + dx, 0, w - 1);
-            return (std::abs(a0[xx] - b0[x]) + std::abs(a1[xx] - b1[x]) + std::abs(a2[xx] - b2[x])) * (4.0F / 3.0F);
+          auto cost = [&](int64_t xa, int64_t x) {
+            return (std::abs(a0[xa] - b0[x]) + std::abs(a1[xa] - b1[x]) + std::abs(a2[xa] - b2[x])) *
+                   static_cast<float>(kCostScale / 3.0);
           };
+          // Columns whose shifted sample is inside the row need no clamping (and vectorise).
           const int64_t lo = std::clamp<int64_t>(-dx, 0, w);
           const int64_t hi = std::clamp<int64_t>(w - dx, lo, w);
           for (int64_t x = 0; x < lo; ++x) {
-            o[x] = at(x);
+            o[x] = cost(std::clamp<int64_t>(x + dx, 0, w - 1), x);
           }
-          for (int64_t x = lo; x < hi; ++x) {  // no clamping: vectorises
-            o[x] = (std::abs(a0[x + dx] - b0[x]) + std::abs(a1[x + dx] - b1[x]) + std::abs(a2[x + dx] - b2[x])) *
-                   (4.0F / 3.0F);
+          for (int64_t x = lo; x < hi; ++x) {
+            o[x] = cost(x + dx, x);
           }
           for (int64_t x = hi; x < w; ++x) {
-            o[x] = at(x);
+            o[x] = cost(std::clamp<int64_t>(x + dx, 0, w - 1), x);
           }
         }
       }
@@ -135,8 +132,8 @@ torch::Tensor cost_volume_cpu(const torch::Tensor& a_in, const torch::Tensor& b_
 
 }  // namespace
 
-// This is what a small convolution stack cannot compute for itself: which nearby
-// displacement makes fine, repetitive texture line up.
+// (See the header.) This is what a small convolution stack cannot compute for
+// itself: which nearby displacement makes fine, repetitive texture line up.
 torch::Tensor cost_volume(const torch::Tensor& a, const torch::Tensor& b, int r) {
   if (!torch::GradMode::is_enabled() && a.device().is_cpu() && a.scalar_type() == torch::kFloat &&
       b.scalar_type() == torch::kFloat && a.size(1) == 3) {
@@ -152,7 +149,7 @@ torch::Tensor cost_volume(const torch::Tensor& a, const torch::Tensor& b, int r)
       c.push_back((ap.slice(2, r + dy, r + dy + h).slice(3, r + dx, r + dx + w) - b).abs().mean(1, true));
     }
   }
-  return torch::cat(c, 1) * 4.0;
+  return torch::cat(c, 1) * kCostScale;
 }
 
 torch::Tensor global_motion(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
