@@ -231,7 +231,8 @@ torch::Tensor render(const torch::Tensor& region, double cx, double cy, double s
 
 // One synthetic sample: inputs at tau = 0, 1 and the target at t (interp) or
 // inputs at 0, 1 and the target at 2 (extrap).
-bool synthetic_sample(const std::vector<Photo>& photos, bool extrap, int patch, double accel, std::mt19937_64& rng,
+bool synthetic_sample(const std::vector<Photo>& photos, bool extrap, int patch, double accel, double accel_floor,
+                      std::mt19937_64& rng,
                       torch::Tensor& a, torch::Tensor& b, torch::Tensor& target, double& t) {
   std::uniform_real_distribution<> uni(0, 1);
   const Photo& ph = photos[std::uniform_int_distribution<std::size_t>(0, photos.size() - 1)(rng)];
@@ -246,9 +247,9 @@ bool synthetic_sample(const std::vector<Photo>& photos, bool extrap, int patch, 
   const double zoom = (uni(rng) - 0.5) * 0.06;
   const double angle = (uni(rng) - 0.5) * 0.05;
   // Real motion is not perfectly steady: a change of velocity of up to accel x
-  // (speed + 1 px) per frame, in a random direction.
+  // (speed + accel_floor px) per frame, in a random direction.
   // (No draws at all without it, so --accel 0 reproduces earlier runs exactly.)
-  const double acc = accel > 0 ? accel * uni(rng) * (speed + 1.0) * scale : 0.0;
+  const double acc = accel > 0 ? accel * uni(rng) * (speed + accel_floor) * scale : 0.0;
   const double acc_dir = accel > 0 ? 2 * M_PI * uni(rng) : 0.0;
   const Path m{sx, sy, acc * std::cos(acc_dir), acc * std::sin(acc_dir), zoom, angle};
   const double tmax = extrap ? 2.0 : 1.0;
@@ -281,12 +282,12 @@ bool synthetic_sample(const std::vector<Photo>& photos, bool extrap, int patch, 
 }
 
 Batch synthetic_batch(const std::vector<Photo>& photos, bool extrap, int batch, int patch, double accel,
-                      std::mt19937_64& rng) {
+                      double accel_floor, std::mt19937_64& rng) {
   std::vector<torch::Tensor> as, bs, ts, times;
   while (static_cast<int>(as.size()) < batch) {
     torch::Tensor a, b, target;
     double t = 0.5;
-    if (synthetic_sample(photos, extrap, patch, accel, rng, a, b, target, t)) {
+    if (synthetic_sample(photos, extrap, patch, accel, accel_floor, rng, a, b, target, t)) {
       as.push_back(a);
       bs.push_back(b);
       ts.push_back(target);
@@ -403,6 +404,7 @@ int run(int argc, char** argv) {
   int val_every = 500;
   double synthetic = 0.0;
   double accel = 0.0;
+  double accel_floor = 1.0;
   app.add_option("--task", task, "interp or extrap")->check(CLI::IsMember({"interp", "extrap"}));
   app.add_option("--data", data, "folder made by tools/fetch-training-data.sh");
   app.add_option("--out", out, "generator weights to write")->required();
@@ -423,9 +425,12 @@ int run(int argc, char** argv) {
                  "fraction of each batch made of photographs moved along known paths (fine texture in motion)")
       ->check(CLI::Range(0.0, 1.0));
   app.add_option("--accel", accel,
-                 "synthetic paths change velocity by up to this fraction of (speed + 1 px) per frame; the held-out "
-                 "photographs stay steady so the validation line is comparable")
+                 "synthetic paths change velocity by up to this fraction of (speed + --accel-floor px) per frame; the "
+                 "held-out photographs stay steady so the validation line is comparable")
       ->check(CLI::Range(0.0, 2.0));
+  app.add_option("--accel-floor", accel_floor,
+                 "pixels added to the speed in --accel's change of velocity (0: still photographs stay still)")
+      ->check(CLI::Range(0.0, 10.0));
   CLI11_PARSE(app, argc, argv);
   init_logging("info");
   torch::manual_seed(seed);
@@ -499,7 +504,7 @@ int run(int argc, char** argv) {
   }
   std::vector<Batch> val_synth;
   for (int i = 0; i < (val_photos.empty() ? 0 : 4); ++i) {
-    val_synth.push_back(synthetic_batch(val_photos, extrap, 4, std::min(patch * 2, 256), /*accel=*/0.0, vrng));
+    val_synth.push_back(synthetic_batch(val_photos, extrap, 4, std::min(patch * 2, 256), /*accel=*/0.0, /*accel_floor=*/0.0, vrng));
   }
   // Mean PSNR of the generator and of the trivial baseline over a validation set.
   auto score = [&](const std::vector<Batch>& set) {
@@ -536,7 +541,7 @@ int run(int argc, char** argv) {
     }
     const Batch b = n_synth == 0 ? sample(clips, extrap, batch, patch, false, rng)
                                  : mix(sample(clips, extrap, batch, patch, false, rng),
-                                       synthetic_batch(photos, extrap, n_synth, patch, accel, rng), n_synth);
+                                       synthetic_batch(photos, extrap, n_synth, patch, accel, accel_floor, rng), n_synth);
     const bool adversarial = it > adv_from;
     PredictorOutput o = gen->forward(b.a, b.b, b.t);
     torch::Tensor l1 = torch::l1_loss(o.frame, b.target);
