@@ -168,7 +168,12 @@ torch::Tensor global_motion(const std::vector<torch::Tensor>& a, const std::vect
     const auto [xs, ys] = unit_grid(h, w, opts);
     const torch::Tensor free = k == 0 ? translation : all;
     for (int it = 0; it < 4; ++it) {
-      const torch::Tensor wa = backward_warp(ga, affine_flow(theta, h, w));
+      // I0 sampled at p + u(p), straight in normalised coordinates.
+      auto c = [&](int i) { return theta.select(1, i).view({-1, 1, 1}); };
+      const torch::Tensor grid =
+          torch::stack({xs + c(0) * xs + c(1) * ys + c(2), ys + c(3) * xs + c(4) * ys + c(5)}, 3);
+      const torch::Tensor wa = F::grid_sample(
+          ga, grid, F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kBorder).align_corners(true));
       torch::Tensor r = wa - gb;
       r = r - r.mean({1, 2, 3}, true);  // brightness changes are not motion
       // Image gradients of the warped input, per unit of normalised coordinate.
@@ -183,8 +188,8 @@ torch::Tensor global_motion(const std::vector<torch::Tensor>& a, const std::vect
       j = j * free.view({1, 6, 1});
       // Robust (Cauchy) weights: pixels that move on their own count less.
       const torch::Tensor rf = r.view({n, 1, h * w});
-      const torch::Tensor s2 = (rf.pow(2).mean(2, true) + 1e-6);
-      const torch::Tensor wt = 1.0 / (1.0 + rf.pow(2) / s2);
+      const torch::Tensor r2 = rf.square();
+      const torch::Tensor wt = 1.0 / (1.0 + r2 / (r2.mean(2, true) + 1e-6));
       const torch::Tensor jw = j * wt;
       torch::Tensor hm = torch::bmm(jw, j.transpose(1, 2));
       const torch::Tensor g = torch::bmm(jw, rf.transpose(1, 2));
@@ -253,10 +258,10 @@ FrameGeneratorImpl::Estimate FrameGeneratorImpl::pyramid(const torch::Tensor& i0
   const torch::Tensor global = torch::cat({u * tv, u * (tv - 1.0)}, 1);
   // 1/16: motion from scratch (flow in 1/16 pixels, up to a few of them), and a
   // per-pixel gate between it and the global motion.
-  torch::Tensor est = coarse_->forward(torch::cat({a[3], b[3], t.expand({n, 1, h / 16, w / 16}), global,
-                                                   backward_warp(a[3], global.slice(1, 0, 2)),
-                                                   backward_warp(b[3], global.slice(1, 2, 4))},
-                                                  1));
+  torch::Tensor est = coarse_->forward(
+      torch::cat({a[3], b[3], t.expand({n, 1, h / 16, w / 16}), global, backward_warp(a[3], global.slice(1, 0, 2)),
+                  backward_warp(b[3], global.slice(1, 2, 4))},
+                 1));
   const torch::Tensor gate = torch::sigmoid(est.slice(1, 5, 6));
   torch::Tensor flow = est.slice(1, 0, 4) * 4.0;
   flow = flow + gate * (global - flow);
@@ -278,10 +283,10 @@ FrameGeneratorImpl::Estimate FrameGeneratorImpl::pyramid(const torch::Tensor& i0
     const torch::Tensor& bl = b[l.index];
     const torch::Tensor wa = backward_warp(al, flow.slice(1, 0, 2));
     const torch::Tensor wb = backward_warp(bl, flow.slice(1, 2, 4));
-    const torch::Tensor d = (*l.block)->forward(
-        torch::cat({al, bl, wa, wb, flow * (static_cast<double>(l.div) / 16.0), mask, t.expand({n, 1, lh, lw}),
-                    cost_volume(wa, wb, l.radius)},
-                   1));
+    const torch::Tensor d =
+        (*l.block)->forward(torch::cat({al, bl, wa, wb, flow * (static_cast<double>(l.div) / 16.0), mask,
+                                        t.expand({n, 1, lh, lw}), cost_volume(wa, wb, l.radius)},
+                                       1));
     flow = flow + d.slice(1, 0, 4) * l.step;
     mask = mask + d.slice(1, 4, 5);
   }
