@@ -45,6 +45,7 @@ struct PredictState {
   gint out_d = 1;
   GstBuffer* prev = nullptr;                // last real frame
   GstBuffer* prev2 = nullptr;               // the one before it (extrapolation history)
+  GstBuffer* prev3 = nullptr;               // and the one before that
   GstClockTime base = GST_CLOCK_TIME_NONE;  // time of output frame 0
   guint64 next_out = 0;
 
@@ -52,8 +53,16 @@ struct PredictState {
   void reset() {
     gst_clear_buffer(&prev);
     gst_clear_buffer(&prev2);
+    gst_clear_buffer(&prev3);
     base = GST_CLOCK_TIME_NONE;
     next_out = 0;
+  }
+  // `newest` (owned, may be null) becomes prev; the history moves back one frame.
+  void shift(GstBuffer* newest) {
+    gst_clear_buffer(&prev3);
+    prev3 = prev2;
+    prev2 = prev;
+    prev = newest;
   }
   [[nodiscard]] GstClockTime in_duration() const {
     return in_n > 0 ? gst_util_uint64_scale_int(GST_SECOND, in_d, in_n) : GST_CLOCK_TIME_NONE;
@@ -154,15 +163,23 @@ static GstBuffer* make_interpolated(PredictState* st, GstBuffer* a, GstBuffer* b
   return result;
 }
 
-static GstBuffer* make_extrapolated(PredictState* st, GstBuffer* before, GstBuffer* last) {
+// The frame after `last` from `before` and, when there is one, `older` (may be null).
+static GstBuffer* make_extrapolated(PredictState* st, GstBuffer* older, GstBuffer* before, GstBuffer* last) {
   if (before == nullptr) {
     return gst_buffer_copy(last);
   }
   GstBuffer* result = nullptr;
-  with_frame(st, before, [&](const framegen::Frame& fa) {
-    with_frame(st, last,
-               [&](const framegen::Frame& fb) { result = frame_to_buffer(st, st->model->extrapolate(fa, fb)); });
-  });
+  auto predict = [&](const framegen::Frame& fo) {
+    with_frame(st, before, [&](const framegen::Frame& fa) {
+      with_frame(st, last,
+                 [&](const framegen::Frame& fb) { result = frame_to_buffer(st, st->model->extrapolate(fo, fa, fb)); });
+    });
+  };
+  if (older == nullptr) {
+    predict(framegen::Frame());
+  } else {
+    with_frame(st, older, predict);
+  }
   return result;
 }
 
@@ -242,9 +259,7 @@ static GstFlowReturn gst_fg_predict_chain(GstPad* /*pad*/, GstObject* parent, Gs
         } else if (pts > GST_BUFFER_PTS(st->prev)) {
           ret = emit_interpolated(self, buf, pts);
         }
-        gst_clear_buffer(&st->prev2);
-        st->prev2 = st->prev;
-        st->prev = buf;
+        st->shift(buf);
         return ret;
       }
       case kExtrapolate: {
@@ -253,11 +268,9 @@ static GstFlowReturn gst_fg_predict_chain(GstPad* /*pad*/, GstObject* parent, Gs
         for (gint i = 1; i < factor && ret == GST_FLOW_OK && GST_CLOCK_TIME_IS_VALID(d); ++i) {
           const GstClockTime t = pts + st->in_span(i, factor);
           const GstClockTime next = pts + st->in_span(i + 1, factor);
-          ret = push_at(self, make_extrapolated(st, st->prev, buf), t, next - t);
+          ret = push_at(self, make_extrapolated(st, st->prev2, st->prev, buf), t, next - t);
         }
-        gst_clear_buffer(&st->prev2);
-        st->prev2 = st->prev;
-        st->prev = buf;
+        st->shift(buf);
         return ret;
       }
       case kConceal:
@@ -275,10 +288,8 @@ static GstFlowReturn gst_fg_predict_chain(GstPad* /*pad*/, GstObject* parent, Gs
               gst_util_uint64_scale_round(pts - last, st->in_n, static_cast<guint64>(GST_SECOND) * st->in_d) - 1;
           GST_DEBUG_OBJECT(self, "concealing %" G_GUINT64_FORMAT " missing frame(s)", missing);
           for (guint64 i = 1; i <= missing && ret == GST_FLOW_OK; ++i) {
-            GstBuffer* p = make_extrapolated(st, st->prev2, st->prev);
-            gst_clear_buffer(&st->prev2);
-            st->prev2 = st->prev;
-            st->prev = p != nullptr ? gst_buffer_ref(p) : nullptr;
+            GstBuffer* p = make_extrapolated(st, st->prev3, st->prev2, st->prev);
+            st->shift(p != nullptr ? gst_buffer_ref(p) : nullptr);
             const GstClockTime t = st->base + st->in_span(slot + i);
             ret = push_at(self, p, t, st->base + st->in_span(slot + i + 1) - t);
             if (st->prev == nullptr) {
@@ -287,9 +298,7 @@ static GstFlowReturn gst_fg_predict_chain(GstPad* /*pad*/, GstObject* parent, Gs
             GST_BUFFER_PTS(st->prev) = t;
           }
         }
-        gst_clear_buffer(&st->prev2);
-        st->prev2 = st->prev;
-        st->prev = gst_buffer_ref(buf);
+        st->shift(gst_buffer_ref(buf));
         if (ret != GST_FLOW_OK) {
           gst_buffer_unref(buf);
           return ret;

@@ -1,16 +1,19 @@
 // Super-resolution runner: built-in models, TorchScript user models through the
 // CLI, tiling equivalence, still images, device errors. The predictor's global
-// motion fit.
+// motion fit and how extrapolation continues it.
 #include <gtest/gtest.h>
 #include <torch/script.h>
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
 
+#include "framegen/models/frame_predictor.h"
 #include "framegen/models/predictor_net.h"
 #include "framegen/models/super_resolution.h"
 #include "framegen/pipeline/error.h"
@@ -63,17 +66,17 @@ TEST(GlobalMotion, RecoversAnAffineWarpDespiteAMovingObject) {
   const int64_t h = 192;
   const int64_t w = 256;
   auto up = [&](int64_t s) {
-    return F::interpolate(torch::rand({1, 3, h / s, w / s}),
-                          F::InterpolateFuncOptions().size(std::vector<int64_t>{h, w}).mode(torch::kBilinear)
-                              .align_corners(false));
+    return F::interpolate(
+        torch::rand({1, 3, h / s, w / s}),
+        F::InterpolateFuncOptions().size(std::vector<int64_t>{h, w}).mode(torch::kBilinear).align_corners(false));
   };
   const torch::Tensor i0 = (up(16) * 0.5 + up(4) * 0.3 + up(2) * 0.2).contiguous();
   const std::vector<double> truth{0.01, -0.02, 0.06, 0.015, 0.005, -0.04};
   const torch::Tensor xs = torch::linspace(-1.0, 1.0, w).view({1, w}).expand({h, w});
   const torch::Tensor ys = torch::linspace(-1.0, 1.0, h).view({h, 1}).expand({h, w});
   auto field = [&](const std::vector<double>& t) {
-    return torch::stack({(xs * t[0] + ys * t[1] + t[2]) * ((w - 1) / 2.0),
-                         (xs * t[3] + ys * t[4] + t[5]) * ((h - 1) / 2.0)})
+    return torch::stack(
+               {(xs * t[0] + ys * t[1] + t[2]) * ((w - 1) / 2.0), (xs * t[3] + ys * t[4] + t[5]) * ((h - 1) / 2.0)})
         .unsqueeze(0);
   };
   torch::Tensor i1 = models::backward_warp(i0, field(truth));
@@ -98,6 +101,42 @@ TEST(GlobalMotion, RecoversAnAffineWarpDespiteAMovingObject) {
   // Identity stays identity.
   const torch::Tensor still = models::global_motion({a[4], a[3], a[2]}, {a[4], a[3], a[2]});
   EXPECT_LT(still.abs().max().item<double>(), 1e-4);
+}
+
+// Extrapolation given the frame before its two inputs: a camera that pans steadily
+// is continued as before, one that shakes back and forth is not (the prediction
+// stays near the last frame instead of running on in the last step's direction).
+TEST(Extrapolation, ContinuesASteadyPanButNotAShake) {
+  const Image scene = test_image(300, 160);
+  auto view = [&](int dx) {  // the camera 20 + dx pixels into the scene
+    Image v(240, 160, 3);
+    for (int y = 0; y < v.height; ++y) {
+      std::memcpy(v.row(y), scene.row(y) + (20 + dx) * 3, static_cast<std::size_t>(v.width) * 3);
+    }
+    return v;
+  };
+  PredictorOptions o;
+  o.threads = 2;
+  auto model = make_image_predictor(o);
+  // Pan: -4, 0, +4 -> +8. The older frame changes (almost) nothing.
+  const Image pan_older = view(-4);
+  const Image pan_plain = model->extrapolate(nullptr, view(0), view(4));
+  const Image pan_steady = model->extrapolate(&pan_older, view(0), view(4));
+  EXPECT_GT(psnr_rgb(pan_steady, pan_plain), 40.0);
+  const double copy_pan = psnr_rgb(view(4), view(8));
+  EXPECT_GT(psnr_rgb(pan_steady, view(8)), copy_pan + 3.0) << "copy-last " << copy_pan;
+  // Shake: +4, 0, +4. Without the older frame the motion 0 -> +4 is continued to
+  // +8; with it, the camera's back-and-forth is not, and the last frame is kept.
+  const Image shake_older = view(4);
+  const Image shake_plain = model->extrapolate(nullptr, view(0), view(4));
+  const Image shake = model->extrapolate(&shake_older, view(0), view(4));
+  const double plain_last = psnr_rgb(shake_plain, view(4));
+  const double shake_last = psnr_rgb(shake, view(4));
+  EXPECT_GT(psnr_rgb(shake_plain, view(8)), plain_last);
+  EXPECT_GT(shake_last, plain_last + 3.0);
+  EXPECT_GT(shake_last, psnr_rgb(shake, view(8)));
+  std::printf("pan: %.2f dB from the plain prediction, %.2f to +8 (copy-last %.2f); shake: %.2f / %.2f to +4\n",
+              psnr_rgb(pan_steady, pan_plain), psnr_rgb(pan_steady, view(8)), copy_pan, shake_last, plain_last);
 }
 
 // The fused inference loop of the cost volume gives the values of the tensor

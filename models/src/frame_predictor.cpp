@@ -68,11 +68,15 @@ class GanImagePredictor final : public ImagePredictor {
     return tensor_to_image(
         interp_->forward(image_to_tensor(a).to(device_), image_to_tensor(b).to(device_), tt.to(device_)).frame);
   }
-  Image extrapolate(const Image& previous, const Image& last) override {
+  Image extrapolate(const Image* older, const Image& previous, const Image& last) override {
     c10::InferenceMode guard;
     const torch::Tensor tt = torch::full({1}, 2.0);
+    torch::Tensor o;
+    if (older != nullptr && older->width == previous.width && older->height == previous.height) {
+      o = image_to_tensor(*older).to(device_);
+    }
     return tensor_to_image(
-        extrap_->forward(image_to_tensor(previous).to(device_), image_to_tensor(last).to(device_), tt.to(device_))
+        extrap_->forward(image_to_tensor(previous).to(device_), image_to_tensor(last).to(device_), tt.to(device_), o)
             .frame);
   }
 
@@ -96,7 +100,7 @@ class ClassicalImagePredictor final : public ImagePredictor {
     }
     return out;
   }
-  Image extrapolate(const Image& /*previous*/, const Image& last) override { return last; }
+  Image extrapolate(const Image* /*older*/, const Image& /*previous*/, const Image& last) override { return last; }
 
  private:
   bool blend_;
@@ -112,8 +116,9 @@ class GanFramePredictor final : public FrameInterpolator {
   Frame interpolate(const Frame& a, const Frame& b, double t) override {
     return from_image(predictor_->interpolate(to_image(a), to_image(b), t), a);
   }
-  Frame extrapolate(const Frame& previous, const Frame& last) override {
-    return from_image(predictor_->extrapolate(to_image(previous), to_image(last)), last);
+  Frame extrapolate(const Frame& older, const Frame& previous, const Frame& last) override {
+    const Image o = older ? to_image(older) : Image();
+    return from_image(predictor_->extrapolate(older ? &o : nullptr, to_image(previous), to_image(last)), last);
   }
 
  private:

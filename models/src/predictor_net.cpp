@@ -63,6 +63,32 @@ torch::Tensor downsample(const torch::Tensor& x, int f) {
   return F::avg_pool2d(x, F::AvgPool2dFuncOptions(f).stride(f));
 }
 
+// Average-pooled pyramid: index k holds 1/2^(k+1).
+std::array<torch::Tensor, 4> levels(const torch::Tensor& x) {
+  std::array<torch::Tensor, 4> p;
+  p[0] = downsample(x, 2);
+  for (std::size_t k = 1; k < p.size(); ++k) {
+    p[k] = downsample(p[k - 1], 2);
+  }
+  return p;
+}
+
+// The global fit ends on 1/4, or on 1/2 where 1/4 has fewer pixels than this: on
+// a 176x144 clip (1/4 is 44x36) the fit ending on 1/4 was off by about 0.3 px.
+constexpr int64_t kMinFitPixels = 64 * 64;
+
+// Global (affine) motion I1 -> I0 from the pyramids of I0 and I1: fitted on 1/16,
+// 1/8 and 1/4, and on 1/2 for small frames.
+torch::Tensor fit_global(const std::array<torch::Tensor, 4>& a, const std::array<torch::Tensor, 4>& b) {
+  std::vector<torch::Tensor> pa{a[3], a[2], a[1]};
+  std::vector<torch::Tensor> pb{b[3], b[2], b[1]};
+  if (a[1].size(2) * a[1].size(3) < kMinFitPixels) {
+    pa.push_back(a[0]);
+    pb.push_back(b[0]);
+  }
+  return global_motion(pa, pb);
+}
+
 // Normalised coordinates (align_corners=true) of an h x w grid: [1, h, w] each.
 std::pair<torch::Tensor, torch::Tensor> unit_grid(int64_t h, int64_t w, const torch::TensorOptions& opts) {
   return {torch::linspace(-1.0, 1.0, w, opts).view({1, 1, w}).expand({1, h, w}),
@@ -237,24 +263,14 @@ FrameGeneratorImpl::FrameGeneratorImpl() {
   }
 }
 
-FrameGeneratorImpl::Estimate FrameGeneratorImpl::pyramid(const torch::Tensor& i0, const torch::Tensor& i1,
-                                                         const torch::Tensor& t) {
-  const int64_t n = i0.size(0);
-  const int64_t h = i0.size(2);
-  const int64_t w = i0.size(3);
-  // Average-pooled pyramids of both inputs: index k holds 1/2^(k+1).
-  std::array<torch::Tensor, 4> a;
-  std::array<torch::Tensor, 4> b;
-  a[0] = downsample(i0, 2);
-  b[0] = downsample(i1, 2);
-  for (std::size_t k = 1; k < a.size(); ++k) {
-    a[k] = downsample(a[k - 1], 2);
-    b[k] = downsample(b[k - 1], 2);
-  }
-  // Global (affine) motion I1 -> I0, fitted on 1/16, 1/8 and 1/4: at time t the
-  // target sees I0 at +t u and I1 at -(1 - t) u.
+FrameGeneratorImpl::Estimate FrameGeneratorImpl::pyramid(const Levels& a, const Levels& b, const torch::Tensor& t) {
+  const int64_t n = a[0].size(0);
+  const int64_t h = a[0].size(2) * 2;
+  const int64_t w = a[0].size(3) * 2;
+  // At time t the target sees I0 at +t u and I1 at -(1 - t) u.
   const torch::Tensor tv = t.view({n, 1, 1, 1});
-  const torch::Tensor u = affine_flow(global_motion({a[3], a[2], a[1]}, {b[3], b[2], b[1]}), h / 16, w / 16);
+  const torch::Tensor theta = fit_global(a, b);
+  const torch::Tensor u = affine_flow(theta, h / 16, w / 16);
   const torch::Tensor global = torch::cat({u * tv, u * (tv - 1.0)}, 1);
   // 1/16: motion from scratch (flow in 1/16 pixels, up to a few of them), and a
   // per-pixel gate between it and the global motion.
@@ -290,11 +306,11 @@ FrameGeneratorImpl::Estimate FrameGeneratorImpl::pyramid(const torch::Tensor& i0
     flow = flow + d.slice(1, 0, 4) * l.step;
     mask = mask + d.slice(1, 4, 5);
   }
-  return {flow, mask};
+  return {flow, mask, theta};
 }
 
 PredictorOutput FrameGeneratorImpl::forward(const torch::Tensor& i0_in, const torch::Tensor& i1_in,
-                                            const torch::Tensor& t_in) {
+                                            const torch::Tensor& t_in, const torch::Tensor& older_in) {
   const int64_t h0 = i0_in.size(2);
   const int64_t w0 = i0_in.size(3);
   // Pad to a multiple of 16 (replicate), crop back at the end.
@@ -302,10 +318,14 @@ PredictorOutput FrameGeneratorImpl::forward(const torch::Tensor& i0_in, const to
   const int64_t pw = (16 - w0 % 16) % 16;
   torch::Tensor i0 = i0_in;
   torch::Tensor i1 = i1_in;
+  torch::Tensor older = older_in;
   if (ph != 0 || pw != 0) {
     const auto pad = F::PadFuncOptions({0, pw, 0, ph}).mode(torch::kReplicate);
     i0 = F::pad(i0, pad);
     i1 = F::pad(i1, pad);
+    if (older.defined()) {
+      older = F::pad(older, pad);
+    }
   }
   const int64_t n = i0.size(0);
   const int64_t h = i0.size(2);
@@ -315,19 +335,34 @@ PredictorOutput FrameGeneratorImpl::forward(const torch::Tensor& i0_in, const to
 
   torch::Tensor flow;
   torch::Tensor mask;
+  const Levels a = levels(i0);
+  const Levels b = levels(i1);
   if (!extrapolate) {
-    Estimate e = pyramid(i0, i1, t);
+    Estimate e = pyramid(a, b, t);
     flow = resize(e.flow, h, w) * 2.0;
     mask = resize(e.mask, h, w);
   } else {
     // Motion between the inputs: the flow I1 -> I0 (pyramid at t = 1), continued
     // at constant velocity for s = t - 1 more frame intervals.
-    Estimate e = pyramid(i0, i1, torch::ones_like(t));
+    Estimate e = pyramid(a, b, torch::ones_like(t));
     const torch::Tensor v = e.flow.slice(1, 0, 2);  // I1 -> I0, half-resolution pixels
     const torch::Tensor s = t - 1.0;
+    // The motion to continue: v, less the part of the global motion that is not
+    // steady. steadiness = 1 - |u - u'|^2 / (|u|^2 + |u'|^2) over the frame, u'
+    // the global motion one step earlier (older -> I0): 1 when the camera moved
+    // the same way twice, about 0 when its two motions are unrelated (shake).
+    torch::Tensor vc = v;
+    if (older.defined()) {
+      const torch::Tensor u = affine_flow(e.global, h / 16, w / 16);
+      const torch::Tensor up = affine_flow(fit_global(levels(older), a), h / 16, w / 16);
+      const torch::Tensor change = (u - up).square().sum({1, 2, 3});
+      const torch::Tensor size = u.square().sum({1, 2, 3}) + up.square().sum({1, 2, 3}) + 1e-6;
+      const torch::Tensor steady = (1.0 - change / size).clamp_min(0.0).view({n, 1, 1, 1});
+      vc = v - (1.0 - steady) * affine_flow(e.global, h / 2, w / 2);
+    }
     // target -> I1: the motion found where the target pixel came from (one advection step).
-    torch::Tensor f1 = v * s;
-    f1 = backward_warp(v, f1) * s;
+    torch::Tensor f1 = vc * s;
+    f1 = backward_warp(vc, f1) * s;
     // target -> I0: on to I1, then I1's own motion back to I0.
     const torch::Tensor f0 = f1 + backward_warp(v, f1);
     flow = resize(torch::cat({f0, f1}, 1), h, w) * 2.0;

@@ -64,7 +64,9 @@ class BlendInterpolator final : public FrameInterpolator {
     }
     return out;
   }
-  Frame extrapolate(const Frame& /*previous*/, const Frame& last) override { return last.ref(); }
+  Frame extrapolate(const Frame& /*older*/, const Frame& /*previous*/, const Frame& last) override {
+    return last.ref();
+  }
 
  private:
   PooledOutput out_;
@@ -77,7 +79,9 @@ class RepeatInterpolator final : public FrameInterpolator {
     check_same(a, b);
     return t < 0.5 ? a.ref() : b.ref();
   }
-  Frame extrapolate(const Frame& /*previous*/, const Frame& last) override { return last.ref(); }
+  Frame extrapolate(const Frame& /*older*/, const Frame& /*previous*/, const Frame& last) override {
+    return last.ref();
+  }
 };
 
 }  // namespace
@@ -185,6 +189,7 @@ ExtendFilter::ExtendFilter(int count, std::unique_ptr<FrameInterpolator> model, 
 }
 
 void ExtendFilter::process(Frame frame, FrameOutput& out) {
+  older_ = prev_ ? prev_.ref() : Frame();
   prev_ = last_ ? last_.ref() : Frame();
   last_ = frame.ref();
   out.emit(std::move(frame));
@@ -203,10 +208,11 @@ void ExtendFilter::flush(FrameOutput& out) {
   }
   const int64_t first = last_.pts();
   for (int k = 1; k <= count_; ++k) {
-    Frame next = prev_ ? model_->extrapolate(prev_, last_) : last_.ref();
+    Frame next = prev_ ? model_->extrapolate(older_, prev_, last_) : last_.ref();
     next.set_pts(first + step * k);
     next.set_duration(step);
     next.av()->pkt_duration = step;
+    older_ = std::move(prev_);
     prev_ = std::move(last_);
     last_ = next.ref();
     if (!out.emit(std::move(next))) {

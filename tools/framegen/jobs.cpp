@@ -603,7 +603,7 @@ nlohmann::json run_eval_pred(const EvalPredOptions& o) {
     int n = 0;
     const int count = static_cast<int>(frames.size());
     for (int k = 2; k < count; k += extrap ? 1 : 2) {
-      // interp: (k-2, k) -> k-1; extrap: (k-2, k-1) -> k.
+      // interp: (k-2, k) -> k-1; extrap: (k-2, k-1) -> k, with k-3 as older history.
       const int target = extrap ? k : k - 1;
       if (has_cut(k - 2, k)) {
         continue;
@@ -612,7 +612,9 @@ nlohmann::json run_eval_pred(const EvalPredOptions& o) {
       const Image& b = frames[extrap ? k - 1 : k];
       const Image& gt = frames[target];
       const auto t0 = std::chrono::steady_clock::now();
-      const Image pred = extrap ? model->extrapolate(a, b) : model->interpolate(a, b, 0.5);
+      // extrap: frame k-3 too, where it is in the same shot (DATA.md: "from frames up to t").
+      const Image* older = extrap && k >= 3 && !has_cut(k - 3, k) ? &frames[k - 3] : nullptr;
+      const Image pred = extrap ? model->extrapolate(older, a, b) : model->interpolate(a, b, 0.5);
       seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       acc[0] += psnr_rgb(pred, gt);
       acc[1] += ssim_y(pred, gt, 0);
@@ -648,19 +650,20 @@ nlohmann::json run_eval_pred(const EvalPredOptions& o) {
     all_n += n;
   }
   const double refs = static_cast<double>(o.refs.size());
-  nlohmann::json j = {{"command", "eval " + o.task},
-                      {"model", o.model},
-                      {"refs", per_ref},
-                      {"samples", all_n},
-                      {"psnr", all[0] / refs},
-                      {"ssim", all[1] / refs},
-                      {extrap ? "copy_last_psnr" : "repeat_psnr", all[2] / refs},
-                      {"sharpness", all[4] / all[5]},
-                      {"model_seconds", seconds},
-                      {"protocol", extrap ? "frames k-2, k-1 -> k; PSNR on RGB (full frame), SSIM on Y; mean of the "
-                                            "per-clip means; windows across --cuts skipped"
-                                          : "frames 2i, 2i+2 -> 2i+1; PSNR on RGB (full frame), SSIM on Y; mean of "
-                                            "the per-clip means; triplets across --cuts skipped"}};
+  nlohmann::json j = {
+      {"command", "eval " + o.task},
+      {"model", o.model},
+      {"refs", per_ref},
+      {"samples", all_n},
+      {"psnr", all[0] / refs},
+      {"ssim", all[1] / refs},
+      {extrap ? "copy_last_psnr" : "repeat_psnr", all[2] / refs},
+      {"sharpness", all[4] / all[5]},
+      {"model_seconds", seconds},
+      {"protocol", extrap ? "frames (k-3,) k-2, k-1 -> k; PSNR on RGB (full frame), SSIM on Y; mean of the "
+                            "per-clip means; windows across --cuts skipped"
+                          : "frames 2i, 2i+2 -> 2i+1; PSNR on RGB (full frame), SSIM on Y; mean of "
+                            "the per-clip means; triplets across --cuts skipped"}};
   if (!extrap) {
     j["blend_psnr"] = all[3] / refs;
   }

@@ -209,7 +209,7 @@ int main(int argc, char** argv) {
   CLI::App* eval_interp = eval_cmd->add_subcommand(
       "interp", "Interpolation: frames 2i and 2i+2 -> 2i+1; PSNR on RGB, SSIM on Y; beside repeat and blend");
   CLI::App* eval_extrap = eval_cmd->add_subcommand(
-      "extrap", "Extrapolation: frames k-2 and k-1 -> k; PSNR on RGB, SSIM on Y; beside copy-last");
+      "extrap", "Extrapolation: frames up to k-1 -> k (k-2 and k-1, and k-3 where it is in the same shot); PSNR on RGB, SSIM on Y; beside copy-last");
   for (CLI::App* c : {eval_interp, eval_extrap}) {
     c->add_option("--ref", ep.refs, "Ground-truth video (repeatable)")->required();
     c->add_option("--model", ep.model, "gan (default), gan-l1 (before adversarial training), blend, repeat");

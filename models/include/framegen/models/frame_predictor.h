@@ -29,7 +29,8 @@ class ImagePredictor {
  public:
   virtual ~ImagePredictor() = default;
   virtual Image interpolate(const Image& a, const Image& b, double t) = 0;
-  virtual Image extrapolate(const Image& previous, const Image& last) = 0;
+  // `older` (the frame before `previous`) may be null.
+  virtual Image extrapolate(const Image* older, const Image& previous, const Image& last) = 0;
 };
 std::unique_ptr<ImagePredictor> make_image_predictor(const PredictorOptions& options);
 

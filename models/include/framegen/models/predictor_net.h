@@ -15,6 +15,9 @@
 //    (as if t = 1, flow I_k -> I_{k-1}); that motion is continued at constant
 //    velocity (advected along itself) to give the flows target -> I_k and
 //    target -> I_{k-1}, which are then warped, blended and refined as above.
+//    Given the frame before I_{k-1} too, the global motion is continued only as
+//    far as it is steady: a camera that shakes (its motion from one step to the
+//    next unrelated) is not assumed to keep moving the same way.
 // Images: [N, 3, H, W] float RGB in [0, 1]; H, W any (padded to a multiple of 16
 // internally).
 //
@@ -23,6 +26,8 @@
 #pragma once
 
 #include <torch/torch.h>
+
+#include <array>
 
 namespace framegen::models {
 
@@ -38,16 +43,20 @@ struct PredictorOutput {
 class FrameGeneratorImpl : public torch::nn::Module {
  public:
   FrameGeneratorImpl();
-  // t: [N] times (interpolation) or all 2 (extrapolation).
-  PredictorOutput forward(const torch::Tensor& i0, const torch::Tensor& i1, const torch::Tensor& t);
+  // t: [N] times (interpolation) or all 2 (extrapolation). older (extrapolation
+  // only, optional): the frame before i0, same shape; training never passes it.
+  PredictorOutput forward(const torch::Tensor& i0, const torch::Tensor& i1, const torch::Tensor& t,
+                          const torch::Tensor& older = {});
   [[nodiscard]] int64_t macs_per_pixel() const;
 
  private:
+  using Levels = std::array<torch::Tensor, 4>;  // 1/2, 1/4, 1/8, 1/16
   struct Estimate {
-    torch::Tensor flow;  // [N, 4, H/2, W/2], half-resolution pixels
-    torch::Tensor mask;  // [N, 1, H/2, W/2], logits
+    torch::Tensor flow;    // [N, 4, H/2, W/2], half-resolution pixels
+    torch::Tensor mask;    // [N, 1, H/2, W/2], logits
+    torch::Tensor global;  // [N, 6], the fitted global motion I1 -> I0 (global_motion)
   };
-  Estimate pyramid(const torch::Tensor& i0, const torch::Tensor& i1, const torch::Tensor& t);
+  Estimate pyramid(const Levels& a, const Levels& b, const torch::Tensor& t);
 
   torch::nn::Sequential coarse_{nullptr};  // 1/16, from scratch
   torch::nn::Sequential fine8_{nullptr};   // 1/8 refinement

@@ -19,8 +19,9 @@ class FrameInterpolator {
   [[nodiscard]] virtual std::string name() const = 0;
   // A frame at time t in (0, 1) between a (t = 0) and b (t = 1); same geometry.
   virtual Frame interpolate(const Frame& a, const Frame& b, double t) = 0;
-  // The frame after `last`, given the one before it.
-  virtual Frame extrapolate(const Frame& previous, const Frame& last) = 0;
+  // The frame after `last`, given the one before it and, when known, the one
+  // before that (`older`; an empty Frame where there is none, e.g. after a cut).
+  virtual Frame extrapolate(const Frame& older, const Frame& previous, const Frame& last) = 0;
 };
 
 // "blend" or "repeat"; throws Error(kUsage) otherwise.
@@ -76,6 +77,7 @@ class ExtendFilter final : public FrameFilter {
   int count_;
   std::unique_ptr<FrameInterpolator> model_;
   AVRational frame_rate_;
+  Frame older_;
   Frame prev_;
   Frame last_;
 };
