@@ -96,9 +96,9 @@ Batch sample(const std::vector<Clip>& clips, bool extrap, int batch, int patch, 
   while (static_cast<int>(as.size()) < batch) {
     // Clips too short or too small for any clean sample would otherwise loop forever.
     if (++attempts > 10000 + 1000 * static_cast<int64_t>(batch)) {
-      throw std::runtime_error(std::string("the training videos give no clean ") + (validation ? "validation" : "training") +
-                               " sample of " + std::to_string(patch) + "x" + std::to_string(patch) +
-                               " (clips too short, too small or cut everywhere)");
+      throw std::runtime_error(std::string("the training videos give no clean ") +
+                               (validation ? "validation" : "training") + " sample of " + std::to_string(patch) + "x" +
+                               std::to_string(patch) + " (clips too short, too small or cut everywhere)");
     }
     const Clip& c = clips[pick(rng)];
     if (c.frames[0].width < patch || c.frames[0].height < patch) {
@@ -192,12 +192,12 @@ std::pair<std::vector<Photo>, std::vector<Photo>> load_photos(const std::string&
   std::sort(paths.begin(), paths.end());
   for (const auto& p : paths) {
     const Image img = load_rgb_frames(p, 1).front();
-    torch::Tensor t = torch::from_blob(const_cast<uint8_t*>(img.data.data()),
-                                       {static_cast<int64_t>(img.height), static_cast<int64_t>(img.width), 3},
-                                       torch::kUInt8)
-                          .permute({2, 0, 1})
-                          .unsqueeze(0)
-                          .contiguous();
+    torch::Tensor t =
+        torch::from_blob(const_cast<uint8_t*>(img.data.data()),
+                         {static_cast<int64_t>(img.height), static_cast<int64_t>(img.width), 3}, torch::kUInt8)
+            .permute({2, 0, 1})
+            .unsqueeze(0)
+            .contiguous();
     const std::string name = fs::path(p).filename().string();
     (kValidationPhotos.count(name) != 0 ? val : train).push_back({name, t});
   }
@@ -229,11 +229,23 @@ torch::Tensor render(const torch::Tensor& region, double cx, double cy, double s
   return F::avg_pool2d(img, F::AvgPool2dFuncOptions(2)).clamp(0, 1).squeeze(0);
 }
 
-// One synthetic sample: inputs at tau = 0, 1 and the target at t (interp) or
-// inputs at 0, 1 and the target at 2 (extrap).
-bool synthetic_sample(const std::vector<Photo>& photos, bool extrap, int patch, double accel, double accel_floor,
-                      std::mt19937_64& rng,
-                      torch::Tensor& a, torch::Tensor& b, torch::Tensor& target, double& t) {
+// How synthetic samples move.
+struct SynthMotion {
+  double accel = 0.0;        // change of velocity, fraction of (speed + accel_floor) per frame
+  double accel_floor = 1.0;  // px
+  double layers = 0.0;       // probability of a second layer moving on its own
+};
+
+// One moving layer: a region of a photograph and the path the camera takes over it.
+struct Layer {
+  torch::Tensor region;   // [1, 3, h, w] float, the bounding region of the path
+  double rx = 0, ry = 0;  // the path's centre in region pixels at tau = 0
+  double scale = 1;       // photo pixels per frame pixel
+  Path m{};
+};
+
+bool draw_layer(const std::vector<Photo>& photos, double tmax, int patch, const SynthMotion& sm, std::mt19937_64& rng,
+                Layer& out) {
   std::uniform_real_distribution<> uni(0, 1);
   const Photo& ph = photos[std::uniform_int_distribution<std::size_t>(0, photos.size() - 1)(rng)];
   const int64_t H = ph.rgb.size(2);
@@ -249,10 +261,9 @@ bool synthetic_sample(const std::vector<Photo>& photos, bool extrap, int patch, 
   // Real motion is not perfectly steady: a change of velocity of up to accel x
   // (speed + accel_floor px) per frame, in a random direction.
   // (No draws at all without it, so --accel 0 reproduces earlier runs exactly.)
-  const double acc = accel > 0 ? accel * uni(rng) * (speed + accel_floor) * scale : 0.0;
-  const double acc_dir = accel > 0 ? 2 * M_PI * uni(rng) : 0.0;
+  const double acc = sm.accel > 0 ? sm.accel * uni(rng) * (speed + sm.accel_floor) * scale : 0.0;
+  const double acc_dir = sm.accel > 0 ? 2 * M_PI * uni(rng) : 0.0;
   const Path m{sx, sy, acc * std::cos(acc_dir), acc * std::sin(acc_dir), zoom, angle};
-  const double tmax = extrap ? 2.0 : 1.0;
   // Room for the whole path: half a rotated, zoomed patch plus the travel.
   const double half = 0.75 * patch * scale * (1 + std::abs(zoom) * tmax) + 4;
   const double reach_x = half + std::abs(sx) * tmax + std::abs(m.acc_x);
@@ -267,27 +278,70 @@ bool synthetic_sample(const std::vector<Photo>& photos, bool extrap, int patch, 
   const int64_t y0 = std::max<int64_t>(0, static_cast<int64_t>(cy - reach_y) - 4);
   const int64_t x1 = std::min<int64_t>(W, static_cast<int64_t>(cx + reach_x) + 4);
   const int64_t y1 = std::min<int64_t>(H, static_cast<int64_t>(cy + reach_y) + 4);
-  const torch::Tensor region = ph.rgb.slice(2, y0, y1).slice(3, x0, x1).to(torch::kFloat) / 255.0;
-  const double rx = cx - static_cast<double>(x0);
-  const double ry = cy - static_cast<double>(y0);
-  t = extrap ? 2.0 : (uni(rng) < 0.75 ? 0.5 : (uni(rng) < 0.5 ? 1.0 / 3.0 : 2.0 / 3.0));
-  a = render(region, rx, ry, scale, m, 0.0, patch);
-  b = render(region, rx, ry, scale, m, 1.0, patch);
-  target = render(region, rx, ry, scale, m, t, patch);
-  // Round to 8 bits like decoded video.
-  a = (a * 255).round() / 255;
-  b = (b * 255).round() / 255;
-  target = (target * 255).round() / 255;
+  out.region = ph.rgb.slice(2, y0, y1).slice(3, x0, x1).to(torch::kFloat) / 255.0;
+  out.rx = cx - static_cast<double>(x0);
+  out.ry = cy - static_cast<double>(y0);
+  out.scale = scale;
+  out.m = m;
   return true;
 }
 
-Batch synthetic_batch(const std::vector<Photo>& photos, bool extrap, int batch, int patch, double accel,
-                      double accel_floor, std::mt19937_64& rng) {
+// One synthetic sample: inputs at tau = 0, 1 and the target at t (interp) or
+// inputs at 0, 1 and the target at 2 (extrap). With probability sm.layers a second
+// layer (a rectangle of another photograph, 30-80% of the patch's side, on its
+// own path) lies over the first: two motions in one picture, as a vehicle seen
+// from above over a road, with the background it uncovers.
+bool synthetic_sample(const std::vector<Photo>& photos, bool extrap, int patch, const SynthMotion& sm,
+                      std::mt19937_64& rng, torch::Tensor& a, torch::Tensor& b, torch::Tensor& target, double& t) {
+  std::uniform_real_distribution<> uni(0, 1);
+  const double tmax = extrap ? 2.0 : 1.0;
+  Layer bg;
+  if (!draw_layer(photos, tmax, patch, sm, rng, bg)) {
+    return false;
+  }
+  t = extrap ? 2.0 : (uni(rng) < 0.75 ? 0.5 : (uni(rng) < 0.5 ? 1.0 / 3.0 : 2.0 / 3.0));
+  const std::array<double, 3> taus{0.0, 1.0, t};
+  std::array<torch::Tensor, 3> frames;
+  for (std::size_t i = 0; i < taus.size(); ++i) {
+    frames[i] = render(bg.region, bg.rx, bg.ry, bg.scale, bg.m, taus[i], patch);
+  }
+  // (No draws at all without --layers, so it reproduces earlier runs exactly.)
+  if (sm.layers > 0 && uni(rng) < sm.layers) {
+    Layer fg;
+    const double hw = patch * (0.15 + 0.25 * uni(rng));  // half sides, frame pixels
+    const double hh = patch * (0.15 + 0.25 * uni(rng));
+    if (draw_layer(photos, tmax, patch, sm, rng, fg)) {
+      // The rectangle is fixed on the photograph, centred where the path is half way,
+      // so it stays in view; the alpha channel moves with the texture.
+      const int64_t rh = fg.region.size(2);
+      const int64_t rw = fg.region.size(3);
+      const double mx = fg.rx + fg.m.shift_x * tmax / 2;
+      const double my = fg.ry + fg.m.shift_y * tmax / 2;
+      const torch::Tensor xs = torch::arange(rw, torch::kFloat).view({1, rw}) + 0.5;
+      const torch::Tensor ys = torch::arange(rh, torch::kFloat).view({rh, 1}) + 0.5;
+      const torch::Tensor alpha = ((xs - mx).abs() < hw * fg.scale).logical_and((ys - my).abs() < hh * fg.scale);
+      const torch::Tensor rgba = torch::cat({fg.region, alpha.to(torch::kFloat).view({1, 1, rh, rw})}, 1);
+      for (std::size_t i = 0; i < taus.size(); ++i) {
+        const torch::Tensor f = render(rgba, fg.rx, fg.ry, fg.scale, fg.m, taus[i], patch);
+        const torch::Tensor al = f.slice(0, 3, 4);
+        frames[i] = al * f.slice(0, 0, 3) + (1 - al) * frames[i];
+      }
+    }
+  }
+  // Round to 8 bits like decoded video.
+  a = (frames[0] * 255).round() / 255;
+  b = (frames[1] * 255).round() / 255;
+  target = (frames[2] * 255).round() / 255;
+  return true;
+}
+
+Batch synthetic_batch(const std::vector<Photo>& photos, bool extrap, int batch, int patch, const SynthMotion& sm,
+                      std::mt19937_64& rng) {
   std::vector<torch::Tensor> as, bs, ts, times;
   while (static_cast<int>(as.size()) < batch) {
     torch::Tensor a, b, target;
     double t = 0.5;
-    if (synthetic_sample(photos, extrap, patch, accel, accel_floor, rng, a, b, target, t)) {
+    if (synthetic_sample(photos, extrap, patch, sm, rng, a, b, target, t)) {
       as.push_back(a);
       bs.push_back(b);
       ts.push_back(target);
@@ -359,8 +413,7 @@ void load_init(FrameGenerator& gen, const std::string& path) {
         dst = dst.slice(d, 0, old.size(d));
       }
       dst.copy_(old);
-      spdlog::info("{}: {} -> {} (new entries start at zero)", p.key(), c10::str(old.sizes()),
-                   c10::str(cur.sizes()));
+      spdlog::info("{}: {} -> {} (new entries start at zero)", p.key(), c10::str(old.sizes()), c10::str(cur.sizes()));
     } else {
       throw std::runtime_error(path + ": " + p.key() + " has an incompatible shape");
     }
@@ -403,8 +456,7 @@ int run(int argc, char** argv) {
   int threads = 2;
   int val_every = 500;
   double synthetic = 0.0;
-  double accel = 0.0;
-  double accel_floor = 1.0;
+  SynthMotion motion;
   app.add_option("--task", task, "interp or extrap")->check(CLI::IsMember({"interp", "extrap"}));
   app.add_option("--data", data, "folder made by tools/fetch-training-data.sh");
   app.add_option("--out", out, "generator weights to write")->required();
@@ -424,13 +476,17 @@ int run(int argc, char** argv) {
   app.add_option("--synthetic", synthetic,
                  "fraction of each batch made of photographs moved along known paths (fine texture in motion)")
       ->check(CLI::Range(0.0, 1.0));
-  app.add_option("--accel", accel,
+  app.add_option("--accel", motion.accel,
                  "synthetic paths change velocity by up to this fraction of (speed + --accel-floor px) per frame; the "
                  "held-out photographs stay steady so the validation line is comparable")
       ->check(CLI::Range(0.0, 2.0));
-  app.add_option("--accel-floor", accel_floor,
+  app.add_option("--accel-floor", motion.accel_floor,
                  "pixels added to the speed in --accel's change of velocity (0: still photographs stay still)")
       ->check(CLI::Range(0.0, 10.0));
+  app.add_option("--layers", motion.layers,
+                 "probability that a synthetic sample has a second layer (a rectangle of another photograph) moving on "
+                 "its own path over the first")
+      ->check(CLI::Range(0.0, 1.0));
   CLI11_PARSE(app, argc, argv);
   init_logging("info");
   torch::manual_seed(seed);
@@ -504,7 +560,8 @@ int run(int argc, char** argv) {
   }
   std::vector<Batch> val_synth;
   for (int i = 0; i < (val_photos.empty() ? 0 : 4); ++i) {
-    val_synth.push_back(synthetic_batch(val_photos, extrap, 4, std::min(patch * 2, 256), /*accel=*/0.0, /*accel_floor=*/0.0, vrng));
+    val_synth.push_back(
+        synthetic_batch(val_photos, extrap, 4, std::min(patch * 2, 256), SynthMotion{0.0, 0.0, 0.0}, vrng));
   }
   // Mean PSNR of the generator and of the trivial baseline over a validation set.
   auto score = [&](const std::vector<Batch>& set) {
@@ -541,7 +598,7 @@ int run(int argc, char** argv) {
     }
     const Batch b = n_synth == 0 ? sample(clips, extrap, batch, patch, false, rng)
                                  : mix(sample(clips, extrap, batch, patch, false, rng),
-                                       synthetic_batch(photos, extrap, n_synth, patch, accel, accel_floor, rng), n_synth);
+                                       synthetic_batch(photos, extrap, n_synth, patch, motion, rng), n_synth);
     const bool adversarial = it > adv_from;
     PredictorOutput o = gen->forward(b.a, b.b, b.t);
     torch::Tensor l1 = torch::l1_loss(o.frame, b.target);
