@@ -45,7 +45,7 @@ struct PredictState {
   gint out_d = 1;
   GstBuffer* prev = nullptr;                // last real frame
   GstBuffer* prev2 = nullptr;               // the one before it (extrapolation history)
-  GstBuffer* prev3 = nullptr;               // and the one before that
+  GstBuffer* prev3 = nullptr;               // and the one before that (conceal only)
   GstClockTime base = GST_CLOCK_TIME_NONE;  // time of output frame 0
   guint64 next_out = 0;
 
@@ -260,6 +260,7 @@ static GstFlowReturn gst_fg_predict_chain(GstPad* /*pad*/, GstObject* parent, Gs
           ret = emit_interpolated(self, buf, pts);
         }
         st->shift(buf);
+        gst_clear_buffer(&st->prev3);  // only conceal uses a third frame
         return ret;
       }
       case kExtrapolate: {
@@ -271,6 +272,7 @@ static GstFlowReturn gst_fg_predict_chain(GstPad* /*pad*/, GstObject* parent, Gs
           ret = push_at(self, make_extrapolated(st, st->prev2, st->prev, buf), t, next - t);
         }
         st->shift(buf);
+        gst_clear_buffer(&st->prev3);  // only conceal uses a third frame
         return ret;
       }
       case kConceal:
