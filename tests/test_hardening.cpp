@@ -206,6 +206,26 @@ TEST_F(HardeningTest, OddSizesKeepEveryPixel) {
   EXPECT_EQ(decode_video(path("odd2.mp4")).pts_seconds.size(), 3u);
 }
 
+// Frames converted to packed RGB (eval, the predictors' inputs) at widths whose
+// rows are not a multiple of swscale's SIMD width: it wrote past the end of the
+// image's rows and corrupted the heap (a 568x320 H.264 clip aborted in malloc).
+TEST_F(HardeningTest, PackedRgbConversionStaysInsideItsRows) {
+  for (const auto& [codec, width] : {std::pair<std::string, int>{"libx264", 568}, {"mpeg4", 570}, {"ffv1", 173}}) {
+    FixtureSpec spec;
+    spec.width = width;
+    spec.height = 96;
+    spec.frames = 6;
+    spec.video_codec = codec;
+    const std::string clip = path(codec + ".mkv");
+    make_fixture(clip, spec);
+    const RunResult r = run_command({kCli, "eval", "extrap", "--ref", clip, "--model", "repeat", "--json"});
+    ASSERT_EQ(r.status, 0) << codec << " " << width << ": " << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["samples"].get<int>(), 4) << codec;
+    EXPECT_GT(j["psnr"].get<double>(), 10.0) << codec;
+  }
+}
+
 TEST_F(HardeningTest, TenBitStaysTenBitWithClassicalScaling) {
   FixtureSpec spec;
   spec.width = 64;

@@ -349,13 +349,27 @@ class SuperResolution::Impl {
     if (c == nullptr) {
       throw Error(ErrorKind::kProcessing, "cannot create an RGB scaler");
     }
-    Image out(ow, oh, 3);
-    const uint8_t* src[4] = {rgb.data.data(), nullptr, nullptr, nullptr};
-    const int ss[4] = {rgb.width * 3, 0, 0, 0};
-    uint8_t* dst[4] = {out.data.data(), nullptr, nullptr, nullptr};
-    const int ds[4] = {ow * 3, 0, 0, 0};
-    sws_scale(c, src, ss, 0, rgb.height, dst, ds);
+    // Through padded frames: swscale reads and writes past tightly packed rows.
+    AvFramePtr src;
+    AvFramePtr dst;
+    try {
+      src = padded_rgb24(rgb.width, rgb.height);
+      dst = padded_rgb24(ow, oh);
+    } catch (...) {
+      sws_freeContext(c);
+      throw;
+    }
+    for (int y = 0; y < rgb.height; ++y) {
+      std::memcpy(src->data[0] + static_cast<std::ptrdiff_t>(y) * src->linesize[0], rgb.row(y),
+                  static_cast<std::size_t>(rgb.width) * 3);
+    }
+    sws_scale(c, src->data, src->linesize, 0, rgb.height, dst->data, dst->linesize);
     sws_freeContext(c);
+    Image out(ow, oh, 3);
+    for (int y = 0; y < oh; ++y) {
+      std::memcpy(out.row(y), dst->data[0] + static_cast<std::ptrdiff_t>(y) * dst->linesize[0],
+                  static_cast<std::size_t>(ow) * 3);
+    }
     return out;
   }
 

@@ -4,7 +4,9 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <new>
 
+#include "framegen/pipeline/av_ptr.h"
 #include "framegen/pipeline/decoder.h"
 #include "framegen/pipeline/error.h"
 
@@ -305,6 +307,9 @@ double mean_gradient(const Image& rgb) {
 
 namespace {
 
+// swscale's SIMD paths read and write past the end of a tightly packed row (the
+// heap was corrupted decoding 568-pixel-wide H.264), so it converts into a padded
+// frame and the rows are copied out.
 Image frame_to_rgb(const AVFrame* f, SwsContext** ctx, int flags) {
   Image img(f->width, f->height, 3);
   *ctx = sws_getCachedContext(*ctx, f->width, f->height, static_cast<AVPixelFormat>(f->format), f->width, f->height,
@@ -316,9 +321,12 @@ Image frame_to_rgb(const AVFrame* f, SwsContext** ctx, int flags) {
   const int cs = f->colorspace == AVCOL_SPC_BT709 ? SWS_CS_ITU709 : SWS_CS_ITU601;
   sws_setColorspaceDetails(*ctx, sws_getCoefficients(cs), full ? 1 : 0, sws_getCoefficients(SWS_CS_ITU601), 1, 0,
                            1 << 16, 1 << 16);
-  uint8_t* dst[4] = {img.data.data(), nullptr, nullptr, nullptr};
-  int stride[4] = {img.width * 3, 0, 0, 0};
-  sws_scale(*ctx, f->data, f->linesize, 0, f->height, dst, stride);
+  const AvFramePtr rgb = padded_rgb24(f->width, f->height);
+  sws_scale(*ctx, f->data, f->linesize, 0, f->height, rgb->data, rgb->linesize);
+  for (int y = 0; y < img.height; ++y) {
+    std::memcpy(img.row(y), rgb->data[0] + static_cast<std::ptrdiff_t>(y) * rgb->linesize[0],
+                static_cast<std::size_t>(img.width) * 3);
+  }
   return img;
 }
 
@@ -382,6 +390,17 @@ std::vector<std::pair<std::string, Image>> load_rgb_source(const std::string& pa
     out.emplace_back(base + name, std::move(frames[i]));
   }
   return out;
+}
+
+AvFramePtr padded_rgb24(int width, int height) {
+  AvFramePtr rgb = make_av_frame();
+  rgb->width = width;
+  rgb->height = height;
+  rgb->format = AV_PIX_FMT_RGB24;
+  if (av_frame_get_buffer(rgb.get(), 0) < 0) {
+    throw std::bad_alloc();
+  }
+  return rgb;
 }
 
 Image image_from_rgb24(const Frame& rgb) {
