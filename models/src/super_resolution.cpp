@@ -344,33 +344,18 @@ class SuperResolution::Impl {
   }
 
   Image swscale_rgb(const Image& rgb, int ow, int oh, int flags) {
+    // Through padded frames: swscale reads and writes past tightly packed rows.
+    Frame src = padded_rgb24(rgb.width, rgb.height);
+    Frame dst = padded_rgb24(ow, oh);
+    copy_image_into(rgb, src);
     SwsContext* c = sws_getContext(rgb.width, rgb.height, AV_PIX_FMT_RGB24, ow, oh, AV_PIX_FMT_RGB24,
                                    flags | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT, nullptr, nullptr, nullptr);
     if (c == nullptr) {
       throw Error(ErrorKind::kProcessing, "cannot create an RGB scaler");
     }
-    // Through padded frames: swscale reads and writes past tightly packed rows.
-    AvFramePtr src;
-    AvFramePtr dst;
-    try {
-      src = padded_rgb24(rgb.width, rgb.height);
-      dst = padded_rgb24(ow, oh);
-    } catch (...) {
-      sws_freeContext(c);
-      throw;
-    }
-    for (int y = 0; y < rgb.height; ++y) {
-      std::memcpy(src->data[0] + static_cast<std::ptrdiff_t>(y) * src->linesize[0], rgb.row(y),
-                  static_cast<std::size_t>(rgb.width) * 3);
-    }
-    sws_scale(c, src->data, src->linesize, 0, rgb.height, dst->data, dst->linesize);
+    sws_scale(c, src.av()->data, src.av()->linesize, 0, rgb.height, dst.av()->data, dst.av()->linesize);
     sws_freeContext(c);
-    Image out(ow, oh, 3);
-    for (int y = 0; y < oh; ++y) {
-      std::memcpy(out.row(y), dst->data[0] + static_cast<std::ptrdiff_t>(y) * dst->linesize[0],
-                  static_cast<std::size_t>(ow) * 3);
-    }
-    return out;
+    return image_from_rgb24(dst);
   }
 
   FramePool& out_pool(int w, int h, AVPixelFormat fmt) {

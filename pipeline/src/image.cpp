@@ -5,6 +5,7 @@
 #include <cstring>
 #include <filesystem>
 #include <new>
+#include <utility>
 
 #include "framegen/pipeline/av_ptr.h"
 #include "framegen/pipeline/decoder.h"
@@ -311,7 +312,6 @@ namespace {
 // heap was corrupted decoding 568-pixel-wide H.264), so it converts into a padded
 // frame and the rows are copied out.
 Image frame_to_rgb(const AVFrame* f, SwsContext** ctx, int flags) {
-  Image img(f->width, f->height, 3);
   *ctx = sws_getCachedContext(*ctx, f->width, f->height, static_cast<AVPixelFormat>(f->format), f->width, f->height,
                               AV_PIX_FMT_RGB24, flags, nullptr, nullptr, nullptr);
   if (*ctx == nullptr) {
@@ -321,13 +321,9 @@ Image frame_to_rgb(const AVFrame* f, SwsContext** ctx, int flags) {
   const int cs = f->colorspace == AVCOL_SPC_BT709 ? SWS_CS_ITU709 : SWS_CS_ITU601;
   sws_setColorspaceDetails(*ctx, sws_getCoefficients(cs), full ? 1 : 0, sws_getCoefficients(SWS_CS_ITU601), 1, 0,
                            1 << 16, 1 << 16);
-  const AvFramePtr rgb = padded_rgb24(f->width, f->height);
-  sws_scale(*ctx, f->data, f->linesize, 0, f->height, rgb->data, rgb->linesize);
-  for (int y = 0; y < img.height; ++y) {
-    std::memcpy(img.row(y), rgb->data[0] + static_cast<std::ptrdiff_t>(y) * rgb->linesize[0],
-                static_cast<std::size_t>(img.width) * 3);
-  }
-  return img;
+  Frame rgb = padded_rgb24(f->width, f->height);
+  sws_scale(*ctx, f->data, f->linesize, 0, f->height, rgb.av()->data, rgb.av()->linesize);
+  return image_from_rgb24(rgb);
 }
 
 }  // namespace
@@ -392,7 +388,7 @@ std::vector<std::pair<std::string, Image>> load_rgb_source(const std::string& pa
   return out;
 }
 
-AvFramePtr padded_rgb24(int width, int height) {
+Frame padded_rgb24(int width, int height) {
   AvFramePtr rgb = make_av_frame();
   rgb->width = width;
   rgb->height = height;
@@ -400,7 +396,7 @@ AvFramePtr padded_rgb24(int width, int height) {
   if (av_frame_get_buffer(rgb.get(), 0) < 0) {
     throw std::bad_alloc();
   }
-  return rgb;
+  return {std::move(rgb), AVRational{1, 1}};
 }
 
 Image image_from_rgb24(const Frame& rgb) {

@@ -63,10 +63,10 @@ std::vector<std::pair<std::string, Image>> load_rgb_source(const std::string& pa
 // Copies between an rgb24 Frame and an Image of the same size (row by row: the
 // frame's rows are padded).
 Image image_from_rgb24(const Frame& rgb);
-// An rgb24 AVFrame with libav's padded, aligned rows: what sws_scale must read and
-// write (its SIMD paths touch bytes past the end of a tightly packed row). Throws
-// std::bad_alloc.
-AvFramePtr padded_rgb24(int width, int height);
+// An rgb24 frame with libav's padded, aligned rows: what sws_scale must read and
+// write (its SIMD paths touch bytes past the end of a tightly packed row); fill it
+// with copy_image_into, read it with image_from_rgb24. Throws std::bad_alloc.
+Frame padded_rgb24(int width, int height);
 void copy_image_into(const Image& img, Frame& rgb);
 
 // Writes an RGB image as PNG. Throws Error(kOutput).
