@@ -161,6 +161,54 @@ TEST(CostVolume, FusedLoopMatchesTensorOps) {
   }
 }
 
+// Inference on the CPU (autograd off) takes fused loops and channels-last weights;
+// it must give the frame of the tensor expression that training differentiates,
+// for interpolation and extrapolation, on a size that needs padding, in a batch.
+TEST(FrameGenerator, FusedCpuInferenceMatchesTheTrainingPath) {
+  torch::manual_seed(5);
+  models::FrameGenerator g;
+  {
+    // Perturb every weight so that flows, masks and residuals are far from their
+    // initial "no motion" (large flows reach the borders: clamping is exercised).
+    torch::NoGradGuard no_grad;
+    for (auto& p : g->parameters()) {
+      p.add_(torch::randn_like(p) * 0.05);
+    }
+  }
+  g->eval();
+  const torch::Tensor older = torch::rand({2, 3, 37, 50});
+  const torch::Tensor a = (older * 0.7 + torch::rand({2, 3, 37, 50}) * 0.3);
+  const torch::Tensor b = torch::roll(a, {2, -3}, {2, 3});
+  struct Case {
+    torch::Tensor t;
+    torch::Tensor older;
+  };
+  for (const Case& c : {Case{torch::tensor({0.5, 0.3}), {}}, Case{torch::tensor({2.0, 2.0}), older}}) {
+    const torch::Tensor reference = g->forward(a, b, c.t, c.older).frame.detach();
+    torch::Tensor fused;
+    {
+      c10::InferenceMode inference;
+      fused = g->forward(a, b, c.t, c.older).frame;
+    }
+    ASSERT_EQ(fused.sizes(), reference.sizes());
+    EXPECT_GT(reference.std().item<double>(), 0.05);
+    EXPECT_LT((fused - reference).abs().max().item<double>(), 1e-4) << "t " << c.t[0].item<double>();
+    // The residual matters: a path that dropped it would be this far off.
+    EXPECT_GT((reference - (a + b) / 2).abs().mean().item<double>(), 0.01);
+  }
+  // Channels-last weights change nothing.
+  const torch::Tensor t = torch::tensor({0.5, 0.3});
+  torch::Tensor before;
+  torch::Tensor after;
+  {
+    c10::InferenceMode inference;
+    before = g->forward(a, b, t).frame;
+    g->prepare_cpu_inference();
+    after = g->forward(a, b, t).frame;
+  }
+  EXPECT_LT((after - before).abs().max().item<double>(), 1e-4);
+}
+
 TEST_F(ModelsTest, BuiltinModelsBeatBicubicOnAnImage) {
   const Image hr = modcrop(test_image(96, 80), 2);
   const Image lr = downscale_matlab(hr, 2);

@@ -29,6 +29,9 @@ FrameGenerator load_generator(const std::string& key, torch::Device device) {
   torch::load(g, in);
   g->eval();
   g->to(device);
+  if (device.is_cpu()) {
+    g->prepare_cpu_inference();
+  }
   return g;
 }
 

@@ -1,6 +1,7 @@
 #include "framegen/models/predictor_net.h"
 
 #include <ATen/Parallel.h>
+#include <ATen/ops/mkldnn_convolution.h>
 
 #include <algorithm>
 #include <array>
@@ -156,6 +157,179 @@ torch::Tensor cost_volume_cpu(const torch::Tensor& a_in, const torch::Tensor& b_
   return out;
 }
 
+// Inference on the CPU (no autograd, float): the fused loops below replace chains
+// of tensor operations that each make a full pass over full-resolution images.
+bool fast_cpu_path(const torch::Tensor& x) {
+  return !torch::GradMode::is_enabled() && x.device().is_cpu() && x.scalar_type() == torch::kFloat;
+}
+
+// PReLU in place, in one pass, in either memory format (the library's own is
+// several times slower on channels-last tensors, which the convolutions produce
+// on the CPU, and allocates a new full-resolution output).
+void prelu_cpu_(torch::Tensor& x, const torch::Tensor& weight) {
+  const bool channels_last = x.is_contiguous(at::MemoryFormat::ChannelsLast);
+  if (!channels_last && !x.is_contiguous()) {
+    x = x.contiguous();
+  }
+  const torch::Tensor a_t = weight.contiguous();
+  const int64_t c = x.size(1);
+  const int64_t plane = x.size(2) * x.size(3);
+  const float* __restrict a = a_t.data_ptr<float>();
+  float* __restrict px = x.data_ptr<float>();
+  // Branch-free (max + a min), so that the loops vectorise.
+  if (channels_last) {
+    at::parallel_for(0, x.size(0) * plane, 2048, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        for (int64_t k = 0; k < c; ++k) {
+          const float v = px[i * c + k];
+          px[i * c + k] = std::max(v, 0.0F) + a[k] * std::min(v, 0.0F);
+        }
+      }
+    });
+  } else {
+    at::parallel_for(0, x.size(0) * c, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t j = begin; j < end; ++j) {
+        const float s = a[j % c];
+        for (int64_t i = j * plane; i < (j + 1) * plane; ++i) {
+          px[i] = std::max(px[i], 0.0F) + s * std::min(px[i], 0.0F);
+        }
+      }
+    });
+  }
+}
+
+// A conv/PReLU stack: the module's own forward, or layer by layer with prelu_cpu.
+torch::Tensor run_block(nn::Sequential& s, torch::Tensor x) {
+  if (!fast_cpu_path(x)) {
+    return s->forward(x);
+  }
+  for (const auto& m : s->children()) {
+    if (const auto* p = m->as<nn::PReLU>()) {
+      prelu_cpu_(x, p->weight);  // x is the previous convolution's output
+    } else if (auto* c = m->as<nn::Conv2d>(); at::hasMKLDNN()) {
+      // oneDNN directly: ATen sends inputs under 20480 values (the 1/16 block of a
+      // 640x360 frame) to a fallback that was 20x slower here. All convolutions
+      // here are 3x3, stride 1, padding 1.
+      x = at::mkldnn_convolution(x, c->weight, c->bias, {1, 1}, {1, 1}, {1, 1}, 1);
+    } else {
+      x = c->forward(x);
+    }
+  }
+  return x;
+}
+
+float sigmoidf(float v) { return 1.0F / (1.0F + std::exp(-v)); }
+
+// The full-resolution stage of FrameGeneratorImpl::forward for inference on the
+// CPU, in two fused passes around the refinement convolutions: upsample the
+// half-resolution flows (x2, bilinear, align_corners=false) and mask, warp both
+// inputs (bilinear, border), blend; then apply the mask correction and residual.
+// Same values as the tensor expression (float rounding aside), without its dozen
+// full-resolution temporaries.
+torch::Tensor full_resolution_cpu(const torch::Tensor& i0, const torch::Tensor& i1, const torch::Tensor& flow_half,
+                                  const torch::Tensor& mask_half, nn::Sequential& refine) {
+  const torch::Tensor a = i0.contiguous();
+  const torch::Tensor b = i1.contiguous();
+  const torch::Tensor f = flow_half.contiguous();
+  const torch::Tensor mh = mask_half.contiguous();
+  const int64_t n = a.size(0);
+  const int64_t h = a.size(2);
+  const int64_t w = a.size(3);
+  const int64_t hh = f.size(2);
+  const int64_t hw = f.size(3);
+  const int64_t plane = h * w;
+  const int64_t hplane = hh * hw;
+  // The refinement input (both warped inputs and their blend), channels last: each
+  // pixel's nine values together, as the convolutions read them.
+  torch::Tensor x9 = torch::empty({n, 9, h, w}, a.options().memory_format(at::MemoryFormat::ChannelsLast));
+  torch::Tensor logit = torch::empty({n, h, w}, a.options());
+  float* px9 = x9.data_ptr<float>();
+  float* pl = logit.data_ptr<float>();
+  const float* pa = a.data_ptr<float>();
+  const float* pb = b.data_ptr<float>();
+  const float* pf = f.data_ptr<float>();
+  const float* pm = mh.data_ptr<float>();
+  // upsample_bilinear2d's source index for a x2 upsample (align_corners=false).
+  auto source = [](int64_t dst, int64_t in_size, int64_t& i0_out, int64_t& i1_out, float& lambda) {
+    const float src = std::max(0.0F, 0.5F * (static_cast<float>(dst) + 0.5F) - 0.5F);
+    i0_out = static_cast<int64_t>(src);
+    i1_out = i0_out + (i0_out < in_size - 1 ? 1 : 0);
+    lambda = src - static_cast<float>(i0_out);
+  };
+  // grid_sample (bilinear, border padding, align_corners=true) at pixel (x, y).
+  auto sample = [&](const float* img, float x, float y, float out[3]) {
+    x = std::clamp(x, 0.0F, static_cast<float>(w - 1));
+    y = std::clamp(y, 0.0F, static_cast<float>(h - 1));
+    const auto x0 = static_cast<int64_t>(x);  // x, y >= 0: truncation is floor
+    const auto y0 = static_cast<int64_t>(y);
+    const float tx = x - static_cast<float>(x0);
+    const float ty = y - static_cast<float>(y0);
+    const int64_t x1 = std::min(x0 + 1, w - 1);
+    const int64_t y1 = std::min(y0 + 1, h - 1);
+    for (int c = 0; c < 3; ++c) {
+      const float* p = img + c * plane;
+      out[c] = (1.0F - ty) * ((1.0F - tx) * p[y0 * w + x0] + tx * p[y0 * w + x1]) +
+               ty * ((1.0F - tx) * p[y1 * w + x0] + tx * p[y1 * w + x1]);
+    }
+  };
+  at::parallel_for(0, n * h, 4, [&](int64_t begin, int64_t end) {
+    for (int64_t row = begin; row < end; ++row) {
+      const int64_t img = row / h;
+      const int64_t y = row % h;
+      int64_t ya = 0;
+      int64_t yb = 0;
+      float ly = 0;
+      source(y, hh, ya, yb, ly);
+      const float* fimg = pf + img * 4 * hplane;
+      const float* mimg = pm + img * hplane;
+      const float* aimg = pa + img * 3 * plane;
+      const float* bimg = pb + img * 3 * plane;
+      for (int64_t x = 0; x < w; ++x) {
+        int64_t xa = 0;
+        int64_t xb = 0;
+        float lx = 0;
+        source(x, hw, xa, xb, lx);
+        auto up = [&](const float* p) {
+          return (1.0F - ly) * ((1.0F - lx) * p[ya * hw + xa] + lx * p[ya * hw + xb]) +
+                 ly * ((1.0F - lx) * p[yb * hw + xa] + lx * p[yb * hw + xb]);
+        };
+        const float fx = static_cast<float>(x);
+        const float fy = static_cast<float>(y);
+        float* o = px9 + (row * w + x) * 9;
+        sample(aimg, fx + 2.0F * up(fimg), fy + 2.0F * up(fimg + hplane), o);
+        sample(bimg, fx + 2.0F * up(fimg + 2 * hplane), fy + 2.0F * up(fimg + 3 * hplane), o + 3);
+        const float m = up(mimg);
+        pl[row * w + x] = m;
+        const float m0 = sigmoidf(m);
+        for (int c = 0; c < 3; ++c) {
+          o[6 + c] = m0 * o[c] + (1.0F - m0) * o[3 + c];
+        }
+      }
+    }
+  });
+  const torch::Tensor r = run_block(refine, x9).contiguous(at::MemoryFormat::ChannelsLast);
+  torch::Tensor out = torch::empty({n, 3, h, w}, a.options());
+  const float* pr = r.data_ptr<float>();
+  float* po = out.data_ptr<float>();
+  at::parallel_for(0, n * h, 4, [&](int64_t begin, int64_t end) {
+    for (int64_t row = begin; row < end; ++row) {
+      const int64_t img = row / h;
+      const int64_t y = row % h;
+      float* oimg = po + img * 3 * plane + y * w;
+      for (int64_t x = 0; x < w; ++x) {
+        const int64_t i = row * w + x;
+        const float* rr = pr + i * 4;
+        const float* o = px9 + i * 9;
+        const float m = sigmoidf(pl[i] + rr[3]);
+        for (int c = 0; c < 3; ++c) {
+          oimg[c * plane + x] = std::clamp(m * o[c] + (1.0F - m) * o[3 + c] + rr[c], 0.0F, 1.0F);
+        }
+      }
+    }
+  });
+  return out;
+}
+
 }  // namespace
 
 // (See the header.) This is what a small convolution stack cannot compute for
@@ -274,7 +448,8 @@ FrameGeneratorImpl::Estimate FrameGeneratorImpl::pyramid(const Levels& a, const 
   const torch::Tensor global = torch::cat({u * tv, u * (tv - 1.0)}, 1);
   // 1/16: motion from scratch (flow in 1/16 pixels, up to a few of them), and a
   // per-pixel gate between it and the global motion.
-  torch::Tensor est = coarse_->forward(
+  torch::Tensor est = run_block(
+      coarse_,
       torch::cat({a[3], b[3], t.expand({n, 1, h / 16, w / 16}), global, backward_warp(a[3], global.slice(1, 0, 2)),
                   backward_warp(b[3], global.slice(1, 2, 4))},
                  1));
@@ -300,7 +475,7 @@ FrameGeneratorImpl::Estimate FrameGeneratorImpl::pyramid(const Levels& a, const 
     const torch::Tensor wa = backward_warp(al, flow.slice(1, 0, 2));
     const torch::Tensor wb = backward_warp(bl, flow.slice(1, 2, 4));
     const torch::Tensor d =
-        (*l.block)->forward(torch::cat({al, bl, wa, wb, flow * (static_cast<double>(l.div) / 16.0), mask,
+        run_block(*l.block, torch::cat({al, bl, wa, wb, flow * (static_cast<double>(l.div) / 16.0), mask,
                                         t.expand({n, 1, lh, lw}), cost_volume(wa, wb, l.radius)},
                                        1));
     flow = flow + d.slice(1, 0, 4) * l.step;
@@ -333,14 +508,15 @@ PredictorOutput FrameGeneratorImpl::forward(const torch::Tensor& i0_in, const to
   const torch::Tensor t = t_in.to(i0.options()).view({n, 1, 1, 1});
   const bool extrapolate = (t > 1.0).all().item<bool>();
 
-  torch::Tensor flow;
-  torch::Tensor mask;
+  // Flows (target -> I0, target -> I1) and mask logit at half resolution.
+  torch::Tensor flow_half;
+  torch::Tensor mask_half;
   const Levels a = levels(i0);
   const Levels b = levels(i1);
   if (!extrapolate) {
     Estimate e = pyramid(a, b, t);
-    flow = resize(e.flow, h, w) * 2.0;
-    mask = resize(e.mask, h, w);
+    flow_half = e.flow;
+    mask_half = e.mask;
   } else {
     // Motion between the inputs: the flow I1 -> I0 (pyramid at t = 1), continued
     // at constant velocity for s = t - 1 more frame intervals.
@@ -365,11 +541,19 @@ PredictorOutput FrameGeneratorImpl::forward(const torch::Tensor& i0_in, const to
     f1 = backward_warp(vc, f1) * s;
     // target -> I0: on to I1, then I1's own motion back to I0.
     const torch::Tensor f0 = f1 + backward_warp(v, f1);
-    flow = resize(torch::cat({f0, f1}, 1), h, w) * 2.0;
-    mask = resize(e.mask, h, w);
+    flow_half = torch::cat({f0, f1}, 1);
+    mask_half = e.mask;
   }
 
+  PredictorOutput o;
+  if (fast_cpu_path(i0)) {
+    // Inference on the CPU: the same stage fused (only the frame is returned).
+    o.frame = full_resolution_cpu(i0, i1, flow_half, mask_half, refine_).slice(2, 0, h0).slice(3, 0, w0);
+    return o;
+  }
   // Full resolution: warp, blend, correct the mask, add a residual.
+  const torch::Tensor flow = resize(flow_half, h, w) * 2.0;
+  const torch::Tensor mask = resize(mask_half, h, w);
   const torch::Tensor w0f = backward_warp(i0, flow.slice(1, 0, 2));
   const torch::Tensor w1f = backward_warp(i1, flow.slice(1, 2, 4));
   const torch::Tensor m0 = torch::sigmoid(mask);
@@ -377,7 +561,6 @@ PredictorOutput FrameGeneratorImpl::forward(const torch::Tensor& i0_in, const to
   const torch::Tensor m = torch::sigmoid(mask + r.slice(1, 3, 4));
   torch::Tensor out = m * w0f + (1 - m) * w1f + r.slice(1, 0, 3);
   out = out.clamp(0, 1);
-  PredictorOutput o;
   o.frame = out.slice(2, 0, h0).slice(3, 0, w0);
   o.flow0 = flow.slice(1, 0, 2).slice(2, 0, h0).slice(3, 0, w0);
   o.flow1 = flow.slice(1, 2, 4).slice(2, 0, h0).slice(3, 0, w0);
@@ -385,6 +568,17 @@ PredictorOutput FrameGeneratorImpl::forward(const torch::Tensor& i0_in, const to
   o.warped0 = w0f.slice(2, 0, h0).slice(3, 0, w0);
   o.warped1 = w1f.slice(2, 0, h0).slice(3, 0, w0);
   return o;
+}
+
+void FrameGeneratorImpl::prepare_cpu_inference() {
+  torch::NoGradGuard no_grad;
+  for (nn::Sequential* s : {&coarse_, &fine8_, &fine4_, &fine2_, &refine_}) {
+    for (const auto& m : (*s)->children()) {
+      if (auto* c = m->as<nn::Conv2d>()) {
+        c->weight.set_data(c->weight.contiguous(at::MemoryFormat::ChannelsLast));
+      }
+    }
+  }
 }
 
 int64_t FrameGeneratorImpl::macs_per_pixel() const {

@@ -31,6 +31,8 @@
 
 namespace framegen::models {
 
+// Inference on the CPU (autograd off, float tensors) takes fused paths and fills
+// only `frame`; the other fields are for training.
 struct PredictorOutput {
   torch::Tensor frame;    // [N, 3, H, W]
   torch::Tensor flow0;    // [N, 2, H, W], target -> input 0, pixels
@@ -48,6 +50,9 @@ class FrameGeneratorImpl : public torch::nn::Module {
   PredictorOutput forward(const torch::Tensor& i0, const torch::Tensor& i1, const torch::Tensor& t,
                           const torch::Tensor& older = {});
   [[nodiscard]] int64_t macs_per_pixel() const;
+  // For inference on the CPU: stores the convolution weights channels-last, which
+  // makes oneDNN keep activations channels-last (the values do not change).
+  void prepare_cpu_inference();
 
  private:
   using Levels = std::array<torch::Tensor, 4>;  // 1/2, 1/4, 1/8, 1/16
