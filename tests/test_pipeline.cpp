@@ -2,11 +2,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <stdexcept>
 #include <thread>
 #include <vector>
 
 #include "framegen/pipeline/frame.h"
+#include "framegen/pipeline/interpolate.h"
 #include "framegen/pipeline/pipeline.h"
 
 using namespace framegen;
@@ -79,7 +81,117 @@ class CollectSink : public FrameSink {
   int finished = 0;
 };
 
+// 25 fps, frame i filled with the value 10 i.
+class RampSource : public FrameSource {
+ public:
+  explicit RampSource(int n) : pool_(16, 16, AV_PIX_FMT_GRAY8), n_(n) {}
+  std::string name() const override { return "ramp"; }
+  Frame next() override {
+    if (i_ >= n_) {
+      return {};
+    }
+    Frame f = pool_.acquire(AVRational{1, 25});
+    std::memset(f.av()->data[0], i_ * 10, static_cast<std::size_t>(f.av()->linesize[0]) * 16);
+    f.set_pts(i_);
+    f.set_duration(1);
+    ++i_;
+    return f;
+  }
+
+ private:
+  FramePool pool_;
+  int n_;
+  int i_ = 0;
+};
+
+// Blend, after a delay that differs from call to call (workers finish out of
+// order); throws for the pair that starts at input frame `fail_at`.
+class SlowBlend : public FrameInterpolator {
+ public:
+  explicit SlowBlend(int64_t fail_at = -1) : blend_(make_classical_interpolator("blend")), fail_at_(fail_at) {}
+  std::string name() const override { return "slow blend"; }
+  Frame interpolate(const Frame& a, const Frame& b, double t) override {
+    if (a.pts() == fail_at_) {
+      throw std::runtime_error("synthesis failed after frame " + std::to_string(fail_at_));
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(((a.pts() * 7 + ++calls_ * 3) % 5) * 400));
+    return blend_->interpolate(a, b, t);
+  }
+  Frame extrapolate(const Frame& older, const Frame& previous, const Frame& last) override {
+    return blend_->extrapolate(older, previous, last);
+  }
+
+ private:
+  std::unique_ptr<FrameInterpolator> blend_;
+  int64_t fail_at_;
+  int calls_ = 0;
+};
+
+struct Retimed {
+  std::vector<int64_t> pts;
+  std::vector<int> value;
+  int64_t synthesised = 0;
+};
+
+Retimed retime_ramp(int workers, int64_t fail_at = -1) {
+  class Sink : public FrameSink {
+   public:
+    explicit Sink(Retimed& r) : r_(r) {}
+    std::string name() const override { return "collect"; }
+    void consume(Frame f) override {
+      r_.pts.push_back(f.pts());
+      r_.value.push_back(f.av()->data[0][0]);
+    }
+    void finish() override {}
+
+   private:
+    Retimed& r_;
+  };
+  Retimed r;
+  std::vector<std::unique_ptr<FrameInterpolator>> models;
+  for (int i = 0; i < workers; ++i) {
+    models.push_back(std::make_unique<SlowBlend>(fail_at));
+  }
+  Pipeline p(2);
+  p.set_source(std::make_unique<RampSource>(25));
+  auto retime = std::make_unique<RetimeFilter>(AVRational{60, 1}, std::move(models), false);
+  RetimeFilter* f = retime.get();
+  p.add_filter(std::move(retime));
+  p.set_sink(std::make_unique<Sink>(r));
+  p.run();
+  r.synthesised = f->frames_synthesised();
+  return r;
+}
+
 }  // namespace
+
+// Several models on worker threads give exactly the frames, in the order and with
+// the timestamps, of one model on the filter thread.
+TEST(Pipeline, RetimeWorkersKeepOrderAndTimestamps) {
+  const Retimed one = retime_ramp(1);
+  ASSERT_EQ(one.pts.size(), 60u);
+  EXPECT_GT(one.synthesised, 40);
+  for (int workers : {2, 3}) {
+    const Retimed many = retime_ramp(workers);
+    EXPECT_EQ(many.pts, one.pts) << workers;
+    EXPECT_EQ(many.value, one.value) << workers;
+    EXPECT_EQ(many.synthesised, one.synthesised) << workers;
+  }
+  // Blends lie between their neighbours: 25 -> 60 fps of a ramp rises steadily.
+  for (std::size_t i = 1; i < one.value.size(); ++i) {
+    EXPECT_GE(one.value[i], one.value[i - 1]) << i;
+  }
+}
+
+// A worker's error reaches the caller of run(), and nothing hangs.
+TEST(Pipeline, RetimeWorkerErrorReachesCaller) {
+  try {
+    retime_ramp(2, 7);
+    FAIL() << "run() should rethrow the worker's error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "synthesis failed after frame 7");
+  }
+}
 
 TEST(Pipeline, EndOfStreamDrainsEveryStageInOrder) {
   FramePool pool(16, 16, AV_PIX_FMT_GRAY8);

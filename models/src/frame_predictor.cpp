@@ -51,7 +51,8 @@ Image tensor_to_image(const torch::Tensor& t) {
 
 class GanImagePredictor final : public ImagePredictor {
  public:
-  GanImagePredictor(const PredictorOptions& o, const std::string& suffix) : device_(torch::kCPU) {
+  GanImagePredictor(const PredictorOptions& o, const std::string& suffix)
+      : device_(torch::kCPU), call_threads_(o.threads_per_call) {
     if (o.device == "cuda") {
       if (!torch::cuda::is_available()) {
         throw Error(ErrorKind::kUsage, "--device cuda: this LibTorch build has no CUDA support or sees no GPU");
@@ -66,12 +67,14 @@ class GanImagePredictor final : public ImagePredictor {
   }
 
   Image interpolate(const Image& a, const Image& b, double t) override {
+    models::set_calling_thread_torch_threads(call_threads_);
     c10::InferenceMode guard;
     const torch::Tensor tt = torch::full({1}, t);
     return tensor_to_image(
         interp_->forward(image_to_tensor(a).to(device_), image_to_tensor(b).to(device_), tt.to(device_)).frame);
   }
   Image extrapolate(const Image* older, const Image& previous, const Image& last) override {
+    models::set_calling_thread_torch_threads(call_threads_);
     c10::InferenceMode guard;
     const torch::Tensor tt = torch::full({1}, 2.0);
     torch::Tensor o;
@@ -85,6 +88,7 @@ class GanImagePredictor final : public ImagePredictor {
 
  private:
   torch::Device device_;
+  int call_threads_;
   FrameGenerator interp_{nullptr};
   FrameGenerator extrap_{nullptr};
 };

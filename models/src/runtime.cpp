@@ -1,6 +1,7 @@
 #include "runtime.h"
 
 #include <malloc.h>
+#include <omp.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -27,6 +28,12 @@ void configure_torch_runtime(int threads) {
     mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
     mallopt(M_TRIM_THRESHOLD, 1024 * 1024 * 1024);
   });
+}
+
+void set_calling_thread_torch_threads(int threads) {
+  if (threads > 0) {
+    omp_set_num_threads(threads);
+  }
 }
 
 }  // namespace framegen::models

@@ -7,4 +7,9 @@ namespace framegen::models {
 // pins the inter-op pool to 1 thread, and keeps large freed blocks in the heap.
 void configure_torch_runtime(int threads);
 
+// LibTorch threads for the calling thread's own work from now on (OpenMP keeps
+// this per thread): models running side by side on worker threads split the
+// cores instead of each taking all of them.
+void set_calling_thread_torch_threads(int threads);
+
 }  // namespace framegen::models

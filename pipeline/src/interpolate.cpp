@@ -1,8 +1,12 @@
 #include "framegen/pipeline/interpolate.h"
 
+#include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
 #include <numeric>
+#include <thread>
 
 #include "framegen/pipeline/error.h"
 
@@ -104,6 +108,89 @@ std::unique_ptr<FrameInterpolator> make_classical_interpolator(const std::string
 
 namespace framegen {
 
+// One thread per model; jobs go round-robin, so with at most size() outstanding
+// (RetimeFilter::drain) each thread has at most one at a time.
+class InterpolationWorkers {
+ public:
+  explicit InterpolationWorkers(std::vector<std::unique_ptr<FrameInterpolator>> models) {
+    for (auto& m : models) {
+      auto w = std::make_unique<Worker>();
+      w->model = std::move(m);
+      Worker* raw = w.get();
+      w->thread = std::thread([raw] { run(*raw); });
+      workers_.push_back(std::move(w));
+    }
+  }
+  ~InterpolationWorkers() {
+    for (auto& w : workers_) {
+      {
+        std::lock_guard<std::mutex> lock(w->mutex);
+        w->stop = true;
+      }
+      w->wake.notify_one();
+    }
+    for (auto& w : workers_) {
+      w->thread.join();
+    }
+  }
+  InterpolationWorkers(const InterpolationWorkers&) = delete;
+  InterpolationWorkers& operator=(const InterpolationWorkers&) = delete;
+
+  [[nodiscard]] std::size_t size() const { return workers_.size(); }
+
+  std::future<Frame> submit(Frame a, Frame b, double t) {
+    Worker& w = *workers_[next_];
+    next_ = (next_ + 1) % workers_.size();
+    Job job{std::move(a), std::move(b), t, {}};
+    std::future<Frame> result = job.result.get_future();
+    {
+      std::lock_guard<std::mutex> lock(w.mutex);
+      w.jobs.push_back(std::move(job));
+    }
+    w.wake.notify_one();
+    return result;
+  }
+
+ private:
+  struct Job {
+    Frame a;
+    Frame b;
+    double t = 0;
+    std::promise<Frame> result;
+  };
+  struct Worker {
+    std::unique_ptr<FrameInterpolator> model;
+    std::thread thread;
+    std::mutex mutex;
+    std::condition_variable wake;
+    std::deque<Job> jobs;
+    bool stop = false;
+  };
+
+  static void run(Worker& w) {
+    for (;;) {
+      Job job;
+      {
+        std::unique_lock<std::mutex> lock(w.mutex);
+        w.wake.wait(lock, [&] { return w.stop || !w.jobs.empty(); });
+        if (w.stop) {
+          return;  // outstanding promises break: nobody waits for them any more
+        }
+        job = std::move(w.jobs.front());
+        w.jobs.pop_front();
+      }
+      try {
+        job.result.set_value(w.model->interpolate(job.a, job.b, job.t));
+      } catch (...) {
+        job.result.set_exception(std::current_exception());  // rethrown on the filter thread
+      }
+    }
+  }
+
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::size_t next_ = 0;
+};
+
 RetimeFilter::RetimeFilter(AVRational rate, std::unique_ptr<FrameInterpolator> model, bool detect_cuts)
     : rate_(rate), out_tb_(av_inv_q(rate)), model_(std::move(model)), detect_cuts_(detect_cuts) {
   if (rate.num <= 0 || rate.den <= 0) {
@@ -111,30 +198,72 @@ RetimeFilter::RetimeFilter(AVRational rate, std::unique_ptr<FrameInterpolator> m
   }
 }
 
+RetimeFilter::RetimeFilter(AVRational rate, std::vector<std::unique_ptr<FrameInterpolator>> models, bool detect_cuts)
+    : RetimeFilter(rate, std::unique_ptr<FrameInterpolator>(), detect_cuts) {
+  if (models.empty()) {
+    throw Error(ErrorKind::kUsage, "retiming needs a model");
+  }
+  if (models.size() == 1) {
+    model_ = std::move(models.front());
+  } else {
+    workers_ = std::make_unique<InterpolationWorkers>(std::move(models));
+  }
+}
+
+RetimeFilter::~RetimeFilter() = default;
+
 bool RetimeFilter::emit_until(double until, const Frame* next, bool cut, FrameOutput& out) {
   const double t0 = prev_.seconds();
   for (;;) {
     const double t = base_ + static_cast<double>(next_) * av_q2d(av_inv_q(rate_));
     if (t >= until - 1e-9) {
-      return true;
+      return drain(workers_ ? workers_->size() : 0, out);
     }
-    Frame f;
+    Pending p;
+    p.index = next_++;
     const double alpha = next != nullptr ? (t - t0) / (next->seconds() - t0) : 0.0;
     if (next == nullptr || cut || alpha < 1e-6) {
-      f = prev_.ref();
+      p.frame = prev_.ref();
+    } else if (workers_) {
+      // A worker must be free for this one: wait for the oldest if none is.
+      if (!drain(workers_->size() - 1, out)) {
+        return false;
+      }
+      p.result = workers_->submit(prev_.ref(), next->ref(), alpha);
+      ++busy_;
+      ++synthesised_;
     } else {
-      f = model_->interpolate(prev_, *next, alpha);
+      p.frame = model_->interpolate(prev_, *next, alpha);
       ++synthesised_;
     }
-    f.set_pts(base_out_ + next_ * step_);
+    pending_.push_back(std::move(p));
+    if (!workers_ && !drain(0, out)) {
+      return false;
+    }
+  }
+}
+
+bool RetimeFilter::drain(std::size_t max_busy, FrameOutput& out) {
+  while (!pending_.empty()) {
+    Pending& p = pending_.front();
+    if (p.result.valid()) {
+      if (busy_ <= max_busy && p.result.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+        return true;
+      }
+      --busy_;
+      p.frame = p.result.get();  // a worker's error is thrown here
+    }
+    Frame f = std::move(p.frame);
+    f.set_pts(base_out_ + p.index * step_);
     f.set_time_base(out_tb_);
     f.set_duration(step_);
     f.av()->pkt_duration = step_;  // in out_tb_, like pts
-    ++next_;
+    pending_.pop_front();
     if (!out.emit(std::move(f))) {
       return false;
     }
   }
+  return true;
 }
 
 void RetimeFilter::process(Frame frame, FrameOutput& out) {
@@ -177,7 +306,9 @@ void RetimeFilter::flush(FrameOutput& out) {
   if (d <= 0) {
     d = av_q2d(av_inv_q(rate_));
   }
-  emit_until(prev_.seconds() + d, nullptr, false, out);
+  if (emit_until(prev_.seconds() + d, nullptr, false, out)) {
+    drain(0, out);
+  }
   prev_ = Frame();
 }
 

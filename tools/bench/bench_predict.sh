@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 input=${1:-samples/city_640x360.mp4}
-fg=build/bin/framegen
+fg=${FG:-build/bin/framegen}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 now() { date +%s.%N; }

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -11,6 +12,8 @@
 #include <filesystem>
 #include <memory>
 #include <sstream>
+#include <thread>
+#include <vector>
 
 #include "framegen/models/frame_predictor.h"
 #include "framegen/models/super_resolution.h"
@@ -255,13 +258,25 @@ JobResult run_video_job(const VideoJob& job) {
     so.tile = job.tile;
     sr_filter = std::make_unique<SuperResolveFilter>(so);
   }
-  std::unique_ptr<FrameInterpolator> predictor;
+  // Retiming with a network on the CPU: two predictors on worker threads, each
+  // with half the cores (the frames between each pair of input frames are
+  // independent). One network call keeps two cores busy only ~70% of the time
+  // (many small serial operations); two side by side keep them busy. Extension
+  // is autoregressive: one predictor.
+  std::vector<std::unique_ptr<FrameInterpolator>> predictors;
   if (job.retime || job.extend_frames > 0) {
+    const int cores = common.threads > 0 ? common.threads
+                                         : static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+    const bool network = job.predictor != "blend" && job.predictor != "repeat";
+    const int workers = job.retime && network && job.device == "cpu" && cores >= 2 ? 2 : 1;
     PredictorOptions po;
     po.model = job.predictor;
     po.device = job.device;
     po.threads = common.threads;
-    predictor = make_frame_predictor(po);
+    po.threads_per_call = workers > 1 ? cores / workers : 0;
+    for (int i = 0; i < workers; ++i) {
+      predictors.push_back(make_frame_predictor(po));
+    }
   }
 
   EncoderOptions enc = common.encoder;
@@ -328,7 +343,7 @@ JobResult run_video_job(const VideoJob& job) {
           "'{}' has an alpha channel; encoder {} ({}) cannot store it, so it is dropped (keep it with an "
           "alpha-capable --codec such as png, qtrle or ffv1)",
           common.input, enc.codec, av_get_pix_fmt_name(out_fmt));
-    } else if ((upscaling && !classical) || predictor) {
+    } else if ((upscaling && !classical) || !predictors.empty()) {
       spdlog::warn(
           "'{}' has an alpha channel; the neural models work on colour only, so the output is opaque "
           "(use --model bicubic or lanczos and no frame prediction to keep alpha)",
@@ -337,7 +352,7 @@ JobResult run_video_job(const VideoJob& job) {
       spdlog::info("alpha channel kept ({})", av_get_pix_fmt_name(out_fmt));
     }
   }
-  if (in_desc != nullptr && in_desc->comp[0].depth > 8 && ((upscaling && !classical) || predictor)) {
+  if (in_desc != nullptr && in_desc->comp[0].depth > 8 && ((upscaling && !classical) || !predictors.empty())) {
     spdlog::warn("'{}' is {}-bit: the neural models work in 8 bits (use --model lanczos to keep {} bits)", common.input,
                  in_desc->comp[0].depth, in_desc->comp[0].depth);
   }
@@ -365,7 +380,7 @@ JobResult run_video_job(const VideoJob& job) {
 
   // Stages that are not asked for are not in the chain.
   AVPixelFormat cur_fmt = info.pix_fmt;
-  if (in_desc != nullptr && in_desc->comp[0].depth > 8 && predictor) {
+  if (in_desc != nullptr && in_desc->comp[0].depth > 8 && !predictors.empty()) {
     ScalerConfig sc;
     sc.width = info.width;
     sc.height = info.height;
@@ -375,11 +390,12 @@ JobResult run_video_job(const VideoJob& job) {
   }
   RetimeFilter* retime = nullptr;
   if (job.retime) {
-    auto f = std::make_unique<RetimeFilter>(out_rate, std::move(predictor), job.detect_cuts);
+    auto f = std::make_unique<RetimeFilter>(out_rate, std::move(predictors), job.detect_cuts);
     retime = f.get();
     pipeline.add_filter(std::move(f));
   } else if (job.extend_frames > 0) {
-    pipeline.add_filter(std::make_unique<ExtendFilter>(job.extend_frames, std::move(predictor), info.frame_rate));
+    pipeline.add_filter(
+        std::make_unique<ExtendFilter>(job.extend_frames, std::move(predictors.front()), info.frame_rate));
   }
   std::string method = "none";
   if (upscaling && classical) {

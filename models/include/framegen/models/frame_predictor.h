@@ -19,6 +19,9 @@ struct PredictorOptions {
   std::string model = "gan";
   std::string device = "cpu";
   int threads = 0;
+  // > 0: LibTorch threads of the thread that calls the predictor (several
+  // predictors working side by side, one per worker thread); 0: `threads`.
+  int threads_per_call = 0;
 };
 
 // Throws Error(kUsage) for unknown models / devices or weights missing from the build.

@@ -6,8 +6,11 @@
 // Output pixels come from an internal pool. Not thread-safe: one per thread.
 #pragma once
 
+#include <deque>
+#include <future>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "framegen/pipeline/frame.h"
 
@@ -38,22 +41,41 @@ namespace framegen {
 // that instant or a frame synthesised between its two neighbours. Scene cuts
 // between two input frames are never interpolated across: the earlier frame is
 // repeated instead. Holds one input frame.
+//
+// Given several models, each gets a worker thread of its own and up to that many
+// frames are synthesised at once (every frame depends only on its two input
+// frames), still emitted in order. That holds up to one more input frame per
+// extra model, and as many frames' latency: for files, not for live sources.
+class InterpolationWorkers;
 class RetimeFilter final : public FrameFilter {
  public:
   RetimeFilter(AVRational rate, std::unique_ptr<FrameInterpolator> model, bool detect_cuts = true);
+  RetimeFilter(AVRational rate, std::vector<std::unique_ptr<FrameInterpolator>> models, bool detect_cuts = true);
+  ~RetimeFilter() override;
+  RetimeFilter(const RetimeFilter&) = delete;
+  RetimeFilter& operator=(const RetimeFilter&) = delete;
   [[nodiscard]] std::string name() const override { return "retime"; }
   void process(Frame frame, FrameOutput& out) override;
   void flush(FrameOutput& out) override;
-
   [[nodiscard]] int64_t frames_synthesised() const { return synthesised_; }
   [[nodiscard]] int64_t cuts() const { return cuts_; }
 
  private:
+  // An output frame in order: ready, or still being synthesised by a worker.
+  struct Pending {
+    int64_t index = 0;  // output frame number
+    Frame frame;
+    std::future<Frame> result;
+  };
   bool emit_until(double until, const Frame* next, bool cut, FrameOutput& out);
+  // Emits the pending frames in order, waiting for workers while more than
+  // `max_busy` syntheses are outstanding; false if the output stopped.
+  bool drain(std::size_t max_busy, FrameOutput& out);
 
   AVRational rate_;
   AVRational out_tb_;
-  std::unique_ptr<FrameInterpolator> model_;
+  std::unique_ptr<FrameInterpolator> model_;       // one model: on the filter thread
+  std::unique_ptr<InterpolationWorkers> workers_;  // several: one thread each
   bool detect_cuts_;
   Frame prev_;
   double base_ = 0;       // seconds of output frame 0
@@ -62,6 +84,8 @@ class RetimeFilter final : public FrameFilter {
   int64_t next_ = 0;      // next output index
   int64_t synthesised_ = 0;
   int64_t cuts_ = 0;
+  std::deque<Pending> pending_;
+  std::size_t busy_ = 0;  // entries of pending_ whose result is outstanding
 };
 
 // Passes every frame through, then continues the clip by `count` predicted frames
