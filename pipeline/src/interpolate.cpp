@@ -230,8 +230,7 @@ bool RetimeFilter::emit_until(double until, const Frame* next, bool cut, FrameOu
         return false;
       }
       p.result = workers_->submit(prev_.ref(), next->ref(), alpha);
-      ++busy_;
-      ++synthesised_;
+      ++busy_;  // counted as synthesised once its result is in (drain)
     } else {
       p.frame = model_->interpolate(prev_, *next, alpha);
       ++synthesised_;
@@ -252,6 +251,7 @@ bool RetimeFilter::drain(std::size_t max_busy, FrameOutput& out) {
       }
       --busy_;
       p.frame = p.result.get();  // a worker's error is thrown here
+      ++synthesised_;
     }
     Frame f = std::move(p.frame);
     f.set_pts(base_out_ + p.index * step_);

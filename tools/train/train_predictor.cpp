@@ -14,6 +14,7 @@
 #include <torch/torch.h>
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -457,6 +458,7 @@ int run(int argc, char** argv) {
   int val_every = 500;
   double synthetic = 0.0;
   SynthMotion motion;
+  std::vector<std::string> train_only;
   app.add_option("--task", task, "interp or extrap")->check(CLI::IsMember({"interp", "extrap"}));
   app.add_option("--data", data, "folder made by tools/fetch-training-data.sh");
   app.add_option("--out", out, "generator weights to write")->required();
@@ -487,6 +489,11 @@ int run(int argc, char** argv) {
                  "probability that a synthetic sample has a second layer (a rectangle of another photograph) moving on "
                  "its own path over the first")
       ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--train-only", train_only,
+                 "train only the generator's blocks named here (coarse, fine8, fine4, fine2, refine); the others keep "
+                 "their --init weights")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"coarse", "fine8", "fine4", "fine2", "refine"}));
   CLI11_PARSE(app, argc, argv);
   init_logging("info");
   torch::manual_seed(seed);
@@ -549,7 +556,19 @@ int run(int argc, char** argv) {
     }
     spdlog::info("generator initialised from {}", init);
   }
-  torch::optim::Adam gopt(gen->parameters(), torch::optim::AdamOptions(lr).betas({0.9, 0.999}));
+  std::vector<torch::Tensor> trained;
+  for (auto& p : gen->named_parameters()) {
+    const std::string block = p.key().substr(0, p.key().find('.'));
+    if (train_only.empty() || std::find(train_only.begin(), train_only.end(), block) != train_only.end()) {
+      trained.push_back(p.value());
+    } else {
+      p.value().set_requires_grad(false);
+    }
+  }
+  if (!train_only.empty()) {
+    spdlog::info("training {} of {} generator tensors (--train-only)", trained.size(), gen->parameters().size());
+  }
+  torch::optim::Adam gopt(trained, torch::optim::AdamOptions(lr).betas({0.9, 0.999}));
   torch::optim::Adam dopt(disc->parameters(), torch::optim::AdamOptions(lr).betas({0.5, 0.999}));
   spdlog::info("generator: {} MACs per pixel", gen->macs_per_pixel());
 
