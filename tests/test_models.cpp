@@ -139,6 +139,53 @@ TEST(Extrapolation, ContinuesASteadyPanButNotAShake) {
               psnr_rgb(pan_steady, pan_plain), psnr_rgb(pan_steady, view(8)), copy_pan, shake_last, plain_last);
 }
 
+// Where nothing changed between the inputs, the prediction is the inputs' own
+// pixels, byte for byte (static backgrounds of compressed video are identical from
+// frame to frame); where something moved, the network's.
+TEST(Prediction, UnchangedPixelsAreKeptExactly) {
+  const Image scene = test_image(160, 96);
+  // A 24x24 textured block (a patch of the scene from elsewhere) moves 4 px per
+  // frame over the still scene, in the left half only.
+  auto frame = [&](int k) {
+    Image f = scene;
+    for (int y = 0; y < 24; ++y) {
+      std::memcpy(f.row(36 + y) + (10 + 4 * k) * 3, scene.row(60 + y) + 120 * 3, 24 * 3);
+    }
+    return f;
+  };
+  PredictorOptions o;
+  o.threads = 2;
+  auto model = make_image_predictor(o);
+  auto right_half_equal = [](const Image& a, const Image& b) {
+    for (int y = 0; y < a.height; ++y) {
+      if (std::memcmp(a.row(y) + 100 * 3, b.row(y) + 100 * 3, static_cast<std::size_t>(a.width - 100) * 3) != 0) {
+        return false;
+      }
+    }
+    return true;
+  };
+  const Image a = frame(0);
+  const Image b = frame(2);
+  const Image mid = model->interpolate(a, b, 0.5);
+  const Image next = model->extrapolate(nullptr, frame(1), frame(2));
+  EXPECT_TRUE(right_half_equal(mid, a));
+  EXPECT_TRUE(right_half_equal(next, frame(2)));
+  // Where the block moves, the network's output, not an input's pixels.
+  auto left_differs = [](const Image& x, const Image& y) {
+    int rows = 0;
+    for (int r = 36; r < 60; ++r) {
+      rows += std::memcmp(x.row(r), y.row(r), 60 * 3) != 0 ? 1 : 0;
+    }
+    return rows;
+  };
+  EXPECT_EQ(left_differs(mid, a), 24);
+  EXPECT_EQ(left_differs(mid, b), 24);
+  EXPECT_EQ(left_differs(next, frame(2)), 24);
+  // Identical inputs: the input itself.
+  EXPECT_EQ(model->interpolate(a, a, 0.3).data, a.data);
+  EXPECT_EQ(model->extrapolate(&a, a, a).data, a.data);
+}
+
 // The fused inference loop of the cost volume gives the values of the tensor
 // expression that training differentiates, and zero cost at the true shift.
 TEST(CostVolume, FusedLoopMatchesTensorOps) {

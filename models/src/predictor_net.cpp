@@ -330,6 +330,28 @@ torch::Tensor full_resolution_cpu(const torch::Tensor& i0, const torch::Tensor& 
   return out;
 }
 
+// Pixels whose 3x3 neighbourhood did not change between the two inputs (by at most
+// two 8-bit code values) and where the flows are still (at most half a pixel) take
+// the inputs' own values: the last frame (extrapolation) or the inputs' linear
+// blend at t (interpolation), not the network's. Static backgrounds of compressed
+// video are often identical from frame to frame (skipped blocks), and there the
+// network's blend and residual only add error.
+torch::Tensor keep_unchanged(const torch::Tensor& frame, const torch::Tensor& i0, const torch::Tensor& i1,
+                             const torch::Tensor& flow_half, const torch::Tensor& t, bool extrapolate) {
+  constexpr double kUnchanged = 2.5 / 255.0;
+  constexpr double kStill = 0.5;  // full-resolution pixels
+  torch::Tensor change = (i1 - i0).abs().amax(1, true);
+  change = F::max_pool2d(change, F::MaxPool2dFuncOptions(3).stride(1).padding(1));
+  const torch::Tensor f = extrapolate ? flow_half.slice(1, 2, 4) : flow_half;  // target -> I1 (and -> I0)
+  const int64_t n = f.size(0);
+  const torch::Tensor length = f.reshape({n, -1, 2, f.size(2), f.size(3)}).square().sum(2).sqrt() * 2.0;
+  const torch::Tensor still =
+      (length.amax(1, true) <= kStill).repeat_interleave(2, 2).repeat_interleave(2, 3);  // nearest, x2
+  const torch::Tensor keep = (change <= kUnchanged).logical_and(still);
+  const torch::Tensor value = extrapolate ? i1 : i0 * (1.0 - t) + i1 * t;
+  return torch::where(keep, value, frame);
+}
+
 }  // namespace
 
 // (See the header.) This is what a small convolution stack cannot compute for
@@ -548,7 +570,10 @@ PredictorOutput FrameGeneratorImpl::forward(const torch::Tensor& i0_in, const to
   PredictorOutput o;
   if (fast_cpu_path(i0)) {
     // Inference on the CPU: the same stage fused (only the frame is returned).
-    o.frame = full_resolution_cpu(i0, i1, flow_half, mask_half, refine_).slice(2, 0, h0).slice(3, 0, w0);
+    o.frame = keep_unchanged(full_resolution_cpu(i0, i1, flow_half, mask_half, refine_), i0, i1, flow_half, t,
+                             extrapolate)
+                  .slice(2, 0, h0)
+                  .slice(3, 0, w0);
     return o;
   }
   // Full resolution: warp, blend, correct the mask, add a residual.
@@ -560,7 +585,7 @@ PredictorOutput FrameGeneratorImpl::forward(const torch::Tensor& i0_in, const to
   const torch::Tensor r = refine_->forward(torch::cat({w0f, w1f, m0 * w0f + (1 - m0) * w1f}, 1));
   const torch::Tensor m = torch::sigmoid(mask + r.slice(1, 3, 4));
   torch::Tensor out = m * w0f + (1 - m) * w1f + r.slice(1, 0, 3);
-  out = out.clamp(0, 1);
+  out = keep_unchanged(out.clamp(0, 1), i0, i1, flow_half, t, extrapolate);
   o.frame = out.slice(2, 0, h0).slice(3, 0, w0);
   o.flow0 = flow.slice(1, 0, 2).slice(2, 0, h0).slice(3, 0, w0);
   o.flow1 = flow.slice(1, 2, 4).slice(2, 0, h0).slice(3, 0, w0);
