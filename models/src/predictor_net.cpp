@@ -37,6 +37,8 @@ constexpr int kR8 = 3;
 constexpr int kR4 = 3;
 constexpr int kR2 = 2;
 constexpr double kCostScale = 4.0;  // costs are colour means times this
+// Fixed-point steps of the extrapolated flow (FrameGeneratorImpl::forward).
+constexpr int kAdvectionSteps = 4;
 constexpr int cost_channels(int r) { return (2 * r + 1) * (2 * r + 1); }
 // Input channels of each refinement block: the level inputs plus its cost volume.
 constexpr int kIn8 = kLevelIn + cost_channels(kR8);
@@ -558,9 +560,14 @@ PredictorOutput FrameGeneratorImpl::forward(const torch::Tensor& i0_in, const to
       const torch::Tensor steady = (1.0 - change / size).clamp_min(0.0).view({n, 1, 1, 1});
       vc = v - (1.0 - steady) * affine_flow(e.global, h / 2, w / 2);
     }
-    // target -> I1: the motion found where the target pixel came from (one advection step).
+    // target -> I1: the motion found where the target pixel came from, f1 = s vc(x + f1),
+    // solved by fixed-point iteration. One step (as trained) left moving objects'
+    // leading edges behind; four converge (six clips: extrapolation 27.673 -> 27.686,
+    // bikes +0.06, no clip worse by more than 0.001; more steps change nothing).
     torch::Tensor f1 = vc * s;
-    f1 = backward_warp(vc, f1) * s;
+    for (int i = 0; i < kAdvectionSteps; ++i) {
+      f1 = backward_warp(vc, f1) * s;
+    }
     // target -> I0: on to I1, then I1's own motion back to I0.
     const torch::Tensor f0 = f1 + backward_warp(v, f1);
     flow_half = torch::cat({f0, f1}, 1);
