@@ -260,8 +260,9 @@ torch::Tensor full_resolution_cpu(const torch::Tensor& i0, const torch::Tensor& 
   };
   // grid_sample (bilinear, border padding, align_corners=true) at pixel (x, y).
   auto sample = [&](const float* img, float x, float y, float out[3]) {
-    x = std::clamp(x, 0.0F, static_cast<float>(w - 1));
-    y = std::clamp(y, 0.0F, static_cast<float>(h - 1));
+    // Written so that a NaN coordinate lands on 0, never outside the image.
+    x = x > 0.0F ? std::min(x, static_cast<float>(w - 1)) : 0.0F;
+    y = y > 0.0F ? std::min(y, static_cast<float>(h - 1)) : 0.0F;
     const auto x0 = static_cast<int64_t>(x);  // x, y >= 0: truncation is floor
     const auto y0 = static_cast<int64_t>(y);
     const float tx = x - static_cast<float>(x0);
