@@ -254,6 +254,24 @@ TEST(FrameGenerator, FusedCpuInferenceMatchesTheTrainingPath) {
     after = g->forward(a, b, t).frame;
   }
   EXPECT_LT((after - before).abs().max().item<double>(), 1e-4);
+
+  // Inputs that agree on their right half, with an untrained generator (its flows
+  // are small): unchanged pixels are kept, by the fused pass as by the tensor path.
+  models::FrameGenerator still;
+  still->eval();
+  const torch::Tensor b2 = torch::cat({b.slice(3, 0, 25), a.slice(3, 25, 50)}, 3);
+  for (const Case& c : {Case{torch::tensor({0.5, 0.3}), {}}, Case{torch::tensor({2.0, 2.0}), older}}) {
+    const torch::Tensor reference = still->forward(a, b2, c.t, c.older).frame.detach();
+    torch::Tensor fused;
+    {
+      c10::InferenceMode inference;
+      fused = still->forward(a, b2, c.t, c.older).frame;
+    }
+    EXPECT_LT((fused - reference).abs().max().item<double>(), 1e-4) << "t " << c.t[0].item<double>();
+    // About half of those pixels have flows under half a pixel here, and are kept.
+    const torch::Tensor kept = (fused.slice(3, 30, 50) - a.slice(3, 30, 50)).abs().lt(1e-6).to(torch::kFloat);
+    EXPECT_GT(kept.mean().item<double>(), 0.2) << "t " << c.t[0].item<double>();
+  }
 }
 
 TEST_F(ModelsTest, BuiltinModelsBeatBicubicOnAnImage) {

@@ -39,6 +39,10 @@ constexpr int kR2 = 2;
 constexpr double kCostScale = 4.0;  // costs are colour means times this
 // Fixed-point steps of the extrapolated flow (FrameGeneratorImpl::forward).
 constexpr int kAdvectionSteps = 4;
+// keep_unchanged: the largest change between the inputs (colour, [0, 1]) and the
+// largest flow (full-resolution pixels) of a pixel that keeps the inputs' values.
+constexpr float kUnchanged = 2.5F / 255.0F;
+constexpr float kStill = 0.5F;
 constexpr int cost_channels(int r) { return (2 * r + 1) * (2 * r + 1); }
 // Input channels of each refinement block: the level inputs plus its cost volume.
 constexpr int kIn8 = kLevelIn + cost_channels(kR8);
@@ -225,11 +229,12 @@ float sigmoidf(float v) { return 1.0F / (1.0F + std::exp(-v)); }
 // The full-resolution stage of FrameGeneratorImpl::forward for inference on the
 // CPU, in two fused passes around the refinement convolutions: upsample the
 // half-resolution flows (x2, bilinear, align_corners=false) and mask, warp both
-// inputs (bilinear, border), blend; then apply the mask correction and residual.
-// Same values as the tensor expression (float rounding aside), without its dozen
-// full-resolution temporaries.
+// inputs (bilinear, border), blend; then apply the mask correction and residual,
+// and keep_unchanged. Same values as the tensor expressions (float rounding aside),
+// without their full-resolution temporaries.
 torch::Tensor full_resolution_cpu(const torch::Tensor& i0, const torch::Tensor& i1, const torch::Tensor& flow_half,
-                                  const torch::Tensor& mask_half, nn::Sequential& refine) {
+                                  const torch::Tensor& mask_half, const torch::Tensor& t, bool extrapolate,
+                                  nn::Sequential& refine) {
   const torch::Tensor a = i0.contiguous();
   const torch::Tensor b = i1.contiguous();
   const torch::Tensor f = flow_half.contiguous();
@@ -245,8 +250,12 @@ torch::Tensor full_resolution_cpu(const torch::Tensor& i0, const torch::Tensor& 
   // pixel's nine values together, as the convolutions read them.
   torch::Tensor x9 = torch::empty({n, 9, h, w}, a.options().memory_format(at::MemoryFormat::ChannelsLast));
   torch::Tensor logit = torch::empty({n, h, w}, a.options());
+  torch::Tensor change = torch::empty({n, h, w}, a.options());  // max over colours of |I1 - I0|
+  const torch::Tensor times = t.to(torch::kFloat).contiguous();
   float* px9 = x9.data_ptr<float>();
   float* pl = logit.data_ptr<float>();
+  float* pc = change.data_ptr<float>();
+  const float* pt = times.data_ptr<float>();
   const float* pa = a.data_ptr<float>();
   const float* pb = b.data_ptr<float>();
   const float* pf = f.data_ptr<float>();
@@ -303,6 +312,11 @@ torch::Tensor full_resolution_cpu(const torch::Tensor& i0, const torch::Tensor& 
         sample(bimg, fx + 2.0F * up(fimg + 2 * hplane), fy + 2.0F * up(fimg + 3 * hplane), o + 3);
         const float m = up(mimg);
         pl[row * w + x] = m;
+        float d = 0.0F;
+        for (int c = 0; c < 3; ++c) {
+          d = std::max(d, std::abs(bimg[c * plane + y * w + x] - aimg[c * plane + y * w + x]));
+        }
+        pc[row * w + x] = d;
         const float m0 = sigmoidf(m);
         for (int c = 0; c < 3; ++c) {
           o[6 + c] = m0 * o[c] + (1.0F - m0) * o[3 + c];
@@ -319,8 +333,36 @@ torch::Tensor full_resolution_cpu(const torch::Tensor& i0, const torch::Tensor& 
       const int64_t img = row / h;
       const int64_t y = row % h;
       float* oimg = po + img * 3 * plane + y * w;
+      const float* aimg = pa + img * 3 * plane + y * w;
+      const float* bimg = pb + img * 3 * plane + y * w;
+      const float* cimg = pc + img * plane;
+      const float* fimg = pf + img * 4 * hplane + (y / 2) * hw;  // nearest half-resolution row
+      const float ti = pt[img];
+      const int64_t y0 = std::max<int64_t>(y - 1, 0);
+      const int64_t y1 = std::min<int64_t>(y + 1, h - 1);
       for (int64_t x = 0; x < w; ++x) {
         const int64_t i = row * w + x;
+        // keep_unchanged: the 3x3 neighbourhood's change, and the flows' lengths.
+        float d = 0.0F;
+        for (int64_t yy = y0; yy <= y1; ++yy) {
+          for (int64_t xx = std::max<int64_t>(x - 1, 0); xx <= std::min<int64_t>(x + 1, w - 1); ++xx) {
+            d = std::max(d, cimg[yy * w + xx]);
+          }
+        }
+        bool keep = d <= kUnchanged;
+        for (int k = extrapolate ? 1 : 0; keep && k < 2; ++k) {
+          const float u = fimg[(2 * k) * hplane + x / 2];
+          const float v = fimg[(2 * k + 1) * hplane + x / 2];
+          keep = std::sqrt(u * u + v * v) * 2.0F <= kStill;
+        }
+        if (keep) {
+          for (int c = 0; c < 3; ++c) {
+            const float a0 = aimg[c * plane + x];
+            const float b0 = bimg[c * plane + x];
+            oimg[c * plane + x] = extrapolate ? b0 : a0 * (1.0F - ti) + b0 * ti;
+          }
+          continue;
+        }
         const float* rr = pr + i * 4;
         const float* o = px9 + i * 9;
         const float m = sigmoidf(pl[i] + rr[3]);
@@ -339,10 +381,9 @@ torch::Tensor full_resolution_cpu(const torch::Tensor& i0, const torch::Tensor& 
 // blend at t (interpolation), not the network's. Static backgrounds of compressed
 // video are often identical from frame to frame (skipped blocks), and there the
 // network's blend and residual only add error.
+// (full_resolution_cpu does the same in its second pass.)
 torch::Tensor keep_unchanged(const torch::Tensor& frame, const torch::Tensor& i0, const torch::Tensor& i1,
                              const torch::Tensor& flow_half, const torch::Tensor& t, bool extrapolate) {
-  constexpr double kUnchanged = 2.5 / 255.0;
-  constexpr double kStill = 0.5;  // full-resolution pixels
   torch::Tensor change = (i1 - i0).abs().amax(1, true);
   change = F::max_pool2d(change, F::MaxPool2dFuncOptions(3).stride(1).padding(1));
   const torch::Tensor f = extrapolate ? flow_half.slice(1, 2, 4) : flow_half;  // target -> I1 (and -> I0)
@@ -578,10 +619,8 @@ PredictorOutput FrameGeneratorImpl::forward(const torch::Tensor& i0_in, const to
   PredictorOutput o;
   if (fast_cpu_path(i0)) {
     // Inference on the CPU: the same stage fused (only the frame is returned).
-    o.frame = keep_unchanged(full_resolution_cpu(i0, i1, flow_half, mask_half, refine_), i0, i1, flow_half, t,
-                             extrapolate)
-                  .slice(2, 0, h0)
-                  .slice(3, 0, w0);
+    o.frame =
+        full_resolution_cpu(i0, i1, flow_half, mask_half, t, extrapolate, refine_).slice(2, 0, h0).slice(3, 0, w0);
     return o;
   }
   // Full resolution: warp, blend, correct the mask, add a residual.
