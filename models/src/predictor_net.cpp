@@ -204,7 +204,7 @@ void prelu_cpu_(torch::Tensor& x, const torch::Tensor& weight) {
   }
 }
 
-// A conv/PReLU stack: the module's own forward, or layer by layer with prelu_cpu.
+// A conv/PReLU stack: the module's own forward, or layer by layer with prelu_cpu_ and oneDNN.
 torch::Tensor run_block(nn::Sequential& s, torch::Tensor x) {
   if (!fast_cpu_path(x)) {
     return s->forward(x);
