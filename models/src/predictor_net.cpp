@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <limits>
+#include <mutex>
 #include <utility>
 #include <vector>
 
@@ -43,6 +45,13 @@ constexpr int kAdvectionSteps = 4;
 // largest flow (full-resolution pixels) of a pixel that keeps the inputs' values.
 constexpr float kUnchanged = 2.5F / 255.0F;
 constexpr float kStill = 0.5F;
+// flow_search: candidate corrections within +-kSearchRadius half-resolution pixels
+// (step 1), matched over kSearchWindow^2 pixels; each pixel of correction costs
+// kSearchPenalty, and a correction must lower the matching cost by kSearchMargin.
+constexpr int kSearchRadius = 4;
+constexpr int kSearchWindow = 15;
+constexpr float kSearchPenalty = 0.002F;
+constexpr float kSearchMargin = 0.002F;
 constexpr int cost_channels(int r) { return (2 * r + 1) * (2 * r + 1); }
 // Input channels of each refinement block: the level inputs plus its cost volume.
 constexpr int kIn8 = kLevelIn + cost_channels(kR8);
@@ -375,6 +384,216 @@ torch::Tensor full_resolution_cpu(const torch::Tensor& i0, const torch::Tensor& 
   return out;
 }
 
+// Binomial 3x3 blur per channel (replicate border). flow_search matches blurred
+// images: matching sharp ones favours candidates whose total displacement is a
+// whole pixel, where bilinear sampling does not soften the texture (on Vid4 city's
+// aliased facades that bias chose the wrong period and cost 0.9 dB).
+torch::Tensor blur3(const torch::Tensor& x) {
+  const torch::Tensor k1 = torch::tensor({0.25F, 0.5F, 0.25F}, x.options());
+  const torch::Tensor k = (k1.view({3, 1}) * k1.view({1, 3})).view({1, 1, 3, 3}).repeat({x.size(1), 1, 1, 1});
+  return F::conv2d(F::pad(x, F::PadFuncOptions({1, 1, 1, 1}).mode(torch::kReplicate)), k,
+                   F::Conv2dFuncOptions().groups(x.size(1)));
+}
+
+// flow_search's candidate loop on the CPU, fused: for each candidate, one pass over
+// the rows (shift both warped images, colour-mean |difference|, horizontal box sum)
+// and one down the columns (vertical box sum, penalty, running minimum). A
+// candidate shifts a whole image by a constant, so the bilinear weights are the
+// same for every interior pixel and the loops vectorise.
+torch::Tensor flow_search_cpu(const torch::Tensor& wa_in, const torch::Tensor& wb_in, const torch::Tensor& t) {
+  const torch::Tensor wa = wa_in.contiguous();
+  const torch::Tensor wb = wb_in.contiguous();
+  const int64_t n = wa.size(0);
+  const int64_t h = wa.size(2);
+  const int64_t w = wa.size(3);
+  const int64_t plane = h * w;
+  constexpr int64_t r = kSearchWindow / 2;
+  const torch::Tensor times = t.to(torch::kFloat).contiguous();
+  torch::Tensor out = torch::zeros({n, 2, h, w}, wa.options());
+  // Reciprocal window sizes (count_include_pad=false, as avg_pool2d).
+  auto inverse_counts = [](int64_t size) {
+    std::vector<float> v(static_cast<std::size_t>(size));
+    for (int64_t i = 0; i < size; ++i) {
+      v[static_cast<std::size_t>(i)] =
+          1.0F / static_cast<float>(std::min(i + r, size - 1) - std::max<int64_t>(i - r, 0) + 1);
+    }
+    return v;
+  };
+  const std::vector<float> inv_w = inverse_counts(w);
+  const std::vector<float> inv_h = inverse_counts(h);
+  // grid_sample's bilinear sampling with the coordinate clamped to the image
+  // (border, align_corners=true) is separable: each candidate's shift is applied
+  // along x to whole planes (once per column of candidates), then along y per row.
+  // shift_x: the 3 planes of img sampled at x + sx.
+  auto shift_x = [&](const float* img, float sx, float* dst) {
+    const auto ox = static_cast<int64_t>(std::floor(sx));
+    const float tx = sx - static_cast<float>(ox);
+    // Columns whose two samples are inside the row: x + ox >= 0 and x + ox + 1 <= w - 1.
+    const int64_t lo = std::clamp<int64_t>(-ox, 0, w);
+    const int64_t hi = std::clamp<int64_t>(w - 1 - ox, lo, w);
+    for (int64_t y = 0; y < 3 * h; ++y) {
+      const float* __restrict p = img + y * w;
+      float* __restrict d = dst + y * w;
+      auto edge = [&](int64_t x) {
+        const float xc = std::clamp(static_cast<float>(x) + sx, 0.0F, static_cast<float>(w - 1));
+        const auto x0 = static_cast<int64_t>(xc);
+        const float fx = xc - static_cast<float>(x0);
+        d[x] = (1.0F - fx) * p[x0] + fx * p[std::min(x0 + 1, w - 1)];
+      };
+      for (int64_t x = 0; x < lo; ++x) {
+        edge(x);
+      }
+      for (int64_t x = lo; x < hi; ++x) {
+        d[x] = (1.0F - tx) * p[x + ox] + tx * p[x + ox + 1];
+      }
+      for (int64_t x = hi; x < w; ++x) {
+        edge(x);
+      }
+    }
+  };
+  // The rows (clamped) and weight that sample row y + sy.
+  struct RowPair {
+    int64_t y0;
+    int64_t y1;
+    float ty;
+  };
+  auto rows_at = [&](int64_t y, float sy) {
+    const float yc = std::clamp(static_cast<float>(y) + sy, 0.0F, static_cast<float>(h - 1));
+    const auto y0 = static_cast<int64_t>(yc);
+    return RowPair{y0, std::min(y0 + 1, h - 1), yc - static_cast<float>(y0)};
+  };
+  constexpr int kSide = 2 * kSearchRadius + 1;
+  // Each thread takes a run of candidate columns (dx) and keeps its own minimum and
+  // the index (in the tensor version's scan order, dy major) of the candidate that
+  // gave it; a tie goes to the lower index, so merging the runs gives the choice of
+  // one scan in that order.
+  struct Run {
+    std::vector<float> best;
+    std::vector<int32_t> index;
+  };
+  for (int64_t img = 0; img < n; ++img) {
+    const float ti = times.data_ptr<float>()[img];
+    const float* a = wa.data_ptr<float>() + img * 3 * plane;
+    const float* b = wb.data_ptr<float>() + img * 3 * plane;
+    std::vector<float> cost0(static_cast<std::size_t>(plane));
+    std::vector<Run> runs;
+    std::mutex runs_mutex;
+    at::parallel_for(0, kSide, 1, [&](int64_t begin, int64_t end) {
+      Run run;
+      run.best.assign(static_cast<std::size_t>(plane), std::numeric_limits<float>::infinity());
+      run.index.assign(static_cast<std::size_t>(plane), 0);
+      static_assert(kSearchWindow == 15, "the horizontal box sum below adds 8 + 4 + 2 + 1");
+      const int64_t padded = w + 2 * r;
+      std::vector<float> buffers(static_cast<std::size_t>(7 * plane + w + 4 * padded), 0.0F);
+      float* ha = buffers.data();  // I0's view, shifted along x
+      float* hb = ha + 3 * plane;  // I1's view
+      float* hsum = hb + 3 * plane;
+      float* col = hsum + plane;
+      float* c = col + w;  // costs of one row at [r, r + w), zeros around
+      float* s2 = c + padded;
+      float* s4 = s2 + padded;
+      float* s8 = s4 + padded;
+      for (int64_t ii = begin; ii < end; ++ii) {
+        const auto dx = static_cast<float>(ii - kSearchRadius);
+        shift_x(a, -ti * dx, ha);
+        shift_x(b, (1.0F - ti) * dx, hb);
+        for (int jj = 0; jj < kSide; ++jj) {
+          const auto dy = static_cast<float>(jj - kSearchRadius);
+          const auto k = static_cast<int32_t>(jj * kSide + ii);
+          const float penalty = kSearchPenalty * std::sqrt(dx * dx + dy * dy);
+          // Rows: the shift along y, the colour-mean |difference|, horizontal box sums.
+          for (int64_t y = 0; y < h; ++y) {
+            const RowPair ra = rows_at(y, -ti * dy);
+            const RowPair rb = rows_at(y, (1.0F - ti) * dy);
+            for (int64_t ch = 0; ch < 3; ++ch) {
+              const float* __restrict a0 = ha + ch * plane + ra.y0 * w;
+              const float* __restrict a1 = ha + ch * plane + ra.y1 * w;
+              const float* __restrict b0 = hb + ch * plane + rb.y0 * w;
+              const float* __restrict b1 = hb + ch * plane + rb.y1 * w;
+              for (int64_t x = 0; x < w; ++x) {
+                const float d =
+                    std::abs(((1.0F - ra.ty) * a0[x] + ra.ty * a1[x]) - ((1.0F - rb.ty) * b0[x] + rb.ty * b1[x]));
+                c[r + x] = ch == 0 ? d : c[r + x] + d;
+              }
+            }
+            // Horizontal box sums of 2r + 1 = 15 (c has r zeros either side): sums
+            // of 2, 4 and 8 neighbours, then 8 + 4 + 2 + 1 (a running sum would be
+            // one long dependency chain, this vectorises).
+            for (int64_t x = 0; x + 1 < w + 2 * r; ++x) {
+              s2[x] = c[x] + c[x + 1];
+            }
+            for (int64_t x = 0; x + 3 < w + 2 * r; ++x) {
+              s4[x] = s2[x] + s2[x + 2];
+            }
+            for (int64_t x = 0; x + 7 < w + 2 * r; ++x) {
+              s8[x] = s4[x] + s4[x + 4];
+            }
+            float* __restrict hs = hsum + y * w;
+            for (int64_t x = 0; x < w; ++x) {
+              hs[x] = (s8[x] + s4[x + 8] + s2[x + 12] + c[x + 14]) * (1.0F / 3.0F) * inv_w[static_cast<std::size_t>(x)];
+            }
+          }
+          // Columns: vertical box sums, penalty, running minimum (branch-free).
+          std::fill(col, col + w, 0.0F);
+          for (int64_t y = 0; y <= std::min(r - 1, h - 1); ++y) {
+            for (int64_t x = 0; x < w; ++x) {
+              col[x] += hsum[y * w + x];
+            }
+          }
+          for (int64_t y = 0; y < h; ++y) {
+            if (y + r < h) {
+              const float* add = hsum + (y + r) * w;
+              for (int64_t x = 0; x < w; ++x) {
+                col[x] += add[x];
+              }
+            }
+            const float inv = inv_h[static_cast<std::size_t>(y)];
+            float* __restrict bb = run.best.data() + y * w;
+            int32_t* __restrict bi = run.index.data() + y * w;
+            if (dx == 0.0F && dy == 0.0F) {
+              for (int64_t x = 0; x < w; ++x) {
+                cost0[static_cast<std::size_t>(y * w + x)] = col[x] * inv;
+              }
+            }
+            for (int64_t x = 0; x < w; ++x) {
+              const float v = col[x] * inv + penalty;
+              const bool better = (v < bb[x]) | ((v == bb[x]) & (k < bi[x]));
+              bb[x] = better ? v : bb[x];
+              bi[x] = better ? k : bi[x];
+            }
+            if (y - r >= 0) {
+              const float* sub = hsum + (y - r) * w;
+              for (int64_t x = 0; x < w; ++x) {
+                col[x] -= sub[x];
+              }
+            }
+          }
+        }
+      }
+      const std::lock_guard<std::mutex> lock(runs_mutex);
+      runs.push_back(std::move(run));
+    });
+    float* dx_out = out.data_ptr<float>() + img * 2 * plane;
+    float* dy_out = dx_out + plane;
+    for (int64_t p = 0; p < plane; ++p) {
+      const auto q = static_cast<std::size_t>(p);
+      float best = std::numeric_limits<float>::infinity();
+      int32_t k = 0;
+      for (const Run& run : runs) {
+        if (run.best[q] < best || (run.best[q] == best && run.index[q] < k)) {
+          best = run.best[q];
+          k = run.index[q];
+        }
+      }
+      // Kept only where it beats the flow as it was by the margin.
+      const bool keep = best < cost0[q] - kSearchMargin;
+      dx_out[p] = keep ? static_cast<float>(k % kSide - kSearchRadius) : 0.0F;
+      dy_out[p] = keep ? static_cast<float>(k / kSide - kSearchRadius) : 0.0F;
+    }
+  }
+  return out;
+}
+
 // Pixels whose 3x3 neighbourhood did not change between the two inputs (by at most
 // two 8-bit code values) and where the flows are still (at most half a pixel) take
 // the inputs' own values: the last frame (extrapolation) or the inputs' linear
@@ -394,6 +613,13 @@ torch::Tensor keep_unchanged(const torch::Tensor& frame, const torch::Tensor& i0
   const torch::Tensor keep = (change <= kUnchanged).logical_and(still);
   const torch::Tensor value = extrapolate ? i1 : i0 * (1.0 - t) + i1 * t;
   return torch::where(keep, value, frame);
+}
+
+// The flows (target -> I0, target -> I1) with the motion I0 -> I1 changed by d:
+// the target then sees I0 t d earlier along it and I1 (1 - t) d later.
+torch::Tensor corrected(const torch::Tensor& flow, const torch::Tensor& d, const torch::Tensor& t) {
+  const torch::Tensor tv = t.to(flow.options()).view({flow.size(0), 1, 1, 1});
+  return torch::cat({flow.slice(1, 0, 2) - tv * d, flow.slice(1, 2, 4) + (1.0 - tv) * d}, 1);
 }
 
 }  // namespace
@@ -480,6 +706,47 @@ torch::Tensor backward_warp(const torch::Tensor& img, const torch::Tensor& flow)
   torch::Tensor grid = torch::stack({gx, gy}, 3);
   return F::grid_sample(
       img, grid, F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kBorder).align_corners(true));
+}
+
+
+torch::Tensor flow_search(const torch::Tensor& a_in, const torch::Tensor& b_in, const torch::Tensor& flow,
+                          const torch::Tensor& t, bool allow_fused) {
+  torch::NoGradGuard no_grad;
+  const int64_t n = flow.size(0);
+  const int64_t h = flow.size(2);
+  const int64_t w = flow.size(3);
+  const torch::Tensor wa = backward_warp(blur3(a_in), flow.slice(1, 0, 2));
+  const torch::Tensor wb = backward_warp(blur3(b_in), flow.slice(1, 2, 4));
+  const torch::Tensor tv = t.to(flow.options()).view({n, 1, 1, 1});
+  if (allow_fused && fast_cpu_path(wa)) {
+    return flow_search_cpu(wa, wb, tv);
+  }
+  const auto box = F::AvgPool2dFuncOptions(kSearchWindow).stride(1).padding(kSearchWindow / 2).count_include_pad(false);
+  torch::Tensor best;
+  torch::Tensor best_d;
+  torch::Tensor cost0;
+  for (int j = -kSearchRadius; j <= kSearchRadius; ++j) {
+    for (int i = -kSearchRadius; i <= kSearchRadius; ++i) {
+      const torch::Tensor d = torch::tensor({static_cast<float>(i), static_cast<float>(j)}, flow.options())
+                                  .view({1, 2, 1, 1})
+                                  .expand({n, 2, h, w});
+      torch::Tensor c =
+          (backward_warp(wa, -tv * d) - backward_warp(wb, (1.0 - tv) * d)).abs().mean(1, true);
+      c = F::avg_pool2d(c, box) + kSearchPenalty * std::sqrt(static_cast<float>(i * i + j * j));
+      if (!best.defined()) {
+        best = c;
+        best_d = d.clone();
+      } else {
+        const torch::Tensor better = c < best;
+        best = torch::where(better, c, best);
+        best_d = torch::where(better, d, best_d);
+      }
+      if (i == 0 && j == 0) {
+        cost0 = c;
+      }
+    }
+  }
+  return best_d * (best < cost0 - kSearchMargin);
 }
 
 FrameGeneratorImpl::FrameGeneratorImpl() {
@@ -583,10 +850,18 @@ PredictorOutput FrameGeneratorImpl::forward(const torch::Tensor& i0_in, const to
     Estimate e = pyramid(a, b, t);
     flow_half = e.flow;
     mask_half = e.mask;
+    if (flow_search_) {
+      flow_half = corrected(flow_half, flow_search(a[0], b[0], flow_half, t), t);
+    }
   } else {
     // Motion between the inputs: the flow I1 -> I0 (pyramid at t = 1), continued
     // at constant velocity for s = t - 1 more frame intervals.
     Estimate e = pyramid(a, b, torch::ones_like(t));
+    if (flow_search_) {
+      // The same search for the motion between the inputs (t = 1: the target is I1).
+      const torch::Tensor one = torch::ones_like(t);
+      e.flow = corrected(e.flow, flow_search(a[0], b[0], e.flow, one), one);
+    }
     const torch::Tensor v = e.flow.slice(1, 0, 2);  // I1 -> I0, half-resolution pixels
     const torch::Tensor s = t - 1.0;
     // The motion to continue: v, less the part of the global motion that is not

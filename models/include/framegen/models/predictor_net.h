@@ -53,6 +53,10 @@ class FrameGeneratorImpl : public torch::nn::Module {
   // For inference on the CPU: stores the convolution weights channels-last, which
   // makes oneDNN keep activations channels-last (the values do not change).
   void prepare_cpu_inference();
+  // The test-time search that corrects the network's half-resolution flows
+  // (flow_search below): on by default; training turns it off (it has no
+  // gradient, and it costs 81 matchings per level).
+  void set_flow_search(bool on) { flow_search_ = on; }
 
  private:
   using Levels = std::array<torch::Tensor, 4>;  // 1/2, 1/4, 1/8, 1/16
@@ -68,6 +72,7 @@ class FrameGeneratorImpl : public torch::nn::Module {
   torch::nn::Sequential fine4_{nullptr};   // 1/4 refinement
   torch::nn::Sequential fine2_{nullptr};   // 1/2 refinement
   torch::nn::Sequential refine_{nullptr};  // full resolution: mask correction + residual
+  bool flow_search_ = true;
 };
 TORCH_MODULE(FrameGenerator);
 
@@ -93,6 +98,20 @@ torch::Tensor cost_volume(const torch::Tensor& a, const torch::Tensor& b, int r)
 // coordinates (-1..1, align_corners): u = (t0 x + t1 y + t2, t3 x + t4 y + t5),
 // such that I1(p) ~ I0(p + u(p)). No gradient flows through it.
 torch::Tensor global_motion(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b);
+
+// Test-time correction of half-resolution flows [N, 4, H, W] (target -> I0, target
+// -> I1, in pixels of a and b, the inputs' 1/2 level [N, 3, H, W]) at times t [N]:
+// both inputs are blurred (binomial 3x3) and warped by the flows, and for every
+// correction d of the motion I0 -> I1 within +-4 pixels (whole pixels) the
+// target's view of I0 moves by -t d and of I1 by (1 - t) d; d is the one whose
+// colour-mean |difference| over a 15x15 window, plus 0.002 per pixel of |d|, is
+// least, and is kept only where it beats d = 0 by more than 0.002. Returns d
+// [N, 2, H, W]. No gradient. A plain convolution stack finds large or sharp
+// motions to within a pixel or two; a search pins them down. Without allow_fused
+// (tests) it runs as tensor operations; otherwise fused loops on the CPU (same
+// values, float rounding aside).
+torch::Tensor flow_search(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& flow,
+                          const torch::Tensor& t, bool allow_fused = true);
 
 // Backward warp: samples `img` at (x + flow_x, y + flow_y), border padding.
 torch::Tensor backward_warp(const torch::Tensor& img, const torch::Tensor& flow);
