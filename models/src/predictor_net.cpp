@@ -48,7 +48,7 @@ constexpr float kStill = 0.5F;
 // flow_search: candidate corrections within +-kSearchRadius half-resolution pixels
 // (step 1), matched over kSearchWindow^2 pixels; each pixel of correction costs
 // kSearchPenalty, and a correction must lower the matching cost by kSearchMargin.
-constexpr int kSearchRadius = 4;
+constexpr int kSearchRadius = 6;
 constexpr int kSearchWindow = 15;
 constexpr float kSearchPenalty = 0.002F;
 constexpr float kSearchMargin = 0.002F;

@@ -55,7 +55,7 @@ class FrameGeneratorImpl : public torch::nn::Module {
   void prepare_cpu_inference();
   // The test-time search that corrects the network's half-resolution flows
   // (flow_search below): on by default; training turns it off (it has no
-  // gradient, and it costs 81 matchings per level).
+  // gradient, and it costs 169 matchings per level).
   void set_flow_search(bool on) { flow_search_ = on; }
 
  private:
@@ -102,7 +102,7 @@ torch::Tensor global_motion(const std::vector<torch::Tensor>& a, const std::vect
 // Test-time correction of half-resolution flows [N, 4, H, W] (target -> I0, target
 // -> I1, in pixels of a and b, the inputs' 1/2 level [N, 3, H, W]) at times t [N]:
 // both inputs are blurred (binomial 3x3) and warped by the flows, and for every
-// correction d of the motion I0 -> I1 within +-4 pixels (whole pixels) the
+// correction d of the motion I0 -> I1 within +-6 pixels (whole pixels) the
 // target's view of I0 moves by -t d and of I1 by (1 - t) d; d is the one whose
 // colour-mean |difference| over a 15x15 window, plus 0.002 per pixel of |d|, is
 // least, and is kept only where it beats d = 0 by more than 0.002. Returns d
