@@ -65,6 +65,10 @@ double percentile(std::vector<double> v, double p) {
 int main(int argc, char** argv) {
   gst_init(&argc, &argv);
   const int seconds = argc > 1 ? std::atoi(argv[1]) : 12;
+  if (seconds <= 0) {
+    std::fprintf(stderr, "usage: bench_live [seconds > 0, default 12] [model, default fast] [scale, default 2]\n");
+    return 2;
+  }
   const std::string model = argc > 2 ? argv[2] : "fast";
   const std::string scale = argc > 3 ? argv[3] : "2";
   const std::string desc =
@@ -72,14 +76,15 @@ int main(int argc, char** argv) {
       "fgsuperres name=sr scale=" +
       scale + " model=" + model + " ! fakesink sync=true qos=true";
   GError* err = nullptr;
+  // gst_parse_launch may return a partial pipeline and an error (a missing element).
   g_pipeline = gst_parse_launch(desc.c_str(), &err);
-  if (g_pipeline == nullptr) {
+  GstElement* sr = g_pipeline != nullptr && err == nullptr ? gst_bin_get_by_name(GST_BIN(g_pipeline), "sr") : nullptr;
+  if (sr == nullptr) {
     std::fprintf(stderr, "cannot build the pipeline: %s (is GST_PLUGIN_PATH set to build/lib/gstreamer-1.0?)\n",
-                 err != nullptr ? err->message : "?");
+                 err != nullptr ? err->message : "no fgsuperres element");
     return 1;
   }
   Stats st;
-  GstElement* sr = gst_bin_get_by_name(GST_BIN(g_pipeline), "sr");
   GstPad* sink = gst_element_get_static_pad(sr, "sink");
   GstPad* src = gst_element_get_static_pad(sr, "src");
   gst_pad_add_probe(sink, GST_PAD_PROBE_TYPE_BUFFER, count_in, &st, nullptr);
