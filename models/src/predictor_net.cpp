@@ -708,7 +708,6 @@ torch::Tensor backward_warp(const torch::Tensor& img, const torch::Tensor& flow)
       img, grid, F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kBorder).align_corners(true));
 }
 
-
 torch::Tensor flow_search(const torch::Tensor& a_in, const torch::Tensor& b_in, const torch::Tensor& flow,
                           const torch::Tensor& t, bool allow_fused) {
   torch::NoGradGuard no_grad;
@@ -814,6 +813,11 @@ FrameGeneratorImpl::Estimate FrameGeneratorImpl::pyramid(const Levels& a, const 
     flow = flow + d.slice(1, 0, 4) * l.step;
     mask = mask + d.slice(1, 4, 5);
   }
+  // The test-time search on the 1/2 level (for extrapolation t = 1: the target is
+  // I1, and the search corrects the motion between the inputs).
+  if (flow_search_) {
+    flow = corrected(flow, flow_search(a[0], b[0], flow, t), t);
+  }
   return {flow, mask, theta};
 }
 
@@ -850,18 +854,10 @@ PredictorOutput FrameGeneratorImpl::forward(const torch::Tensor& i0_in, const to
     Estimate e = pyramid(a, b, t);
     flow_half = e.flow;
     mask_half = e.mask;
-    if (flow_search_) {
-      flow_half = corrected(flow_half, flow_search(a[0], b[0], flow_half, t), t);
-    }
   } else {
     // Motion between the inputs: the flow I1 -> I0 (pyramid at t = 1), continued
     // at constant velocity for s = t - 1 more frame intervals.
     Estimate e = pyramid(a, b, torch::ones_like(t));
-    if (flow_search_) {
-      // The same search for the motion between the inputs (t = 1: the target is I1).
-      const torch::Tensor one = torch::ones_like(t);
-      e.flow = corrected(e.flow, flow_search(a[0], b[0], e.flow, one), one);
-    }
     const torch::Tensor v = e.flow.slice(1, 0, 2);  // I1 -> I0, half-resolution pixels
     const torch::Tensor s = t - 1.0;
     // The motion to continue: v, less the part of the global motion that is not

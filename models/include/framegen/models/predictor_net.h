@@ -55,7 +55,7 @@ class FrameGeneratorImpl : public torch::nn::Module {
   void prepare_cpu_inference();
   // The test-time search that corrects the network's half-resolution flows
   // (flow_search below): on by default; training turns it off (it has no
-  // gradient, and it costs 169 matchings per level).
+  // gradient, and it costs 169 matchings of the 1/2 level per frame).
   void set_flow_search(bool on) { flow_search_ = on; }
 
  private:
