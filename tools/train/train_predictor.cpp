@@ -459,6 +459,7 @@ int run(int argc, char** argv) {
   double synthetic = 0.0;
   SynthMotion motion;
   std::vector<std::string> train_only;
+  bool search = false;
   app.add_option("--task", task, "interp or extrap")->check(CLI::IsMember({"interp", "extrap"}));
   app.add_option("--data", data, "folder made by tools/fetch-training-data.sh");
   app.add_option("--out", out, "generator weights to write")->required();
@@ -494,6 +495,9 @@ int run(int argc, char** argv) {
                  "their --init weights")
       ->delimiter(',')
       ->check(CLI::IsMember({"coarse", "fine8", "fine4", "fine2", "refine"}));
+  app.add_flag("--search", search,
+               "train and validate with the test-time flow search on, as inference runs (its correction has no "
+               "gradient: the network's flow is trained as if the correction were a fixed offset)");
   CLI11_PARSE(app, argc, argv);
   init_logging("info");
   torch::manual_seed(seed);
@@ -546,9 +550,10 @@ int run(int argc, char** argv) {
   const int n_synth = static_cast<int>(std::lround(synthetic * batch));
 
   FrameGenerator gen;
-  // Trained and validated without the test-time flow search (it has no gradient,
-  // and validation figures stay comparable with the earlier rounds').
-  gen->set_flow_search(false);
+  // Without --search: trained and validated without the test-time flow search
+  // (validation figures stay comparable with the rounds before it existed).
+  gen->set_flow_search(search);
+  spdlog::info("test-time flow search {} in training and validation", search ? "on" : "off");
   PatchDiscriminator disc;
   if (!init.empty()) {
     try {
