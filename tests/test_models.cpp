@@ -209,42 +209,66 @@ TEST(CostVolume, FusedLoopMatchesTensorOps) {
 }
 
 // The test-time flow search finds the motion the flows miss, by whole pixels, for
-// interpolation (t = 1/2) and for the motion between the inputs (t = 1); it leaves
-// alone what already matches; its fused loops agree with the tensor operations.
+// interpolation (t = 1/2) and for the motion between the inputs (t = 1), with both
+// search ranges; its coarse-to-fine chain finds a motion beyond the near range; it
+// leaves alone what already matches; its fused loops agree with the tensor
+// operations.
 TEST(FlowSearch, FindsTheMissedMotionAndLeavesMatchesAlone) {
   torch::manual_seed(7);
-  // Smooth random texture (a blurred upsampled noise image), 40 x 56.
-  const torch::Tensor a = torch::nn::functional::interpolate(
-      torch::rand({1, 3, 10, 14}),
-      torch::nn::functional::InterpolateFuncOptions().size(std::vector<int64_t>{40, 56}).mode(torch::kBicubic).align_corners(false));
-  // I1 is I0 moved by (3, -2): b(x, y) = a(x - 3, y + 2).
-  const torch::Tensor b = torch::roll(a, {-2, 3}, {2, 3});
-  const torch::Tensor zero = torch::zeros({1, 4, 40, 56});
-  auto interior = [](const torch::Tensor& d) { return d.slice(2, 10, 30).slice(3, 12, 44); };
-  for (double t : {0.5, 1.0}) {
-    const torch::Tensor tt = torch::tensor({t});
-    const torch::Tensor d = models::flow_search(a, b, zero, tt);
-    ASSERT_EQ(d.sizes(), (std::vector<int64_t>{1, 2, 40, 56}));
-    EXPECT_TRUE(interior(d).select(1, 0).eq(3.0).all().item<bool>()) << "t " << t;
-    EXPECT_TRUE(interior(d).select(1, 1).eq(-2.0).all().item<bool>()) << "t " << t;
-    // Flows that are already right get no correction: at t the target sees I0
-    // t (3, -2) back and I1 (1 - t) (3, -2) on.
-    const torch::Tensor right = torch::tensor({-3.0 * t, 2.0 * t, 3.0 * (1 - t), -2.0 * (1 - t)}, torch::kFloat)
-                                    .view({1, 4, 1, 1})
-                                    .expand({1, 4, 40, 56})
-                                    .contiguous();
-    EXPECT_EQ(interior(models::flow_search(a, b, right, tt)).abs().max().item<double>(), 0.0) << "t " << t;
-    // Fused loops and tensor operations: the same choice (ties aside) on noise,
-    // with flows that vary and reach the borders, in a batch.
-    const torch::Tensor na = torch::rand({2, 3, 23, 31});
-    const torch::Tensor nb = torch::rand({2, 3, 23, 31});
-    const torch::Tensor flow = torch::randn({2, 4, 23, 31}) * 3.0;
-    const torch::Tensor times = torch::tensor({t, t * 0.6});
-    const torch::Tensor fused = models::flow_search(na, nb, flow, times);
-    const torch::Tensor ops = models::flow_search(na, nb, flow, times, /*allow_fused=*/false);
-    const double agree = fused.eq(ops).to(torch::kFloat).mean().item<double>();
-    EXPECT_GT(agree, 0.999) << "t " << t;
-    EXPECT_GT(ops.abs().gt(0).to(torch::kFloat).mean().item<double>(), 0.1) << "t " << t;
+  namespace F = torch::nn::functional;
+  // Smooth random texture (a blurred upsampled noise image), h x w.
+  auto texture = [](int64_t h, int64_t w) {
+    return F::interpolate(torch::rand({1, 3, h / 4, w / 4}),
+                          F::InterpolateFuncOptions().size(std::vector<int64_t>{h, w}).mode(torch::kBicubic).align_corners(false));
+  };
+  // I1 is I0 moved by (mx, my): b(x, y) = a(x - mx, y - my). The flows are found
+  // from zero in the interior (clear of the borders, where torch::roll wraps, by the
+  // motion and the 1/4 level's window: 14 pixels of the 1/2 level, and a margin),
+  // and flows that are already right get no correction: at t the target sees I0
+  // t (mx, my) back and I1 (1 - t) (mx, my) on.
+  struct Case {
+    int64_t h, w, mx, my;
+  };
+  for (const Case& c : {Case{64, 80, 3, -2}, Case{96, 128, 9, -6}}) {
+    const torch::Tensor a = texture(c.h, c.w);
+    const torch::Tensor b = torch::roll(a, {c.my, c.mx}, {2, 3});
+    const torch::Tensor zero = torch::zeros({1, 4, c.h, c.w});
+    const int64_t m = std::max(std::abs(c.mx), std::abs(c.my)) + 16;
+    auto interior = [&](const torch::Tensor& d) { return d.slice(2, m, c.h - m).slice(3, m, c.w - m); };
+    for (const models::FlowSearchRange& range : {models::kInterpolationSearch, models::kExtrapolationSearch}) {
+      for (double t : {0.5, 1.0}) {
+        const std::string what = "motion (" + std::to_string(c.mx) + ", " + std::to_string(c.my) + "), near " +
+                                 std::to_string(range.near) + ", t " + std::to_string(t);
+        const torch::Tensor tt = torch::tensor({t});
+        const torch::Tensor d = models::flow_search(a, b, zero, tt, range);
+        ASSERT_EQ(d.sizes(), (std::vector<int64_t>{1, 2, c.h, c.w}));
+        EXPECT_TRUE(interior(d).select(1, 0).eq(static_cast<double>(c.mx)).all().item<bool>()) << what;
+        EXPECT_TRUE(interior(d).select(1, 1).eq(static_cast<double>(c.my)).all().item<bool>()) << what;
+        const auto mx = static_cast<double>(c.mx);
+        const auto my = static_cast<double>(c.my);
+        const torch::Tensor right = torch::tensor({-mx * t, -my * t, mx * (1 - t), my * (1 - t)}, torch::kFloat)
+                                        .view({1, 4, 1, 1})
+                                        .expand({1, 4, c.h, c.w})
+                                        .contiguous();
+        EXPECT_EQ(interior(models::flow_search(a, b, right, tt, range)).abs().max().item<double>(), 0.0) << what;
+      }
+    }
+  }
+  // Fused loops and tensor operations: the same choice (ties aside) on noise, with
+  // flows that vary and reach the borders, in a batch, on an odd size (the 1/4
+  // level rounds down).
+  for (const models::FlowSearchRange& range : {models::kInterpolationSearch, models::kExtrapolationSearch}) {
+    for (double t : {0.5, 1.0}) {
+      const torch::Tensor na = torch::rand({2, 3, 23, 31});
+      const torch::Tensor nb = torch::rand({2, 3, 23, 31});
+      const torch::Tensor flow = torch::randn({2, 4, 23, 31}) * 3.0;
+      const torch::Tensor times = torch::tensor({t, t * 0.6});
+      const torch::Tensor fused = models::flow_search(na, nb, flow, times, range);
+      const torch::Tensor ops = models::flow_search(na, nb, flow, times, range, /*allow_fused=*/false);
+      const double agree = fused.eq(ops).to(torch::kFloat).mean().item<double>();
+      EXPECT_GT(agree, 0.999) << "near " << range.near << " t " << t;
+      EXPECT_GT(ops.abs().gt(0).to(torch::kFloat).mean().item<double>(), 0.1) << "near " << range.near << " t " << t;
+    }
   }
 }
 

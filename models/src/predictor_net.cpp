@@ -45,10 +45,9 @@ constexpr int kAdvectionSteps = 4;
 // largest flow (full-resolution pixels) of a pixel that keeps the inputs' values.
 constexpr float kUnchanged = 2.5F / 255.0F;
 constexpr float kStill = 0.5F;
-// flow_search: candidate corrections within +-kSearchRadius half-resolution pixels
-// (step 1), matched over kSearchWindow^2 pixels; each pixel of correction costs
-// kSearchPenalty, and a correction must lower the matching cost by kSearchMargin.
-constexpr int kSearchRadius = 6;
+// flow_search: candidate corrections (whole pixels, FlowSearchRange) matched over
+// kSearchWindow^2 pixels; each pixel of correction costs kSearchPenalty (a 1/4-level
+// pixel twice that), and a correction must lower the matching cost by kSearchMargin.
 constexpr int kSearchWindow = 15;
 constexpr float kSearchPenalty = 0.002F;
 constexpr float kSearchMargin = 0.002F;
@@ -400,7 +399,9 @@ torch::Tensor blur3(const torch::Tensor& x) {
 // and one down the columns (vertical box sum, penalty, running minimum). A
 // candidate shifts a whole image by a constant, so the bilinear weights are the
 // same for every interior pixel and the loops vectorise.
-torch::Tensor flow_search_cpu(const torch::Tensor& wa_in, const torch::Tensor& wb_in, const torch::Tensor& t) {
+// Returns what search_level does: [N, 4, H, W] (d, its cost, the cost of d = 0).
+torch::Tensor flow_search_cpu(const torch::Tensor& wa_in, const torch::Tensor& wb_in, const torch::Tensor& t, int radius,
+                              float penalty_per_pixel) {
   const torch::Tensor wa = wa_in.contiguous();
   const torch::Tensor wb = wb_in.contiguous();
   const int64_t n = wa.size(0);
@@ -409,7 +410,7 @@ torch::Tensor flow_search_cpu(const torch::Tensor& wa_in, const torch::Tensor& w
   const int64_t plane = h * w;
   constexpr int64_t r = kSearchWindow / 2;
   const torch::Tensor times = t.to(torch::kFloat).contiguous();
-  torch::Tensor out = torch::zeros({n, 2, h, w}, wa.options());
+  torch::Tensor out = torch::zeros({n, 4, h, w}, wa.options());
   // Reciprocal window sizes (count_include_pad=false, as avg_pool2d).
   auto inverse_counts = [](int64_t size) {
     std::vector<float> v(static_cast<std::size_t>(size));
@@ -462,7 +463,7 @@ torch::Tensor flow_search_cpu(const torch::Tensor& wa_in, const torch::Tensor& w
     const auto y0 = static_cast<int64_t>(yc);
     return RowPair{y0, std::min(y0 + 1, h - 1), yc - static_cast<float>(y0)};
   };
-  constexpr int kSide = 2 * kSearchRadius + 1;
+  const int kSide = 2 * radius + 1;
   // Each thread takes a run of candidate columns (dx) and keeps its own minimum and
   // the index (in the tensor version's scan order, dy major) of the candidate that
   // gave it; a tie goes to the lower index, so merging the runs gives the choice of
@@ -494,13 +495,13 @@ torch::Tensor flow_search_cpu(const torch::Tensor& wa_in, const torch::Tensor& w
       float* s4 = s2 + padded;
       float* s8 = s4 + padded;
       for (int64_t ii = begin; ii < end; ++ii) {
-        const auto dx = static_cast<float>(ii - kSearchRadius);
+        const auto dx = static_cast<float>(ii - radius);
         shift_x(a, -ti * dx, ha);
         shift_x(b, (1.0F - ti) * dx, hb);
         for (int jj = 0; jj < kSide; ++jj) {
-          const auto dy = static_cast<float>(jj - kSearchRadius);
+          const auto dy = static_cast<float>(jj - radius);
           const auto k = static_cast<int32_t>(jj * kSide + ii);
-          const float penalty = kSearchPenalty * std::sqrt(dx * dx + dy * dy);
+          const float penalty = penalty_per_pixel * std::sqrt(dx * dx + dy * dy);
           // Rows: the shift along y, the colour-mean |difference|, horizontal box sums.
           for (int64_t y = 0; y < h; ++y) {
             const RowPair ra = rows_at(y, -ti * dy);
@@ -573,8 +574,10 @@ torch::Tensor flow_search_cpu(const torch::Tensor& wa_in, const torch::Tensor& w
       const std::lock_guard<std::mutex> lock(runs_mutex);
       runs.push_back(std::move(run));
     });
-    float* dx_out = out.data_ptr<float>() + img * 2 * plane;
+    float* dx_out = out.data_ptr<float>() + img * 4 * plane;
     float* dy_out = dx_out + plane;
+    float* best_out = dy_out + plane;
+    float* cost0_out = best_out + plane;
     for (int64_t p = 0; p < plane; ++p) {
       const auto q = static_cast<std::size_t>(p);
       float best = std::numeric_limits<float>::infinity();
@@ -587,8 +590,10 @@ torch::Tensor flow_search_cpu(const torch::Tensor& wa_in, const torch::Tensor& w
       }
       // Kept only where it beats the flow as it was by the margin.
       const bool keep = best < cost0[q] - kSearchMargin;
-      dx_out[p] = keep ? static_cast<float>(k % kSide - kSearchRadius) : 0.0F;
-      dy_out[p] = keep ? static_cast<float>(k / kSide - kSearchRadius) : 0.0F;
+      dx_out[p] = keep ? static_cast<float>(k % kSide - radius) : 0.0F;
+      dy_out[p] = keep ? static_cast<float>(k / kSide - radius) : 0.0F;
+      best_out[p] = keep ? best : cost0[q];
+      cost0_out[p] = cost0[q];
     }
   }
   return out;
@@ -708,9 +713,13 @@ torch::Tensor backward_warp(const torch::Tensor& img, const torch::Tensor& flow)
       img, grid, F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kBorder).align_corners(true));
 }
 
-torch::Tensor flow_search(const torch::Tensor& a_in, const torch::Tensor& b_in, const torch::Tensor& flow,
-                          const torch::Tensor& t, bool allow_fused) {
-  torch::NoGradGuard no_grad;
+namespace {
+
+// One level of flow_search: candidates within +-radius pixels of this level.
+// Returns [N, 4, H, W]: the correction d (0 where none beats d = 0 by the margin),
+// its cost (that of d = 0 where none does), and the cost of d = 0.
+torch::Tensor search_level(const torch::Tensor& a_in, const torch::Tensor& b_in, const torch::Tensor& flow,
+                           const torch::Tensor& t, int radius, float penalty_per_pixel, bool allow_fused) {
   const int64_t n = flow.size(0);
   const int64_t h = flow.size(2);
   const int64_t w = flow.size(3);
@@ -718,20 +727,20 @@ torch::Tensor flow_search(const torch::Tensor& a_in, const torch::Tensor& b_in, 
   const torch::Tensor wb = backward_warp(blur3(b_in), flow.slice(1, 2, 4));
   const torch::Tensor tv = t.to(flow.options()).view({n, 1, 1, 1});
   if (allow_fused && fast_cpu_path(wa)) {
-    return flow_search_cpu(wa, wb, tv);
+    return flow_search_cpu(wa, wb, tv, radius, penalty_per_pixel);
   }
   const auto box = F::AvgPool2dFuncOptions(kSearchWindow).stride(1).padding(kSearchWindow / 2).count_include_pad(false);
   torch::Tensor best;
   torch::Tensor best_d;
   torch::Tensor cost0;
-  for (int j = -kSearchRadius; j <= kSearchRadius; ++j) {
-    for (int i = -kSearchRadius; i <= kSearchRadius; ++i) {
+  for (int j = -radius; j <= radius; ++j) {
+    for (int i = -radius; i <= radius; ++i) {
       const torch::Tensor d = torch::tensor({static_cast<float>(i), static_cast<float>(j)}, flow.options())
                                   .view({1, 2, 1, 1})
                                   .expand({n, 2, h, w});
       torch::Tensor c =
           (backward_warp(wa, -tv * d) - backward_warp(wb, (1.0 - tv) * d)).abs().mean(1, true);
-      c = F::avg_pool2d(c, box) + kSearchPenalty * std::sqrt(static_cast<float>(i * i + j * j));
+      c = F::avg_pool2d(c, box) + penalty_per_pixel * std::sqrt(static_cast<float>(i * i + j * j));
       if (!best.defined()) {
         best = c;
         best_d = d.clone();
@@ -745,7 +754,42 @@ torch::Tensor flow_search(const torch::Tensor& a_in, const torch::Tensor& b_in, 
       }
     }
   }
-  return best_d * (best < cost0 - kSearchMargin);
+  const torch::Tensor keep = best < cost0 - kSearchMargin;
+  return torch::cat({best_d * keep, torch::where(keep, best, cost0), cost0}, 1);
+}
+
+}  // namespace
+
+torch::Tensor flow_search(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& flow,
+                          const torch::Tensor& t, const FlowSearchRange& range, bool allow_fused) {
+  torch::NoGradGuard no_grad;
+  const int64_t h = flow.size(2);
+  const int64_t w = flow.size(3);
+  // Around the flows as they are: [d, best cost, cost of d = 0].
+  const torch::Tensor o = search_level(a, b, flow, t, range.near, kSearchPenalty, allow_fused);
+  torch::Tensor d = o.slice(1, 0, 2);
+  if (range.coarse > 0 && h >= 2 && w >= 2) {
+    // Coarse: the 1/2 level halved, the flows with it; a quarter-level pixel of
+    // correction is two of this level's, and costs as much as two.
+    const torch::Tensor dq =
+        search_level(downsample(a, 2), downsample(b, 2), downsample(flow, 2) * 0.5, t, range.coarse,
+                     2.0F * kSearchPenalty, allow_fused)
+            .slice(1, 0, 2);
+    const torch::Tensor d1 =
+        F::interpolate(dq, F::InterpolateFuncOptions().size(std::vector<int64_t>{h, w}).mode(torch::kNearest)) * 2.0;
+    // Refined on the 1/2 level around it; its cost there, with the penalty of the
+    // whole correction, decides against the near search (on the 1/4 level alone,
+    // aliased texture such as Vid4 city's facades matches at the wrong period:
+    // city lost 0.76 dB without this check).
+    const torch::Tensor p = search_level(a, b, corrected(flow, d1, t), t, range.refine, kSearchPenalty, allow_fused);
+    const torch::Tensor dp = d1 + p.slice(1, 0, 2);
+    auto length = [](const torch::Tensor& v) { return v.square().sum(1, true).sqrt(); };
+    const torch::Tensor cost_p = p.slice(1, 2, 3) + kSearchPenalty * (length(dp) - length(p.slice(1, 0, 2)));
+    const torch::Tensor take =
+        (cost_p < o.slice(1, 2, 3)).logical_and(cost_p < o.slice(1, 3, 4) - kSearchMargin);
+    d = torch::where(take, dp, d);
+  }
+  return d;
 }
 
 FrameGeneratorImpl::FrameGeneratorImpl() {
@@ -769,7 +813,8 @@ FrameGeneratorImpl::FrameGeneratorImpl() {
   }
 }
 
-FrameGeneratorImpl::Estimate FrameGeneratorImpl::pyramid(const Levels& a, const Levels& b, const torch::Tensor& t) {
+FrameGeneratorImpl::Estimate FrameGeneratorImpl::pyramid(const Levels& a, const Levels& b, const torch::Tensor& t,
+                                                         bool extrapolate) {
   const int64_t n = a[0].size(0);
   const int64_t h = a[0].size(2) * 2;
   const int64_t w = a[0].size(3) * 2;
@@ -816,7 +861,8 @@ FrameGeneratorImpl::Estimate FrameGeneratorImpl::pyramid(const Levels& a, const 
   // The test-time search on the 1/2 level (for extrapolation t = 1: the target is
   // I1, and the search corrects the motion between the inputs).
   if (flow_search_) {
-    flow = corrected(flow, flow_search(a[0], b[0], flow, t), t);
+    flow = corrected(flow,
+                     flow_search(a[0], b[0], flow, t, extrapolate ? kExtrapolationSearch : kInterpolationSearch), t);
   }
   return {flow, mask, theta};
 }
@@ -851,13 +897,13 @@ PredictorOutput FrameGeneratorImpl::forward(const torch::Tensor& i0_in, const to
   const Levels a = levels(i0);
   const Levels b = levels(i1);
   if (!extrapolate) {
-    Estimate e = pyramid(a, b, t);
+    Estimate e = pyramid(a, b, t, /*extrapolate=*/false);
     flow_half = e.flow;
     mask_half = e.mask;
   } else {
     // Motion between the inputs: the flow I1 -> I0 (pyramid at t = 1), continued
     // at constant velocity for s = t - 1 more frame intervals.
-    Estimate e = pyramid(a, b, torch::ones_like(t));
+    Estimate e = pyramid(a, b, torch::ones_like(t), /*extrapolate=*/true);
     const torch::Tensor v = e.flow.slice(1, 0, 2);  // I1 -> I0, half-resolution pixels
     const torch::Tensor s = t - 1.0;
     // The motion to continue: v, less the part of the global motion that is not

@@ -54,8 +54,8 @@ class FrameGeneratorImpl : public torch::nn::Module {
   // makes oneDNN keep activations channels-last (the values do not change).
   void prepare_cpu_inference();
   // The test-time search that corrects the network's half-resolution flows
-  // (flow_search below): on by default; training turns it off (it has no
-  // gradient, and it costs 169 matchings of the 1/2 level per frame).
+  // (flow_search below): on by default; training turns it off (it has no gradient;
+  // `train_predictor --search` keeps it on).
   void set_flow_search(bool on) { flow_search_ = on; }
 
  private:
@@ -65,7 +65,9 @@ class FrameGeneratorImpl : public torch::nn::Module {
     torch::Tensor mask;    // [N, 1, H/2, W/2], logits
     torch::Tensor global;  // [N, 6], the fitted global motion I1 -> I0 (global_motion)
   };
-  Estimate pyramid(const Levels& a, const Levels& b, const torch::Tensor& t);
+  // extrapolate: t is 1 and the flows are the motion between the inputs (the
+  // search then uses kExtrapolationSearch).
+  Estimate pyramid(const Levels& a, const Levels& b, const torch::Tensor& t, bool extrapolate);
 
   torch::nn::Sequential coarse_{nullptr};  // 1/16, from scratch
   torch::nn::Sequential fine8_{nullptr};   // 1/8 refinement
@@ -99,19 +101,37 @@ torch::Tensor cost_volume(const torch::Tensor& a, const torch::Tensor& b, int r)
 // such that I1(p) ~ I0(p + u(p)). No gradient flows through it.
 torch::Tensor global_motion(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b);
 
+// Candidates of flow_search, in whole pixels: around the flows as they are
+// (`near`, on the 1/2 level), and coarse to fine (`coarse` on the 1/4 level, then
+// `refine` on the 1/2 level around what the 1/4 level chose); coarse 0: none.
+struct FlowSearchRange {
+  int near = 2;
+  int coarse = 6;
+  int refine = 2;
+};
+// Interpolation: 25 + 169 / 4 + 25 matchings of the 1/2 level's size, reaching 14
+// pixels. Extrapolation (the motion between its inputs) gains from the dense
+// +-6 around the flows (six clips: 27.81 dB against 27.77 with +-2).
+inline constexpr FlowSearchRange kInterpolationSearch{2, 6, 2};
+inline constexpr FlowSearchRange kExtrapolationSearch{6, 6, 2};
+
 // Test-time correction of half-resolution flows [N, 4, H, W] (target -> I0, target
 // -> I1, in pixels of a and b, the inputs' 1/2 level [N, 3, H, W]) at times t [N]:
-// both inputs are blurred (binomial 3x3) and warped by the flows, and for every
-// correction d of the motion I0 -> I1 within +-6 pixels (whole pixels) the
-// target's view of I0 moves by -t d and of I1 by (1 - t) d; d is the one whose
-// colour-mean |difference| over a 15x15 window, plus 0.002 per pixel of |d|, is
-// least, and is kept only where it beats d = 0 by more than 0.002. Returns d
-// [N, 2, H, W]. No gradient. A plain convolution stack finds large or sharp
-// motions to within a pixel or two; a search pins them down. Without allow_fused
-// (tests) it runs as tensor operations; otherwise fused loops on the CPU (same
-// values, float rounding aside).
+// both inputs are blurred (binomial 3x3) and warped by the flows, and for each
+// candidate correction d of the motion I0 -> I1 (whole pixels) the target's view
+// of I0 moves by -t d and of I1 by (1 - t) d. A candidate costs the colour-mean
+// |difference| over a 15x15 window plus 0.002 per pixel of |d|. The candidates
+// (`range`): d within +-near of 0; and a coarse-to-fine chain: the same search on
+// the 1/4 level (+-coarse of its pixels, 0.004 per pixel) proposes a d, refined
+// within +-refine on the 1/2 level. The chain's d is taken where its cost there is
+// lower than the best near d's. The result is kept only where it beats d = 0 by
+// more than 0.002 (else 0). Returns d [N, 2, H, W]. No gradient. A plain
+// convolution stack finds large or sharp motions to within a pixel or a few; a
+// search pins them down. Without allow_fused (tests) it runs as tensor operations;
+// otherwise fused loops on the CPU (same values, float rounding aside).
 torch::Tensor flow_search(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& flow,
-                          const torch::Tensor& t, bool allow_fused = true);
+                          const torch::Tensor& t, const FlowSearchRange& range = kInterpolationSearch,
+                          bool allow_fused = true);
 
 // Backward warp: samples `img` at (x + flow_x, y + flow_y), border padding.
 torch::Tensor backward_warp(const torch::Tensor& img, const torch::Tensor& flow);
