@@ -715,16 +715,17 @@ torch::Tensor backward_warp(const torch::Tensor& img, const torch::Tensor& flow)
 
 namespace {
 
-// One level of flow_search: candidates within +-radius pixels of this level.
-// Returns [N, 4, H, W]: the correction d (0 where none beats d = 0 by the margin),
-// its cost (that of d = 0 where none does), and the cost of d = 0.
-torch::Tensor search_level(const torch::Tensor& a_in, const torch::Tensor& b_in, const torch::Tensor& flow,
+// One level of flow_search on its blurred inputs (blur3): candidates within
+// +-radius pixels of this level. Returns [N, 4, H, W]: the correction d (0 where
+// none beats d = 0 by the margin), its cost (that of d = 0 where none does), and
+// the cost of d = 0.
+torch::Tensor search_level(const torch::Tensor& a_blurred, const torch::Tensor& b_blurred, const torch::Tensor& flow,
                            const torch::Tensor& t, int radius, float penalty_per_pixel, bool allow_fused) {
   const int64_t n = flow.size(0);
   const int64_t h = flow.size(2);
   const int64_t w = flow.size(3);
-  const torch::Tensor wa = backward_warp(blur3(a_in), flow.slice(1, 0, 2));
-  const torch::Tensor wb = backward_warp(blur3(b_in), flow.slice(1, 2, 4));
+  const torch::Tensor wa = backward_warp(a_blurred, flow.slice(1, 0, 2));
+  const torch::Tensor wb = backward_warp(b_blurred, flow.slice(1, 2, 4));
   const torch::Tensor tv = t.to(flow.options()).view({n, 1, 1, 1});
   if (allow_fused && fast_cpu_path(wa)) {
     return flow_search_cpu(wa, wb, tv, radius, penalty_per_pixel);
@@ -765,14 +766,17 @@ torch::Tensor flow_search(const torch::Tensor& a, const torch::Tensor& b, const 
   torch::NoGradGuard no_grad;
   const int64_t h = flow.size(2);
   const int64_t w = flow.size(3);
+  // The 1/2 level blurred once, for the near search and the chain's refinement.
+  const torch::Tensor ab = blur3(a);
+  const torch::Tensor bb = blur3(b);
   // Around the flows as they are: [d, best cost, cost of d = 0].
-  const torch::Tensor o = search_level(a, b, flow, t, range.near, kSearchPenalty, allow_fused);
+  const torch::Tensor o = search_level(ab, bb, flow, t, range.near, kSearchPenalty, allow_fused);
   torch::Tensor d = o.slice(1, 0, 2);
   if (range.coarse > 0 && h >= 2 && w >= 2) {
     // Coarse: the 1/2 level halved, the flows with it; a quarter-level pixel of
     // correction is two of this level's, and costs as much as two.
     const torch::Tensor dq =
-        search_level(downsample(a, 2), downsample(b, 2), downsample(flow, 2) * 0.5, t, range.coarse,
+        search_level(blur3(downsample(a, 2)), blur3(downsample(b, 2)), downsample(flow, 2) * 0.5, t, range.coarse,
                      2.0F * kSearchPenalty, allow_fused)
             .slice(1, 0, 2);
     const torch::Tensor d1 =
@@ -781,7 +785,8 @@ torch::Tensor flow_search(const torch::Tensor& a, const torch::Tensor& b, const 
     // whole correction, decides against the near search (on the 1/4 level alone,
     // aliased texture such as Vid4 city's facades matches at the wrong period:
     // city lost 0.76 dB without this check).
-    const torch::Tensor p = search_level(a, b, corrected(flow, d1, t), t, range.refine, kSearchPenalty, allow_fused);
+    const torch::Tensor p =
+        search_level(ab, bb, corrected(flow, d1, t), t, range.refine, kSearchPenalty, allow_fused);
     const torch::Tensor dp = d1 + p.slice(1, 0, 2);
     auto length = [](const torch::Tensor& v) { return v.square().sum(1, true).sqrt(); };
     const torch::Tensor cost_p = p.slice(1, 2, 3) + kSearchPenalty * (length(dp) - length(p.slice(1, 0, 2)));
