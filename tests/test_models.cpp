@@ -272,6 +272,53 @@ TEST(FlowSearch, FindsTheMissedMotionAndLeavesMatchesAlone) {
   }
 }
 
+// The sub-pixel refinement finds a fractional motion from zero flows, at t = 1/2
+// and t = 1, and its fused loops agree with the tensor operations.
+TEST(RefineFlowLk, FindsASubPixelMotion) {
+  torch::manual_seed(11);
+  namespace F = torch::nn::functional;
+  const int64_t h = 72;
+  const int64_t w = 96;
+  const torch::Tensor a =
+      F::interpolate(torch::rand({1, 3, h / 6, w / 6}),
+                     F::InterpolateFuncOptions().size(std::vector<int64_t>{h, w}).mode(torch::kBicubic).align_corners(false));
+  // b(x) = a(x - m): I0 moved by m = (0.6, -0.35).
+  const double mx = 0.6;
+  const double my = -0.35;
+  const torch::Tensor m = torch::tensor({mx, my}, torch::kFloat).view({1, 2, 1, 1}).expand({1, 2, h, w});
+  const torch::Tensor b = models::backward_warp(a, -m);
+  const int64_t margin = 12;
+  auto interior = [&](const torch::Tensor& f) { return f.slice(2, margin, h - margin).slice(3, margin, w - margin); };
+  for (double t : {0.5, 1.0}) {
+    const torch::Tensor right = torch::tensor({-mx * t, -my * t, mx * (1 - t), my * (1 - t)}, torch::kFloat)
+                                    .view({1, 4, 1, 1})
+                                    .expand({1, 4, h, w});
+    const torch::Tensor zero = torch::zeros({1, 4, h, w});
+    const torch::Tensor tt = torch::tensor({t});
+    for (bool fused : {true, false}) {
+      const torch::Tensor f = models::refine_flow_lk(a, b, zero, tt, 3, fused);
+      ASSERT_EQ(f.sizes(), zero.sizes());
+      const double before = interior(zero - right).abs().max().item<double>();
+      const double after = interior(f - right).abs().mean().item<double>();
+      EXPECT_GT(before, 0.25);
+      EXPECT_LT(after, 0.03) << "t " << t << (fused ? " fused" : " tensor operations");
+    }
+    // Flows that are already right stay (within a hundredth of a pixel).
+    EXPECT_LT(interior(models::refine_flow_lk(a, b, right.contiguous(), tt, 3) - right).abs().mean().item<double>(), 0.01);
+  }
+  // Fused and tensor operations on noise, with varied flows and times, in a batch,
+  // on an odd size: the same flows (a pixel whose keep-or-not test is a near tie
+  // aside).
+  const torch::Tensor na = torch::rand({2, 3, 23, 31});
+  const torch::Tensor nb = torch::rand({2, 3, 23, 31});
+  const torch::Tensor flow = torch::randn({2, 4, 23, 31}) * 2.0;
+  const torch::Tensor times = torch::tensor({0.5, 1.0});
+  const torch::Tensor fused = models::refine_flow_lk(na, nb, flow, times, 2);
+  const torch::Tensor ops = models::refine_flow_lk(na, nb, flow, times, 2, /*allow_fused=*/false);
+  EXPECT_GT((fused - ops).abs().lt(1e-4).to(torch::kFloat).mean().item<double>(), 0.99);
+  EXPECT_GT((ops - flow).abs().gt(1e-3).to(torch::kFloat).mean().item<double>(), 0.1);
+}
+
 // Inference on the CPU (autograd off) takes fused loops and channels-last weights;
 // it must give the frame of the tensor expression that training differentiates,
 // for interpolation and extrapolation, on a size that needs padding, in a batch.

@@ -51,6 +51,12 @@ constexpr float kStill = 0.5F;
 constexpr int kSearchWindow = 15;
 constexpr float kSearchPenalty = 0.002F;
 constexpr float kSearchMargin = 0.002F;
+// refine_flow_lk: the window of each Lucas-Kanade step (full-resolution pixels),
+// the damping added to its normal equations (colour [0, 1] per pixel, squared) and
+// the largest correction one step makes (pixels).
+constexpr int kLkWindow = 15;
+constexpr double kLkDamping = 1e-4;
+constexpr double kLkMaxStep = 0.5;
 constexpr int cost_channels(int r) { return (2 * r + 1) * (2 * r + 1); }
 // Input channels of each refinement block: the level inputs plus its cost volume.
 constexpr int kIn8 = kLevelIn + cost_channels(kR8);
@@ -797,6 +803,277 @@ torch::Tensor flow_search(const torch::Tensor& a, const torch::Tensor& b, const 
   return d;
 }
 
+namespace {
+
+// Mean over a kLkWindow^2 window (clipped at the borders), as two 1-D passes.
+torch::Tensor window_mean(const torch::Tensor& x) {
+  const auto rows = F::AvgPool2dFuncOptions({1, kLkWindow}).stride(1).padding({0, kLkWindow / 2}).count_include_pad(false);
+  const auto cols = F::AvgPool2dFuncOptions({kLkWindow, 1}).stride(1).padding({kLkWindow / 2, 0}).count_include_pad(false);
+  return F::avg_pool2d(F::avg_pool2d(x, rows), cols);
+}
+
+// Central differences along x and y (replicated border).
+std::pair<torch::Tensor, torch::Tensor> gradients(const torch::Tensor& x) {
+  const int64_t h = x.size(2);
+  const int64_t w = x.size(3);
+  const torch::Tensor px = F::pad(x, F::PadFuncOptions({1, 1, 0, 0}).mode(torch::kReplicate));
+  const torch::Tensor py = F::pad(x, F::PadFuncOptions({0, 0, 1, 1}).mode(torch::kReplicate));
+  return {(px.slice(3, 2, w + 2) - px.slice(3, 0, w)) * 0.5, (py.slice(2, 2, h + 2) - py.slice(2, 0, h)) * 0.5};
+}
+
+// refine_flow_lk on the CPU, fused: per step, one pass warps both blurred images;
+// one forms the five sums' terms and the residual; window means (rows, then
+// columns); one solves, takes the corrected flows and warps at them; the window
+// mean of the new residual; one keeps the better. Same values as the tensor
+// operations (float rounding aside).
+torch::Tensor refine_flow_lk_cpu(const torch::Tensor& ab_in, const torch::Tensor& bb_in, const torch::Tensor& flow_in,
+                                 const torch::Tensor& t, int iterations) {
+  const torch::Tensor ab = ab_in.contiguous();
+  const torch::Tensor bb = bb_in.contiguous();
+  const torch::Tensor times = t.to(torch::kFloat).contiguous();
+  torch::Tensor flow = flow_in.contiguous().clone();
+  const int64_t n = ab.size(0);
+  const int64_t h = ab.size(2);
+  const int64_t w = ab.size(3);
+  const int64_t plane = h * w;
+  const auto opts = ab.options();
+  torch::Tensor warped = torch::empty({n, 6, h, w}, opts);     // wa (3), wb (3)
+  torch::Tensor terms = torch::empty({n, 7, h, w}, opts);      // gx^2, gy^2, gx gy, gx r, gy r, |r|, |r'|
+  torch::Tensor scratch = torch::empty({n, 7, h, w}, opts);
+  torch::Tensor next = torch::empty({n, 4, h, w}, opts);
+  const float* pa = ab.data_ptr<float>();
+  const float* pb = bb.data_ptr<float>();
+  const float* pt = times.data_ptr<float>();
+  float* pf = flow.data_ptr<float>();
+  float* pw = warped.data_ptr<float>();
+  float* pq = terms.data_ptr<float>();
+  float* ps = scratch.data_ptr<float>();
+  float* pn = next.data_ptr<float>();
+  // grid_sample (bilinear, border padding, align_corners=true) of 3 planes at (x, y).
+  auto sample = [&](const float* img, float x, float y, float out[3]) {
+    x = x > 0.0F ? std::min(x, static_cast<float>(w - 1)) : 0.0F;
+    y = y > 0.0F ? std::min(y, static_cast<float>(h - 1)) : 0.0F;
+    const auto x0 = static_cast<int64_t>(x);
+    const auto y0 = static_cast<int64_t>(y);
+    const float tx = x - static_cast<float>(x0);
+    const float ty = y - static_cast<float>(y0);
+    const int64_t x1 = std::min(x0 + 1, w - 1);
+    const int64_t y1 = std::min(y0 + 1, h - 1);
+    for (int c = 0; c < 3; ++c) {
+      const float* q = img + c * plane;
+      out[c] = (1.0F - ty) * ((1.0F - tx) * q[y0 * w + x0] + tx * q[y0 * w + x1]) +
+               ty * ((1.0F - tx) * q[y1 * w + x0] + tx * q[y1 * w + x1]);
+    }
+  };
+  // Window means (kLkWindow, clipped at the borders) of planes [first, last) of
+  // `terms`, through `scratch`: along the rows, then down the columns.
+  constexpr int64_t r = kLkWindow / 2;
+  auto window_means = [&](int64_t first, int64_t last) {
+    const int64_t k = last - first;
+    at::parallel_for(0, n * k * h, 16, [&](int64_t begin, int64_t end) {
+      for (int64_t row = begin; row < end; ++row) {
+        const int64_t img = row / (k * h);
+        const int64_t ch = first + (row / h) % k;
+        const int64_t y = row % h;
+        const float* in = pq + (img * 7 + ch) * plane + y * w;
+        float* out = ps + (img * 7 + ch) * plane + y * w;
+        for (int64_t x = 0; x < w; ++x) {
+          const int64_t lo = std::max<int64_t>(x - r, 0);
+          const int64_t hi = std::min<int64_t>(x + r, w - 1);
+          float sum = 0.0F;
+          for (int64_t i = lo; i <= hi; ++i) {
+            sum += in[i];
+          }
+          out[x] = sum / static_cast<float>(hi - lo + 1);
+        }
+      }
+    });
+    at::parallel_for(0, n * k * h, 16, [&](int64_t begin, int64_t end) {
+      for (int64_t row = begin; row < end; ++row) {
+        const int64_t img = row / (k * h);
+        const int64_t ch = first + (row / h) % k;
+        const int64_t y = row % h;
+        const int64_t lo = std::max<int64_t>(y - r, 0);
+        const int64_t hi = std::min<int64_t>(y + r, h - 1);
+        const float inv = 1.0F / static_cast<float>(hi - lo + 1);
+        const float* in = ps + (img * 7 + ch) * plane;
+        float* out = pq + (img * 7 + ch) * plane + y * w;
+        for (int64_t x = 0; x < w; ++x) {
+          out[x] = 0.0F;
+        }
+        for (int64_t yy = lo; yy <= hi; ++yy) {
+          const float* src = in + yy * w;
+          for (int64_t x = 0; x < w; ++x) {
+            out[x] += src[x];
+          }
+        }
+        for (int64_t x = 0; x < w; ++x) {
+          out[x] *= inv;
+        }
+      }
+    });
+  };
+  for (int it = 0; it < iterations; ++it) {
+    // Both blurred images warped by the flows.
+    at::parallel_for(0, n * h, 4, [&](int64_t begin, int64_t end) {
+      for (int64_t row = begin; row < end; ++row) {
+        const int64_t img = row / h;
+        const int64_t y = row % h;
+        const float* f = pf + img * 4 * plane + y * w;
+        float* o = pw + img * 6 * plane + y * w;
+        for (int64_t x = 0; x < w; ++x) {
+          float va[3];
+          float vb[3];
+          const auto fx = static_cast<float>(x);
+          const auto fy = static_cast<float>(y);
+          sample(pa + img * 3 * plane, fx + f[x], fy + f[plane + x], va);
+          sample(pb + img * 3 * plane, fx + f[2 * plane + x], fy + f[3 * plane + x], vb);
+          for (int c = 0; c < 3; ++c) {
+            o[c * plane + x] = va[c];
+            o[(3 + c) * plane + x] = vb[c];
+          }
+        }
+      }
+    });
+    // The terms of the normal equations (averaged gradients by central differences,
+    // replicated border) and the colour-mean |residual|.
+    at::parallel_for(0, n * h, 4, [&](int64_t begin, int64_t end) {
+      for (int64_t row = begin; row < end; ++row) {
+        const int64_t img = row / h;
+        const int64_t y = row % h;
+        const int64_t ym = std::max<int64_t>(y - 1, 0);
+        const int64_t yp = std::min<int64_t>(y + 1, h - 1);
+        const float* wimg = pw + img * 6 * plane;
+        float* q = pq + img * 7 * plane + y * w;
+        for (int64_t x = 0; x < w; ++x) {
+          const int64_t xm = std::max<int64_t>(x - 1, 0);
+          const int64_t xp = std::min<int64_t>(x + 1, w - 1);
+          float sxx = 0.0F;
+          float syy = 0.0F;
+          float sxy = 0.0F;
+          float sxr = 0.0F;
+          float syr = 0.0F;
+          float sr = 0.0F;
+          for (int c = 0; c < 3; ++c) {
+            const float* wa = wimg + c * plane;
+            const float* wb = wimg + (3 + c) * plane;
+            const float gx = ((wa[y * w + xp] - wa[y * w + xm]) * 0.5F + (wb[y * w + xp] - wb[y * w + xm]) * 0.5F) * 0.5F;
+            const float gy = ((wa[yp * w + x] - wa[ym * w + x]) * 0.5F + (wb[yp * w + x] - wb[ym * w + x]) * 0.5F) * 0.5F;
+            const float res = wa[y * w + x] - wb[y * w + x];
+            sxx += gx * gx;
+            syy += gy * gy;
+            sxy += gx * gy;
+            sxr += gx * res;
+            syr += gy * res;
+            sr += std::abs(res);
+          }
+          q[x] = sxx;
+          q[plane + x] = syy;
+          q[2 * plane + x] = sxy;
+          q[3 * plane + x] = sxr;
+          q[4 * plane + x] = syr;
+          q[5 * plane + x] = sr / 3.0F;
+        }
+      }
+    });
+    window_means(0, 6);
+    // Solve for each pixel's correction, take the corrected flows, and the new
+    // colour-mean |residual| at them.
+    at::parallel_for(0, n * h, 4, [&](int64_t begin, int64_t end) {
+      for (int64_t row = begin; row < end; ++row) {
+        const int64_t img = row / h;
+        const int64_t y = row % h;
+        const float ti = pt[img];
+        const float* q = pq + img * 7 * plane + y * w;
+        const float* f = pf + img * 4 * plane + y * w;
+        float* nf = pn + img * 4 * plane + y * w;
+        float* after = pq + (img * 7 + 6) * plane + y * w;
+        const auto damping = static_cast<float>(kLkDamping);
+        const auto most = static_cast<float>(kLkMaxStep);
+        for (int64_t x = 0; x < w; ++x) {
+          const float sxx = q[x] + damping;
+          const float syy = q[plane + x] + damping;
+          const float sxy = q[2 * plane + x];
+          const float sxr = q[3 * plane + x];
+          const float syr = q[4 * plane + x];
+          const float det = sxx * syy - sxy * sxy;
+          const float dx = std::clamp((syy * sxr - sxy * syr) / det, -most, most);
+          const float dy = std::clamp((sxx * syr - sxy * sxr) / det, -most, most);
+          nf[x] = f[x] - ti * dx;
+          nf[plane + x] = f[plane + x] - ti * dy;
+          nf[2 * plane + x] = f[2 * plane + x] + (1.0F - ti) * dx;
+          nf[3 * plane + x] = f[3 * plane + x] + (1.0F - ti) * dy;
+          float va[3];
+          float vb[3];
+          const auto fx = static_cast<float>(x);
+          const auto fy = static_cast<float>(y);
+          sample(pa + img * 3 * plane, fx + nf[x], fy + nf[plane + x], va);
+          sample(pb + img * 3 * plane, fx + nf[2 * plane + x], fy + nf[3 * plane + x], vb);
+          after[x] = (std::abs(va[0] - vb[0]) + std::abs(va[1] - vb[1]) + std::abs(va[2] - vb[2])) / 3.0F;
+        }
+      }
+    });
+    window_means(6, 7);
+    // Kept where the window's residual went down.
+    at::parallel_for(0, n * h, 16, [&](int64_t begin, int64_t end) {
+      for (int64_t row = begin; row < end; ++row) {
+        const int64_t img = row / h;
+        const int64_t y = row % h;
+        const float* before = pq + (img * 7 + 5) * plane + y * w;
+        const float* after = pq + (img * 7 + 6) * plane + y * w;
+        for (int k = 0; k < 4; ++k) {
+          float* f = pf + (img * 4 + k) * plane + y * w;
+          const float* nf = pn + (img * 4 + k) * plane + y * w;
+          for (int64_t x = 0; x < w; ++x) {
+            f[x] = after[x] < before[x] ? nf[x] : f[x];
+          }
+        }
+      }
+    });
+  }
+  return flow;
+}
+
+}  // namespace
+
+torch::Tensor refine_flow_lk(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& flow_in,
+                             const torch::Tensor& t, int iterations, bool allow_fused) {
+  torch::NoGradGuard no_grad;
+  const torch::Tensor ab = blur3(a);
+  const torch::Tensor bb = blur3(b);
+  if (allow_fused && fast_cpu_path(ab) && flow_in.scalar_type() == torch::kFloat) {
+    return refine_flow_lk_cpu(ab, bb, flow_in, t, iterations);
+  }
+  torch::Tensor flow = flow_in;
+  for (int it = 0; it < iterations; ++it) {
+    const torch::Tensor wa = backward_warp(ab, flow.slice(1, 0, 2));
+    const torch::Tensor wb = backward_warp(bb, flow.slice(1, 2, 4));
+    // The residual's derivative with respect to the correction d: both warped
+    // images' gradients, averaged (exact at t = 1/2; at convergence they agree).
+    const auto [ax, ay] = gradients(wa);
+    const auto [bx, by] = gradients(wb);
+    const torch::Tensor gx = (ax + bx) * 0.5;
+    const torch::Tensor gy = (ay + by) * 0.5;
+    const torch::Tensor r = wa - wb;
+    const torch::Tensor sxx = window_mean((gx * gx).sum(1, true)) + kLkDamping;
+    const torch::Tensor syy = window_mean((gy * gy).sum(1, true)) + kLkDamping;
+    const torch::Tensor sxy = window_mean((gx * gy).sum(1, true));
+    const torch::Tensor sxr = window_mean((gx * r).sum(1, true));
+    const torch::Tensor syr = window_mean((gy * r).sum(1, true));
+    const torch::Tensor det = sxx * syy - sxy * sxy;
+    // r(d) ~ r - g . d, so the least-squares d solves [sxx sxy; sxy syy] d = [sxr; syr].
+    const torch::Tensor d = torch::cat({(syy * sxr - sxy * syr) / det, (sxx * syr - sxy * sxr) / det}, 1)
+                                .clamp(-kLkMaxStep, kLkMaxStep);
+    const torch::Tensor next = corrected(flow, d, t);
+    // Kept only where the window's colour-mean |difference| goes down.
+    const torch::Tensor before = window_mean(r.abs().mean(1, true));
+    const torch::Tensor after = window_mean(
+        (backward_warp(ab, next.slice(1, 0, 2)) - backward_warp(bb, next.slice(1, 2, 4))).abs().mean(1, true));
+    flow = torch::where(after < before, next, flow);
+  }
+  return flow;
+}
+
 FrameGeneratorImpl::FrameGeneratorImpl() {
   coarse_ = register_module("coarse", flow_block(kCoarseIn, kC16, kL16, kCoarseOut));
   fine8_ = register_module("fine8", flow_block(kIn8, kC8, kL8));
@@ -909,7 +1186,16 @@ PredictorOutput FrameGeneratorImpl::forward(const torch::Tensor& i0_in, const to
     // Motion between the inputs: the flow I1 -> I0 (pyramid at t = 1), continued
     // at constant velocity for s = t - 1 more frame intervals.
     Estimate e = pyramid(a, b, torch::ones_like(t), /*extrapolate=*/true);
-    const torch::Tensor v = e.flow.slice(1, 0, 2);  // I1 -> I0, half-resolution pixels
+    torch::Tensor v = e.flow.slice(1, 0, 2);  // I1 -> I0, half-resolution pixels
+    if (flow_search_) {
+      // Its sub-pixel part, on the full-resolution inputs (t = 1: I1 stays put).
+      const torch::Tensor up = resize(v, h, w) * 2.0;
+      v = downsample(refine_flow_lk(i0, i1, torch::cat({up, torch::zeros_like(up)}, 1), torch::ones({n}, t.options()),
+                                    kExtrapolationLkSteps)
+                         .slice(1, 0, 2),
+                     2) *
+          0.5;
+    }
     const torch::Tensor s = t - 1.0;
     // The motion to continue: v, less the part of the global motion that is not
     // steady. steadiness = 1 - |u - u'|^2 / (|u|^2 + |u'|^2) over the frame, u'
