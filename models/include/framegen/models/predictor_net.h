@@ -139,7 +139,8 @@ torch::Tensor flow_search(const torch::Tensor& a, const torch::Tensor& b, const 
 // the target's view of a by -t d and of b by (1 - t) d (as in flow_search); each
 // step solves for the d that best lines the two warped images up over a 15x15 window
 // (their averaged gradients, linearised; at most half a pixel per step), and keeps it
-// only where the window's colour-mean |difference| goes down. No gradient. The
+// only where the window's colour-mean |difference| goes down by more than 0.0005.
+// No gradient. The
 // network's flows come from its 1/2 level; this recovers the part of a pixel that a
 // whole-pixel search cannot. Without allow_fused (tests) it runs as tensor
 // operations; otherwise fused loops on the CPU (same values, float rounding aside).
