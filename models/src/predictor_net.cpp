@@ -243,6 +243,26 @@ torch::Tensor run_block(nn::Sequential& s, torch::Tensor x) {
   return x;
 }
 
+// grid_sample (bilinear, border padding, align_corners=true) of the three h x w
+// planes at img, at pixel (x, y). Written so that a NaN coordinate lands on 0,
+// never outside the image.
+inline void sample3(const float* img, int64_t h, int64_t w, float x, float y, float out[3]) {
+  x = x > 0.0F ? std::min(x, static_cast<float>(w - 1)) : 0.0F;
+  y = y > 0.0F ? std::min(y, static_cast<float>(h - 1)) : 0.0F;
+  const auto x0 = static_cast<int64_t>(x);  // x, y >= 0: truncation is floor
+  const auto y0 = static_cast<int64_t>(y);
+  const float tx = x - static_cast<float>(x0);
+  const float ty = y - static_cast<float>(y0);
+  const int64_t x1 = std::min(x0 + 1, w - 1);
+  const int64_t y1 = std::min(y0 + 1, h - 1);
+  const int64_t plane = h * w;
+  for (int c = 0; c < 3; ++c) {
+    const float* p = img + c * plane;
+    out[c] = (1.0F - ty) * ((1.0F - tx) * p[y0 * w + x0] + tx * p[y0 * w + x1]) +
+             ty * ((1.0F - tx) * p[y1 * w + x0] + tx * p[y1 * w + x1]);
+  }
+}
+
 float sigmoidf(float v) { return 1.0F / (1.0F + std::exp(-v)); }
 
 // The full-resolution stage of FrameGeneratorImpl::forward for inference on the
@@ -286,23 +306,7 @@ torch::Tensor full_resolution_cpu(const torch::Tensor& i0, const torch::Tensor& 
     i1_out = i0_out + (i0_out < in_size - 1 ? 1 : 0);
     lambda = src - static_cast<float>(i0_out);
   };
-  // grid_sample (bilinear, border padding, align_corners=true) at pixel (x, y).
-  auto sample = [&](const float* img, float x, float y, float out[3]) {
-    // Written so that a NaN coordinate lands on 0, never outside the image.
-    x = x > 0.0F ? std::min(x, static_cast<float>(w - 1)) : 0.0F;
-    y = y > 0.0F ? std::min(y, static_cast<float>(h - 1)) : 0.0F;
-    const auto x0 = static_cast<int64_t>(x);  // x, y >= 0: truncation is floor
-    const auto y0 = static_cast<int64_t>(y);
-    const float tx = x - static_cast<float>(x0);
-    const float ty = y - static_cast<float>(y0);
-    const int64_t x1 = std::min(x0 + 1, w - 1);
-    const int64_t y1 = std::min(y0 + 1, h - 1);
-    for (int c = 0; c < 3; ++c) {
-      const float* p = img + c * plane;
-      out[c] = (1.0F - ty) * ((1.0F - tx) * p[y0 * w + x0] + tx * p[y0 * w + x1]) +
-               ty * ((1.0F - tx) * p[y1 * w + x0] + tx * p[y1 * w + x1]);
-    }
-  };
+  auto sample = [&](const float* img, float x, float y, float out[3]) { sample3(img, h, w, x, y, out); };
   at::parallel_for(0, n * h, 4, [&](int64_t begin, int64_t end) {
     for (int64_t row = begin; row < end; ++row) {
       const int64_t img = row / h;
@@ -854,22 +858,7 @@ torch::Tensor refine_flow_lk_cpu(const torch::Tensor& ab_in, const torch::Tensor
   float* pq = terms.data_ptr<float>();
   float* ps = scratch.data_ptr<float>();
   float* pn = next.data_ptr<float>();
-  // grid_sample (bilinear, border padding, align_corners=true) of 3 planes at (x, y).
-  auto sample = [&](const float* img, float x, float y, float out[3]) {
-    x = x > 0.0F ? std::min(x, static_cast<float>(w - 1)) : 0.0F;
-    y = y > 0.0F ? std::min(y, static_cast<float>(h - 1)) : 0.0F;
-    const auto x0 = static_cast<int64_t>(x);
-    const auto y0 = static_cast<int64_t>(y);
-    const float tx = x - static_cast<float>(x0);
-    const float ty = y - static_cast<float>(y0);
-    const int64_t x1 = std::min(x0 + 1, w - 1);
-    const int64_t y1 = std::min(y0 + 1, h - 1);
-    for (int c = 0; c < 3; ++c) {
-      const float* q = img + c * plane;
-      out[c] = (1.0F - ty) * ((1.0F - tx) * q[y0 * w + x0] + tx * q[y0 * w + x1]) +
-               ty * ((1.0F - tx) * q[y1 * w + x0] + tx * q[y1 * w + x1]);
-    }
-  };
+  auto sample = [&](const float* img, float x, float y, float out[3]) { sample3(img, h, w, x, y, out); };
   // Window means (kLkWindow, clipped at the borders) of planes [first, last) of
   // `terms`, through `scratch`: along the rows, then down the columns.
   constexpr int64_t r = kLkWindow / 2;
