@@ -858,7 +858,14 @@ torch::Tensor refine_flow_lk_cpu(const torch::Tensor& ab_in, const torch::Tensor
   float* pq = terms.data_ptr<float>();
   float* ps = scratch.data_ptr<float>();
   float* pn = next.data_ptr<float>();
-  auto sample = [&](const float* img, float x, float y, float out[3]) { sample3(img, h, w, x, y, out); };
+  // Both blurred images of image img at pixel (x, y) of a row, each warped by its
+  // flow; f: the row's flows (4 planes apart by `plane`).
+  auto sample_pair = [&](int64_t img, int64_t x, int64_t y, const float* f, float va[3], float vb[3]) {
+    const auto fx = static_cast<float>(x);
+    const auto fy = static_cast<float>(y);
+    sample3(pa + img * 3 * plane, h, w, fx + f[x], fy + f[plane + x], va);
+    sample3(pb + img * 3 * plane, h, w, fx + f[2 * plane + x], fy + f[3 * plane + x], vb);
+  };
   // Window means (kLkWindow, clipped at the borders) of planes [first, last) of
   // `terms`, through `scratch`: along the rows, then down the columns.
   constexpr int64_t r = kLkWindow / 2;
@@ -925,10 +932,7 @@ torch::Tensor refine_flow_lk_cpu(const torch::Tensor& ab_in, const torch::Tensor
         for (int64_t x = 0; x < w; ++x) {
           float va[3];
           float vb[3];
-          const auto fx = static_cast<float>(x);
-          const auto fy = static_cast<float>(y);
-          sample(pa + img * 3 * plane, fx + f[x], fy + f[plane + x], va);
-          sample(pb + img * 3 * plane, fx + f[2 * plane + x], fy + f[3 * plane + x], vb);
+          sample_pair(img, x, y, f, va, vb);
           for (int c = 0; c < 3; ++c) {
             o[c * plane + x] = va[c];
             o[(3 + c) * plane + x] = vb[c];
@@ -1006,10 +1010,7 @@ torch::Tensor refine_flow_lk_cpu(const torch::Tensor& ab_in, const torch::Tensor
           nf[3 * plane + x] = f[3 * plane + x] + (1.0F - ti) * dy;
           float va[3];
           float vb[3];
-          const auto fx = static_cast<float>(x);
-          const auto fy = static_cast<float>(y);
-          sample(pa + img * 3 * plane, fx + nf[x], fy + nf[plane + x], va);
-          sample(pb + img * 3 * plane, fx + nf[2 * plane + x], fy + nf[3 * plane + x], vb);
+          sample_pair(img, x, y, nf, va, vb);
           after[x] = (std::abs(va[0] - vb[0]) + std::abs(va[1] - vb[1]) + std::abs(va[2] - vb[2])) / 3.0F;
         }
       }
