@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <memory>
+#include <stdexcept>
 #include <string>
 
 #include "frame_bridge.h"
@@ -17,7 +18,7 @@ GST_DEBUG_CATEGORY_STATIC(gst_fg_predict_debug);
 namespace {
 
 enum Mode { kInterpolate = 0, kExtrapolate = 1, kConceal = 2 };
-enum { PROP_0, PROP_MODE, PROP_FPS, PROP_FACTOR, PROP_MODEL };
+enum { PROP_0, PROP_MODE, PROP_FPS, PROP_FACTOR, PROP_MODEL, PROP_ENSEMBLE };
 constexpr const char* kDefaultModel = "gan";
 
 GType mode_get_type() {
@@ -88,6 +89,7 @@ struct _GstFgPredict {
   gint fps_d;
   gint factor;
   gchar* model;
+  gboolean ensemble;
   PredictState* state;
 };
 
@@ -327,6 +329,7 @@ static gboolean handle_caps(GstFgPredict* self, GstCaps* caps) {
   const gint fps_d = self->fps_d;
   const gint factor = self->factor;
   const std::string model = self->model != nullptr ? self->model : kDefaultModel;
+  const bool ensemble = self->ensemble != FALSE;
   GST_OBJECT_UNLOCK(self);
   st->in_n = GST_VIDEO_INFO_FPS_N(&info);
   st->in_d = GST_VIDEO_INFO_FPS_D(&info);
@@ -360,6 +363,10 @@ static gboolean handle_caps(GstFgPredict* self, GstCaps* caps) {
     if (!st->model) {
       framegen::PredictorOptions po;
       po.model = model;
+      po.ensemble = ensemble;
+      if (ensemble && mode != kInterpolate) {
+        throw std::invalid_argument("ensemble=true applies to mode=interpolate only");
+      }
       st->model = framegen::make_frame_predictor(po);
     }
   } catch (const std::exception& e) {
@@ -479,6 +486,9 @@ static void gst_fg_predict_set_property(GObject* object, guint prop_id, const GV
       g_free(self->model);
       self->model = g_value_dup_string(value);
       break;
+    case PROP_ENSEMBLE:
+      self->ensemble = g_value_get_boolean(value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
       break;
@@ -501,6 +511,9 @@ static void gst_fg_predict_get_property(GObject* object, guint prop_id, GValue* 
       break;
     case PROP_MODEL:
       g_value_set_string(value, self->model);
+      break;
+    case PROP_ENSEMBLE:
+      g_value_set_boolean(value, self->ensemble);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
@@ -541,6 +554,12 @@ static void gst_fg_predict_class_init(GstFgPredictClass* klass) {
       gobject_class, PROP_MODEL,
       g_param_spec_string("model", "Model", "Frame synthesis: gan (trained generator), blend or repeat", kDefaultModel,
                           flags));
+  g_object_class_install_property(
+      gobject_class, PROP_ENSEMBLE,
+      g_param_spec_boolean("ensemble", "Ensemble",
+                           "interpolate with gan: predict each frame from both time directions and average them "
+                           "(about 0.1 dB better, twice the work)",
+                           FALSE, flags));
 
   gst_element_class_set_static_metadata(
       element_class, "framegen frame prediction", "Filter/Effect/Video",
@@ -569,5 +588,6 @@ static void gst_fg_predict_init(GstFgPredict* self) {
   self->fps_d = 1;
   self->factor = 2;
   self->model = g_strdup(kDefaultModel);
+  self->ensemble = FALSE;
   self->state = new PredictState();
 }

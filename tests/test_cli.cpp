@@ -382,6 +382,15 @@ TEST_F(CliTest, OptionsThatWouldBeIgnoredAreRefused) {
   EXPECT_NE(r.err.find("--device"), std::string::npos) << r.err;
   r = run_cli({"eval", "sr", "--ref", in, "--model", "bicubic", "--tile", "32"});
   EXPECT_EQ(r.status, 2);
+  // --ensemble averages two network predictions: nothing to average for blend, and
+  // extrapolation has no time-reversed twin.
+  r = run_cli({"interpolate", in, "-o", path("d.mkv"), "--factor", "2", "--model", "blend", "--ensemble"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("--ensemble"), std::string::npos) << r.err;
+  r = run_cli({"eval", "extrap", "--ref", in, "--ensemble"});
+  EXPECT_EQ(r.status, 2);
+  r = run_cli({"extend", in, "-o", path("e.mkv"), "--frames", "2", "--ensemble"});
+  EXPECT_EQ(r.status, 2);
   expect_no_output_files();
   EXPECT_FALSE(file_exists(path("a.mkv")));
 }

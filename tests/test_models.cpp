@@ -6,7 +6,9 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -186,6 +188,45 @@ TEST(Prediction, UnchangedPixelsAreKeptExactly) {
   EXPECT_EQ(model->extrapolate(&a, a, a).data, a.data);
 }
 
+// The ensemble of both time directions: the same frame whichever way round the
+// inputs come (t and 1 - t swapped with them), not the one-direction prediction
+// (else the option would do nothing), and still close to it; refused for the
+// classical models and for extrapolation-only use.
+TEST(Prediction, EnsembleIsSymmetricInTime) {
+  const Image scene = test_image(200, 120);
+  auto view = [&](int dx) {  // a 160x96 window moving right by dx
+    Image v(160, 96, 3);
+    for (int y = 0; y < v.height; ++y) {
+      std::memcpy(v.row(y), scene.row(y + 10) + (20 + dx) * 3, static_cast<std::size_t>(v.width) * 3);
+    }
+    return v;
+  };
+  PredictorOptions o;
+  o.threads = 2;
+  auto single = make_image_predictor(o);
+  o.ensemble = true;
+  auto both = make_image_predictor(o);
+  const Image a = view(0);
+  const Image b = view(7);
+  const Image forward = both->interpolate(a, b, 0.3);
+  const Image backward = both->interpolate(b, a, 0.7);
+  int most = 0;
+  for (std::size_t i = 0; i < forward.data.size(); ++i) {
+    most = std::max(most, std::abs(forward.data[i] - backward.data[i]));
+  }
+  EXPECT_LE(most, 1);  // the batch's two halves in the other order: float rounding only
+  const Image one = single->interpolate(a, b, 0.3);
+  EXPECT_NE(forward.data, one.data);
+  EXPECT_GT(psnr_rgb(forward, one), 30.0);
+  for (const char* classical : {"blend", "repeat"}) {
+    PredictorOptions c;
+    c.model = classical;
+    c.ensemble = true;
+    EXPECT_THROW(make_image_predictor(c), Error) << classical;
+    EXPECT_THROW(make_frame_predictor(c), Error) << classical;
+  }
+}
+
 // The fused inference loop of the cost volume gives the values of the tensor
 // expression that training differentiates, and zero cost at the true shift.
 TEST(CostVolume, FusedLoopMatchesTensorOps) {
@@ -317,6 +358,15 @@ TEST(RefineFlowLk, FindsASubPixelMotion) {
   const torch::Tensor ops = models::refine_flow_lk(na, nb, flow, times, 2, /*allow_fused=*/false);
   EXPECT_GT((fused - ops).abs().lt(1e-4).to(torch::kFloat).mean().item<double>(), 0.99);
   EXPECT_GT((ops - flow).abs().gt(1e-3).to(torch::kFloat).mean().item<double>(), 0.1);
+  // As extrapolation calls it: t = 1 and b's flows zero (the fused loop then reads b
+  // instead of sampling it). b stays put; a's flows agree.
+  const torch::Tensor ones = torch::ones({2});
+  const torch::Tensor still = torch::cat({flow.slice(1, 0, 2), torch::zeros({2, 2, 23, 31})}, 1);
+  const torch::Tensor fused1 = models::refine_flow_lk(na, nb, still, ones, 2);
+  const torch::Tensor ops1 = models::refine_flow_lk(na, nb, still, ones, 2, /*allow_fused=*/false);
+  EXPECT_EQ(fused1.slice(1, 2, 4).abs().max().item<double>(), 0.0);
+  EXPECT_GT((fused1 - ops1).abs().lt(1e-4).to(torch::kFloat).mean().item<double>(), 0.99);
+  EXPECT_GT((ops1 - still).abs().gt(1e-3).to(torch::kFloat).mean().item<double>(), 0.1);
 }
 
 // Inference on the CPU (autograd off) takes fused loops and channels-last weights;

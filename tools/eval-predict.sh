@@ -9,14 +9,15 @@ task=${1:-interp}
 model=${2:-gan}
 shared=${3:-../shared}
 fg=${FG:-build/bin/framegen}  # FG=other/build/bin/framegen scores another build
+read -r -a extra <<< "${EVAL_ARGS:-}"  # EVAL_ARGS=--ensemble: more options for every eval
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 for clip in vid4/calendar.mkv vid4/city.mkv vid4/foliage.mkv vid4/walk.mkv clips/bikes_640x272.mp4 clips/carphone_176x144.mp4; do
   cuts=()
   [[ $clip == clips/bikes_640x272.mp4 ]] && cuts=(--cuts 30,76,137,187,242)
-  "$fg" eval "$task" --ref "$shared/data/$clip" --model "$model" "${cuts[@]}" --json >> "$out"
+  "$fg" eval "$task" --ref "$shared/data/$clip" --model "$model" "${cuts[@]}" "${extra[@]}" --json >> "$out"
 done
-python3 - "$out" "$task" "$model" <<'PY'
+python3 - "$out" "$task" "$model" "${EVAL_ARGS:-}" <<'PY'
 import json, sys
 text = open(sys.argv[1]).read()
 dec = json.JSONDecoder()
@@ -30,7 +31,7 @@ while i < len(text):
     i = len(text) - len(text_i) + n
 task, model = sys.argv[2], sys.argv[3]
 base = "copy_last_psnr" if task == "extrap" else "repeat_psnr"
-print(f"{task}, model {model}: PSNR RGB dB")
+print(f"{task}, model {model}{(' ' + sys.argv[4]) if len(sys.argv) > 4 and sys.argv[4] else ''}: PSNR RGB dB")
 cols = ["psnr", "ssim", base] + ([] if task == "extrap" else ["blend_psnr"]) + ["sharpness"]
 print("%-28s" % "clip" + "".join("%12s" % c for c in cols))
 means = {c: 0.0 for c in cols}

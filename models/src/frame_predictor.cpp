@@ -52,7 +52,7 @@ Image tensor_to_image(const torch::Tensor& t) {
 class GanImagePredictor final : public ImagePredictor {
  public:
   GanImagePredictor(const PredictorOptions& o, const std::string& suffix)
-      : device_(torch::kCPU), call_threads_(o.threads_per_call) {
+      : device_(torch::kCPU), call_threads_(o.threads_per_call), ensemble_(o.ensemble) {
     if (o.device == "cuda") {
       if (!torch::cuda::is_available()) {
         throw Error(ErrorKind::kUsage, "--device cuda: this LibTorch build has no CUDA support or sees no GPU");
@@ -69,9 +69,15 @@ class GanImagePredictor final : public ImagePredictor {
   Image interpolate(const Image& a, const Image& b, double t) override {
     models::set_calling_thread_torch_threads(call_threads_);
     c10::InferenceMode guard;
-    const torch::Tensor tt = torch::full({1}, t);
-    return tensor_to_image(
-        interp_->forward(image_to_tensor(a).to(device_), image_to_tensor(b).to(device_), tt.to(device_)).frame);
+    const torch::Tensor ta = image_to_tensor(a).to(device_);
+    const torch::Tensor tb = image_to_tensor(b).to(device_);
+    if (!ensemble_) {
+      return tensor_to_image(interp_->forward(ta, tb, torch::full({1}, t).to(device_)).frame);
+    }
+    // Both directions as one batch of two: (a, b, t) and (b, a, 1 - t).
+    const torch::Tensor both =
+        interp_->forward(torch::cat({ta, tb}), torch::cat({tb, ta}), torch::tensor({t, 1.0 - t}).to(device_)).frame;
+    return tensor_to_image(both.mean(0, /*keepdim=*/true));
   }
   Image extrapolate(const Image* older, const Image& previous, const Image& last) override {
     models::set_calling_thread_torch_threads(call_threads_);
@@ -89,6 +95,7 @@ class GanImagePredictor final : public ImagePredictor {
  private:
   torch::Device device_;
   int call_threads_;
+  bool ensemble_;
   FrameGenerator interp_{nullptr};
   FrameGenerator extrap_{nullptr};
 };
@@ -164,6 +171,9 @@ class GanFramePredictor final : public FrameInterpolator {
 }  // namespace
 
 std::unique_ptr<ImagePredictor> make_image_predictor(const PredictorOptions& o) {
+  if (o.ensemble && o.model != "gan" && o.model != "gan-l1") {
+    throw Error(ErrorKind::kUsage, "--ensemble needs a network predictor (gan or gan-l1), not '" + o.model + "'");
+  }
   if (o.model == "gan") {
     return std::make_unique<GanImagePredictor>(o, "");
   }
@@ -180,6 +190,9 @@ std::unique_ptr<ImagePredictor> make_image_predictor(const PredictorOptions& o) 
 }
 
 std::unique_ptr<FrameInterpolator> make_frame_predictor(const PredictorOptions& o) {
+  if (o.ensemble && o.model != "gan" && o.model != "gan-l1") {
+    throw Error(ErrorKind::kUsage, "--ensemble needs a network predictor (gan or gan-l1), not '" + o.model + "'");
+  }
   if (o.model == "blend" || o.model == "repeat") {
     if (o.device != "cpu") {
       throw Error(ErrorKind::kUsage, "--device " + o.device + ": " + o.model + " runs on the CPU only");

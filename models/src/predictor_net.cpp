@@ -858,13 +858,24 @@ torch::Tensor refine_flow_lk_cpu(const torch::Tensor& ab_in, const torch::Tensor
   float* pq = terms.data_ptr<float>();
   float* ps = scratch.data_ptr<float>();
   float* pn = next.data_ptr<float>();
+  // b stays where it is when its flows are zero and t = 1 (extrapolation refines
+  // the motion I1 -> I0 that way): a correction moves it by (1 - t) d = 0, so it is
+  // read, not sampled (a quarter of the gathers).
+  const bool b_still = (times == 1.0F).all().item<bool>() && !flow.slice(1, 2, 4).any().item<bool>();
   // Both blurred images of image img at pixel (x, y) of a row, each warped by its
   // flow; f: the row's flows (4 planes apart by `plane`).
   auto sample_pair = [&](int64_t img, int64_t x, int64_t y, const float* f, float va[3], float vb[3]) {
     const auto fx = static_cast<float>(x);
     const auto fy = static_cast<float>(y);
     sample3(pa + img * 3 * plane, h, w, fx + f[x], fy + f[plane + x], va);
-    sample3(pb + img * 3 * plane, h, w, fx + f[2 * plane + x], fy + f[3 * plane + x], vb);
+    if (b_still) {
+      const float* p = pb + img * 3 * plane + y * w + x;
+      vb[0] = p[0];
+      vb[1] = p[plane];
+      vb[2] = p[2 * plane];
+    } else {
+      sample3(pb + img * 3 * plane, h, w, fx + f[2 * plane + x], fy + f[3 * plane + x], vb);
+    }
   };
   // Window means (kLkWindow, clipped at the borders) of planes [first, last) of
   // `terms`, through `scratch`: along the rows, then down the columns.

@@ -271,6 +271,7 @@ JobResult run_video_job(const VideoJob& job) {
     const int workers = job.retime && network && job.device == "cpu" && cores >= 2 ? 2 : 1;
     PredictorOptions po;
     po.model = job.predictor;
+    po.ensemble = job.ensemble;
     po.device = job.device;
     po.threads = common.threads;
     po.threads_per_call = workers > 1 ? cores / workers : 0;
@@ -472,6 +473,7 @@ JobResult run_video_job(const VideoJob& job) {
   };
   if (retime != nullptr) {
     result.summary["predictor"] = job.predictor;
+    result.summary["ensemble"] = job.ensemble;
     result.summary["frames_synthesised"] = retime->frames_synthesised();
     result.summary["scene_cuts"] = retime->cuts();
   }
@@ -585,6 +587,7 @@ nlohmann::json run_eval_pred(const EvalPredOptions& o) {
   const bool extrap = o.task == "extrap";
   PredictorOptions po;
   po.model = o.model;
+  po.ensemble = o.ensemble;
   po.device = o.device;
   po.threads = o.threads;
   auto model = make_image_predictor(po);
@@ -669,6 +672,7 @@ nlohmann::json run_eval_pred(const EvalPredOptions& o) {
   nlohmann::json j = {
       {"command", "eval " + o.task},
       {"model", o.model},
+      {"ensemble", o.ensemble},
       {"refs", per_ref},
       {"samples", all_n},
       {"psnr", all[0] / refs},

@@ -60,6 +60,7 @@ struct VideoJob {
   AVRational fps{0, 1};  // target rate when retime and factor == 0
   int factor = 0;        // target = input rate x factor
   std::string predictor = "gan";
+  bool ensemble = false;  // PredictorOptions::ensemble
   bool detect_cuts = true;
   int extend_frames = 0;
 };
@@ -68,6 +69,7 @@ struct EvalPredOptions {
   std::vector<std::string> refs;
   std::string task = "interp";  // interp | extrap
   std::string model = "gan";
+  bool ensemble = false;  // interp only: PredictorOptions::ensemble
   std::string cuts;  // comma list of first frames of new shots (single ref)
   std::string device = "cpu";
   int threads = 0;

@@ -148,6 +148,8 @@ int main(int argc, char** argv) {
       interpolate->add_option("--factor", ip.factor, "Target rate = input rate x N")->check(CLI::Range(2, 16));
   ip_fps_opt->excludes(ip_factor_opt);
   interpolate->add_option("--model", ip.predictor, "gan (default, trained generator), blend or repeat");
+  interpolate->add_flag("--ensemble", ip.ensemble,
+                        "Predict each frame from both time directions and average (gan: ~0.1 dB better, twice the time)");
   interpolate->add_flag("--no-cuts{false}", ip.detect_cuts, "Interpolate across detected scene cuts too");
   interpolate->add_option("--device", ip.device, "cpu or cuda");
   interpolate->footer(kExitCodesHelp);
@@ -176,6 +178,8 @@ int main(int argc, char** argv) {
   run->add_option("--scale", rn.scale, "Scale factor (1: no upscaling)")->check(CLI::IsMember({1, 2, 3, 4}));
   run->add_option("--model", rn.sr_model, "Upscaler: fast (default), quality, bicubic, lanczos, or a TorchScript file");
   run->add_option("--predictor", rn.predictor, "gan (default), blend or repeat");
+  run->add_flag("--ensemble", rn.ensemble,
+                "Predict each frame from both time directions and average (gan: ~0.1 dB better, twice the time)");
   run->add_option("--device", rn.device, "cpu or cuda");
   run->add_option("--tile", rn.tile, "Tile side in input pixels (0: whole frames)")->check(CLI::NonNegativeNumber);
   run->footer(kExitCodesHelp);
@@ -221,6 +225,7 @@ int main(int argc, char** argv) {
     c->add_flag("--json", ep.json, "Print JSON");
     c->add_option("--log-level", log_level, "trace, debug, info, warning (default), error, quiet");
   }
+  eval_interp->add_flag("--ensemble", ep.ensemble, "Score the ensemble of both time directions (see interpolate --help)");
 
   try {
     app.parse(argc, argv);
@@ -279,8 +284,8 @@ int main(int argc, char** argv) {
         std::cout << j.dump(2) << "\n";
       } else {
         const bool ex_task = ep.task == "extrap";
-        std::printf("%s, model %s (PSNR on RGB, dB)\n", ep.task == "interp" ? "interpolation" : "extrapolation",
-                    ep.model.c_str());
+        std::printf("%s, model %s%s (PSNR on RGB, dB)\n", ep.task == "interp" ? "interpolation" : "extrapolation",
+                    ep.model.c_str(), ep.ensemble ? ", ensemble of both time directions" : "");
         std::printf("%-40s %7s %8s %7s %9s %9s %9s\n", "ref", "samples", "PSNR", "SSIM",
                     ex_task ? "copy-last" : "repeat", ex_task ? "" : "blend", "sharpness");
         for (const auto& r : j["refs"]) {

@@ -460,6 +460,7 @@ int run(int argc, char** argv) {
   SynthMotion motion;
   std::vector<std::string> train_only;
   bool search = false;
+  double ema = 0.0;
   app.add_option("--task", task, "interp or extrap")->check(CLI::IsMember({"interp", "extrap"}));
   app.add_option("--data", data, "folder made by tools/fetch-training-data.sh");
   app.add_option("--out", out, "generator weights to write")->required();
@@ -498,6 +499,10 @@ int run(int argc, char** argv) {
   app.add_flag("--search", search,
                "train and validate with the test-time flow search on, as inference runs (its correction has no "
                "gradient: the network's flow is trained as if the correction were a fixed offset)");
+  app.add_option("--ema", ema,
+                 "validate and write an exponential moving average of the generator's weights with this decay per "
+                 "step (e.g. 0.999; 0: the weights as trained)")
+      ->check(CLI::Range(0.0, 0.99999));
   CLI11_PARSE(app, argc, argv);
   init_logging("info");
   torch::manual_seed(seed);
@@ -576,6 +581,32 @@ int run(int argc, char** argv) {
   if (!train_only.empty()) {
     spdlog::info("training {} of {} generator tensors (--train-only)", trained.size(), gen->parameters().size());
   }
+  // --ema: a second generator holding the moving average of the weights; it is
+  // the one validated and written. Its decay ramps up from 0 over the first steps
+  // ((1 + k) / (10 + k)), so it follows --init's weights at once.
+  FrameGenerator averaged;
+  averaged->set_flow_search(search);
+  if (ema > 0) {
+    torch::NoGradGuard g;
+    auto src = gen->named_parameters();
+    for (auto& p : averaged->named_parameters()) {
+      p.value().copy_(src[p.key()]);
+      p.value().set_requires_grad(false);
+    }
+    spdlog::info("validating and writing the moving average of the weights (decay {})", ema);
+  }
+  FrameGenerator& kept = ema > 0 ? averaged : gen;
+  auto update_average = [&](int64_t step) {
+    if (ema <= 0) {
+      return;
+    }
+    torch::NoGradGuard g;
+    const double d = std::min(ema, (1.0 + static_cast<double>(step)) / (10.0 + static_cast<double>(step)));
+    auto src = gen->named_parameters();
+    for (auto& p : averaged->named_parameters()) {
+      p.value().mul_(d).add_(src[p.key()], 1.0 - d);
+    }
+  };
   torch::optim::Adam gopt(trained, torch::optim::AdamOptions(lr).betas({0.9, 0.999}));
   torch::optim::Adam dopt(disc->parameters(), torch::optim::AdamOptions(lr).betas({0.5, 0.999}));
   spdlog::info("generator: {} MACs per pixel", gen->macs_per_pixel());
@@ -593,14 +624,14 @@ int run(int argc, char** argv) {
   // Mean PSNR of the generator and of the trivial baseline over a validation set.
   auto score = [&](const std::vector<Batch>& set) {
     torch::NoGradGuard g;
-    gen->eval();
+    kept->eval();
     double sum = 0;
     double base = 0;
     for (const auto& b : set) {
-      sum += psnr(gen->forward(b.a, b.b, b.t).frame, b.target);
+      sum += psnr(kept->forward(b.a, b.b, b.t).frame, b.target);
       base += psnr(extrap ? b.b : (b.a + b.b) * 0.5, b.target);
     }
-    gen->train();
+    kept->train();
     const double n = static_cast<double>(std::max<std::size_t>(1, set.size()));
     return std::make_pair(sum / n, base / n);
   };
@@ -640,6 +671,7 @@ int run(int argc, char** argv) {
     gopt.zero_grad();
     loss.backward();
     gopt.step();
+    update_average(it);
     double ld = 0;
     if (adversarial) {
       dopt.zero_grad();
@@ -664,7 +696,7 @@ int run(int argc, char** argv) {
     if (it == adv_from) {
       const fs::path p(out);
       const std::string l1_path = (p.parent_path() / (p.stem().string() + "_l1" + p.extension().string())).string();
-      torch::save(gen, l1_path);
+      torch::save(kept, l1_path);
       spdlog::info("warm-up done: L1/GDL-only generator saved to {}", l1_path);
     }
     if (it % val_every == 0 || it == iters) {
@@ -673,7 +705,7 @@ int run(int argc, char** argv) {
       const bool eligible = it >= adv_from || adv_from >= iters;
       if (eligible && v > best) {
         best = v;
-        torch::save(gen, out);
+        torch::save(kept, out);
       }
       spdlog::info("step {} validation {:.3f} dB ({} {:.3f}, best {:.3f})", it, v, extrap ? "copy-last" : "blend", vb,
                    best);
