@@ -391,6 +391,12 @@ TEST_F(CliTest, OptionsThatWouldBeIgnoredAreRefused) {
   EXPECT_EQ(r.status, 2);
   r = run_cli({"extend", in, "-o", path("e.mkv"), "--frames", "2", "--ensemble"});
   EXPECT_EQ(r.status, 2);
+  // run predicts only when it re-times: without --fps its predictor options would do nothing.
+  r = run_cli({"run", in, "-o", path("f.mkv"), "--scale", "2", "--ensemble"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("--fps"), std::string::npos) << r.err;
+  r = run_cli({"run", in, "-o", path("g.mkv"), "--scale", "2", "--predictor", "blend"});
+  EXPECT_EQ(r.status, 2);
   expect_no_output_files();
   EXPECT_FALSE(file_exists(path("a.mkv")));
 }

@@ -174,12 +174,13 @@ int main(int argc, char** argv) {
   std::string rn_fps;
   CLI::App* run = app.add_subcommand("run", "Re-time and upscale in one pass (decode -> predict -> upscale -> encode)");
   add_common(run, rn.common, log_level);
-  run->add_option("--fps", rn_fps, "Target frame rate (omit to keep the input's)");
+  auto* rn_fps_opt = run->add_option("--fps", rn_fps, "Target frame rate (omit to keep the input's)");
   run->add_option("--scale", rn.scale, "Scale factor (1: no upscaling)")->check(CLI::IsMember({1, 2, 3, 4}));
   run->add_option("--model", rn.sr_model, "Upscaler: fast (default), quality, bicubic, lanczos, or a TorchScript file");
-  run->add_option("--predictor", rn.predictor, "gan (default), blend or repeat");
+  run->add_option("--predictor", rn.predictor, "gan (default), blend or repeat (with --fps)")->needs(rn_fps_opt);
   run->add_flag("--ensemble", rn.ensemble,
-                "Predict each frame from both time directions and average (gan: ~0.1 dB better, twice the time)");
+                "Predict each frame from both time directions and average (gan: ~0.1 dB better, twice the time)")
+      ->needs(rn_fps_opt);
   run->add_option("--device", rn.device, "cpu or cuda");
   run->add_option("--tile", rn.tile, "Tile side in input pixels (0: whole frames)")->check(CLI::NonNegativeNumber);
   run->footer(kExitCodesHelp);
