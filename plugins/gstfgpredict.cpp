@@ -18,8 +18,12 @@ GST_DEBUG_CATEGORY_STATIC(gst_fg_predict_debug);
 namespace {
 
 enum Mode { kInterpolate = 0, kExtrapolate = 1, kConceal = 2 };
-enum { PROP_0, PROP_MODE, PROP_FPS, PROP_FACTOR, PROP_MODEL, PROP_ENSEMBLE };
+enum { PROP_0, PROP_MODE, PROP_FPS, PROP_FACTOR, PROP_MODEL, PROP_ENSEMBLE, PROP_MAX_CONCEAL };
 constexpr const char* kDefaultModel = "gan";
+// conceal: the longest run of missing frames that is filled with predictions. A
+// longer gap is an outage, not a glitch: the prediction would run on from stale
+// frames and, on a slow machine, hold the stream up while it does.
+constexpr guint kDefaultMaxConceal = 3;
 
 GType mode_get_type() {
   static GType type = 0;
@@ -72,6 +76,20 @@ struct PredictState {
   [[nodiscard]] GstClockTime in_span(guint64 n, guint64 parts = 1) const {
     return gst_util_uint64_scale(n, static_cast<guint64>(GST_SECOND) * in_d, static_cast<guint64>(in_n) * parts);
   }
+  // conceal: the input slot of `prev` (counted from `base`) and the number of
+  // slots missing between it and a frame at pts (0 unless pts is more than 1.5
+  // frame durations after it).
+  [[nodiscard]] guint64 slot_of_prev() const {
+    return gst_util_uint64_scale_round(GST_BUFFER_PTS(prev) - base, in_n, static_cast<guint64>(GST_SECOND) * in_d);
+  }
+  [[nodiscard]] guint64 missing_before(GstClockTime pts) const {
+    const GstClockTime d = in_duration();
+    if (prev == nullptr || !GST_CLOCK_TIME_IS_VALID(d) || pts <= GST_BUFFER_PTS(prev) + d + d / 2) {
+      return 0;
+    }
+    const GstClockTime last = base + in_span(slot_of_prev());
+    return gst_util_uint64_scale_round(pts - last, in_n, static_cast<guint64>(GST_SECOND) * in_d) - 1;
+  }
   [[nodiscard]] GstClockTime out_time(guint64 n) const {
     return base + gst_util_uint64_scale(n, static_cast<guint64>(GST_SECOND) * out_d, out_n);
   }
@@ -88,6 +106,7 @@ struct _GstFgPredict {
   gint fps_n;
   gint fps_d;
   gint factor;
+  guint max_conceal;
   gchar* model;
   gboolean ensemble;
   PredictState* state;
@@ -233,13 +252,25 @@ static GstFlowReturn gst_fg_predict_chain(GstPad* /*pad*/, GstObject* parent, Gs
   GST_OBJECT_LOCK(self);
   const gint mode = self->mode;
   const gint factor = self->factor;
+  const guint max_conceal = self->max_conceal;
   GST_OBJECT_UNLOCK(self);
   const GstClockTime pts = GST_BUFFER_PTS(buf);
   if (!GST_CLOCK_TIME_IS_VALID(pts)) {
     // Without a timestamp nothing can be placed in time: pass it on.
     return gst_pad_push(self->srcpad, buf);
   }
-  if (GST_BUFFER_IS_DISCONT(buf) && st->prev != nullptr) {
+  // conceal: frames missing before this one, and whether they are filled. Upstream
+  // marks the buffer after lost data DISCONT (identity, basetransform's drops, RTP
+  // jitter buffers): that is the loss to conceal, not a reason to forget the history,
+  // as long as the gap is short.
+  const guint64 missing = mode == kConceal ? st->missing_before(pts) : 0;
+  const bool fill = missing > 0 && missing <= max_conceal;
+  if (mode == kConceal && missing > max_conceal) {
+    GST_DEBUG_OBJECT(self, "%" G_GUINT64_FORMAT " frames missing before %" GST_TIME_FORMAT " (max-conceal %u): history reset",
+                     missing, GST_TIME_ARGS(pts), max_conceal);
+    st->reset();
+  }
+  if (GST_BUFFER_IS_DISCONT(buf) && st->prev != nullptr && !fill) {
     GST_DEBUG_OBJECT(self, "discont at %" GST_TIME_FORMAT ": history reset", GST_TIME_ARGS(pts));
     if (mode == kInterpolate) {
       const GstFlowReturn ret = emit_interpolated(self, nullptr, GST_BUFFER_PTS(st->prev) + st->in_duration());
@@ -282,14 +313,9 @@ static GstFlowReturn gst_fg_predict_chain(GstPad* /*pad*/, GstObject* parent, Gs
         if (st->prev == nullptr) {
           st->base = pts;  // slots are counted from here, so their times never drift
         }
-        if (st->prev != nullptr && GST_CLOCK_TIME_IS_VALID(d) && pts > GST_BUFFER_PTS(st->prev) + d + d / 2) {
+        if (fill) {
           // Missing frames: fill each expected slot with a prediction.
-          const GstClockTime last_real = GST_BUFFER_PTS(st->prev);
-          const guint64 slot =
-              gst_util_uint64_scale_round(last_real - st->base, st->in_n, static_cast<guint64>(GST_SECOND) * st->in_d);
-          const GstClockTime last = st->base + st->in_span(slot);
-          const guint64 missing =
-              gst_util_uint64_scale_round(pts - last, st->in_n, static_cast<guint64>(GST_SECOND) * st->in_d) - 1;
+          const guint64 slot = st->slot_of_prev();
           GST_DEBUG_OBJECT(self, "concealing %" G_GUINT64_FORMAT " missing frame(s)", missing);
           for (guint64 i = 1; i <= missing && ret == GST_FLOW_OK; ++i) {
             GstBuffer* p = make_extrapolated(st, st->prev3, st->prev2, st->prev);
@@ -300,6 +326,11 @@ static GstFlowReturn gst_fg_predict_chain(GstPad* /*pad*/, GstObject* parent, Gs
               break;
             }
             GST_BUFFER_PTS(st->prev) = t;
+          }
+          // The gap is filled: downstream sees no discontinuity.
+          if (GST_BUFFER_IS_DISCONT(buf)) {
+            buf = gst_buffer_make_writable(buf);
+            GST_BUFFER_FLAG_UNSET(buf, GST_BUFFER_FLAG_DISCONT);
           }
         }
         st->shift(gst_buffer_ref(buf));
@@ -489,6 +520,9 @@ static void gst_fg_predict_set_property(GObject* object, guint prop_id, const GV
     case PROP_ENSEMBLE:
       self->ensemble = g_value_get_boolean(value);
       break;
+    case PROP_MAX_CONCEAL:
+      self->max_conceal = g_value_get_uint(value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
       break;
@@ -514,6 +548,9 @@ static void gst_fg_predict_get_property(GObject* object, guint prop_id, GValue* 
       break;
     case PROP_ENSEMBLE:
       g_value_set_boolean(value, self->ensemble);
+      break;
+    case PROP_MAX_CONCEAL:
+      g_value_set_uint(value, self->max_conceal);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
@@ -560,6 +597,12 @@ static void gst_fg_predict_class_init(GstFgPredictClass* klass) {
                            "interpolate with gan: predict each frame from both time directions and average them "
                            "(about 0.1 dB better, twice the work)",
                            FALSE, flags));
+  g_object_class_install_property(
+      gobject_class, PROP_MAX_CONCEAL,
+      g_param_spec_uint("max-conceal", "Max conceal",
+                        "conceal: fill gaps of at most this many missing frames (also after a DISCONT buffer, which "
+                        "upstream sets after lost data); a longer gap passes as it is and restarts the history",
+                        1, 300, kDefaultMaxConceal, flags));
 
   gst_element_class_set_static_metadata(
       element_class, "framegen frame prediction", "Filter/Effect/Video",
@@ -589,5 +632,6 @@ static void gst_fg_predict_init(GstFgPredict* self) {
   self->factor = 2;
   self->model = g_strdup(kDefaultModel);
   self->ensemble = FALSE;
+  self->max_conceal = kDefaultMaxConceal;
   self->state = new PredictState();
 }

@@ -429,6 +429,46 @@ TEST(FgPredict, ConcealFillsTwoMissingFrames) {
   gst_harness_teardown(h);
 }
 
+// Upstream marks the buffer after lost data DISCONT (identity drop-probability,
+// RTP jitter buffers): that gap is concealed too. A gap longer than max-conceal is
+// an outage: passed as it is, and the history restarts after it.
+TEST(FgPredict, ConcealFillsAGapAfterDiscontButNotAnOutage) {
+  GstHarness* h = gst_harness_new_parse("fgpredict mode=conceal model=blend max-conceal=2");
+  const std::string c = caps_str("I420", 32, 24, 15);
+  gst_harness_set_src_caps_str(h, c.c_str());
+  auto push = [&](int i, bool discont) {
+    GstBuffer* b = make_frame(c, gst_util_uint64_scale(i, GST_SECOND, 15), i);
+    if (discont) {
+      GST_BUFFER_FLAG_SET(b, GST_BUFFER_FLAG_DISCONT);
+    }
+    return gst_harness_push(h, b);
+  };
+  ASSERT_EQ(push(0, false), GST_FLOW_OK);
+  ASSERT_EQ(push(1, false), GST_FLOW_OK);
+  ASSERT_EQ(push(3, true), GST_FLOW_OK);   // frame 2 lost: concealed
+  ASSERT_EQ(push(7, true), GST_FLOW_OK);   // 4, 5, 6 lost: more than 2, passed as it is
+  ASSERT_EQ(push(8, false), GST_FLOW_OK);
+  ASSERT_EQ(push(10, false), GST_FLOW_OK);  // 9 lost: concealed from the new history
+  const std::vector<int> expect = {0, 1, 2, 3, 7, 8, 9, 10};
+  ASSERT_EQ(gst_harness_buffers_received(h), expect.size());
+  for (std::size_t i = 0; i < expect.size(); ++i) {
+    GstBuffer* b = gst_harness_pull(h);
+    // Predicted slots are counted from the first frame after the outage (7/15 s,
+    // itself rounded down to the nanosecond): within 1 ns of the exact time.
+    EXPECT_NEAR(static_cast<double>(GST_BUFFER_PTS(b)),
+                static_cast<double>(gst_util_uint64_scale(expect[i], GST_SECOND, 15)), 1.0)
+        << i;
+    if (expect[i] == 3) {
+      EXPECT_FALSE(GST_BUFFER_IS_DISCONT(b)) << "the gap before it was filled";
+    }
+    if (expect[i] == 7) {
+      EXPECT_TRUE(GST_BUFFER_IS_DISCONT(b)) << "the outage before it was not";
+    }
+    gst_buffer_unref(b);
+  }
+  gst_harness_teardown(h);
+}
+
 TEST(FgPredict, ExtrapolateEmitsAfterEachRealFrameAndFlushResets) {
   GstHarness* h = gst_harness_new_parse("fgpredict mode=extrapolate factor=2");
   const std::string c = caps_str("I420", 16, 16, 10);

@@ -4,6 +4,13 @@
 // fgsuperres (pipeline clock running time minus buffer running time), p50 and p99,
 // also in frame durations. Prints whether latency grew over the run (first vs last
 // third). Usage: bench_live [seconds] [model] [scale]
+//
+// bench_live conceal [seconds] [model] [drop probability]: the same live source
+// loses frames at random (identity drop-probability, default 0.05) before
+// fgpredict mode=conceal (model default gan), which fills each gap with predicted
+// frames when the next real one arrives. Counts real and predicted frames out, and
+// the latency of each kind (a predicted frame stands for a slot that is already
+// past, so its latency starts at one frame duration).
 #include <gst/gst.h>
 
 #include <algorithm>
@@ -64,24 +71,34 @@ double percentile(std::vector<double> v, double p) {
 
 int main(int argc, char** argv) {
   gst_init(&argc, &argv);
+  const bool conceal = argc > 1 && std::string(argv[1]) == "conceal";
+  if (conceal) {
+    --argc;
+    ++argv;
+  }
   const int seconds = argc > 1 ? std::atoi(argv[1]) : 12;
   if (seconds <= 0) {
-    std::fprintf(stderr, "usage: bench_live [seconds > 0, default 12] [model, default fast] [scale, default 2]\n");
+    std::fprintf(stderr,
+                 "usage: bench_live [seconds > 0, default 12] [model, default fast] [scale, default 2]\n"
+                 "       bench_live conceal [seconds] [model, default gan] [drop probability, default 0.05]\n");
     return 2;
   }
-  const std::string model = argc > 2 ? argv[2] : "fast";
+  const std::string model = argc > 2 ? argv[2] : (conceal ? "gan" : "fast");
   const std::string scale = argc > 3 ? argv[3] : "2";
+  const std::string drop = argc > 3 ? argv[3] : "0.05";
+  const std::string source =
+      "videotestsrc is-live=true pattern=ball ! video/x-raw,format=I420,width=640,height=360,framerate=30/1 ! ";
   const std::string desc =
-      "videotestsrc is-live=true pattern=ball ! video/x-raw,format=I420,width=640,height=360,framerate=30/1 ! "
-      "fgsuperres name=sr scale=" +
-      scale + " model=" + model + " ! fakesink sync=true qos=true";
+      conceal ? source + "identity drop-probability=" + drop + " ! fgpredict name=sr mode=conceal model=" + model +
+                    " ! fakesink sync=true qos=true"
+              : source + "fgsuperres name=sr scale=" + scale + " model=" + model + " ! fakesink sync=true qos=true";
   GError* err = nullptr;
   // gst_parse_launch may return a partial pipeline and an error (a missing element).
   g_pipeline = gst_parse_launch(desc.c_str(), &err);
   GstElement* sr = g_pipeline != nullptr && err == nullptr ? gst_bin_get_by_name(GST_BIN(g_pipeline), "sr") : nullptr;
   if (sr == nullptr) {
     std::fprintf(stderr, "cannot build the pipeline: %s (is GST_PLUGIN_PATH set to build/lib/gstreamer-1.0?)\n",
-                 err != nullptr ? err->message : "no fgsuperres element");
+                 err != nullptr ? err->message : "no framegen element");
     return 1;
   }
   Stats st;
@@ -121,6 +138,34 @@ int main(int argc, char** argv) {
     lat = st.latency_ms;
   }
   const double frame_ms = 1000.0 / 30.0;
+  if (conceal) {
+    // Frames out beyond those in are predictions. Real frames leave at once, so the
+    // largest latencies belong to the predicted ones.
+    const int predicted = st.out.load() - st.in.load();
+    std::printf("live %ds, 640x360@30 -> identity drop-probability=%s -> fgpredict mode=conceal model=%s -> fakesink "
+                "sync=true\n",
+                seconds, drop.c_str(), model.c_str());
+    std::printf("frames in %d (after the drops), out %d: %d predicted\n", st.in.load(), st.out.load(), predicted);
+    std::sort(lat.begin(), lat.end());
+    if (predicted > 0 && static_cast<std::size_t>(predicted) < lat.size()) {
+      const std::vector<double> real(lat.begin(), lat.end() - predicted);
+      const std::vector<double> pred(lat.end() - predicted, lat.end());
+      std::printf("latency, the %zu fastest (real frames): p50 %.1f ms, p99 %.1f ms\n", real.size(),
+                  percentile(real, 0.5), percentile(real, 0.99));
+      std::printf("latency, the %zu slowest (as many as predicted): p50 %.1f ms (%.2f frames), max %.1f ms (%.2f "
+                  "frames)\n",
+                  pred.size(), percentile(pred, 0.5), percentile(pred, 0.5) / frame_ms, pred.back(),
+                  pred.back() / frame_ms);
+    } else {
+      std::printf("latency p50 %.1f ms, p99 %.1f ms\n", percentile(lat, 0.5), percentile(lat, 0.99));
+    }
+    gst_object_unref(sink);
+    gst_object_unref(src);
+    gst_object_unref(sr);
+    gst_object_unref(bus);
+    gst_object_unref(g_pipeline);
+    return failed ? 1 : 0;
+  }
   std::printf("live %ds, 640x360@30 -> fgsuperres scale=%s model=%s -> fakesink sync=true\n", seconds, scale.c_str(),
               model.c_str());
   std::printf("frames in %d, out %d, dropped %d (QoS messages from fgsuperres: %d)\n", st.in.load(), st.out.load(),
