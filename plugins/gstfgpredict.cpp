@@ -496,8 +496,9 @@ static void gst_fg_predict_set_property(GObject* object, guint prop_id, const GV
   GstFgPredict* self = GST_FG_PREDICT(object);
   if (prop_id == PROP_MODEL) {
     const char* m = g_value_get_string(value);
-    if (g_strcmp0(m, "gan") != 0 && g_strcmp0(m, "blend") != 0 && g_strcmp0(m, "repeat") != 0) {
-      g_warning("fgpredict: invalid model '%s' (gan, blend, repeat)", m != nullptr ? m : "(null)");
+    if (g_strcmp0(m, "gan") != 0 && g_strcmp0(m, "global") != 0 && g_strcmp0(m, "blend") != 0 &&
+        g_strcmp0(m, "repeat") != 0) {
+      g_warning("fgpredict: invalid model '%s' (gan, global, blend, repeat)", m != nullptr ? m : "(null)");
       return;
     }
   }
@@ -589,7 +590,8 @@ static void gst_fg_predict_class_init(GstFgPredictClass* klass) {
                        flags));
   g_object_class_install_property(
       gobject_class, PROP_MODEL,
-      g_param_spec_string("model", "Model", "Frame synthesis: gan (trained generator), blend or repeat", kDefaultModel,
+      g_param_spec_string("model", "Model", "Frame synthesis: gan (trained generator), global (the camera's motion alone: a few ms per frame, for live "
+                          "streams on slow machines), blend or repeat", kDefaultModel,
                           flags));
   g_object_class_install_property(
       gobject_class, PROP_ENSEMBLE,

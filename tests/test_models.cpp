@@ -188,6 +188,37 @@ TEST(Prediction, UnchangedPixelsAreKeptExactly) {
   EXPECT_EQ(model->extrapolate(&a, a, a).data, a.data);
 }
 
+// model "global": the camera's motion alone, no network. A steady pan is
+// interpolated and continued; a shaking camera's last jolt is not carried on.
+TEST(Prediction, GlobalMotionAloneFollowsAPan) {
+  const Image scene = test_image(300, 160);
+  auto view = [&](int dx) {  // the camera 20 + dx pixels into the scene
+    Image v(240, 160, 3);
+    for (int y = 0; y < v.height; ++y) {
+      std::memcpy(v.row(y), scene.row(y) + (20 + dx) * 3, static_cast<std::size_t>(v.width) * 3);
+    }
+    return v;
+  };
+  PredictorOptions o;
+  o.model = "global";
+  o.threads = 2;
+  auto model = make_image_predictor(o);
+  const double blend_mid = psnr_rgb(view(4), make_image_predictor(PredictorOptions{"blend"})->interpolate(view(0), view(8), 0.5));
+  const double mid = psnr_rgb(model->interpolate(view(0), view(8), 0.5), view(4));
+  EXPECT_GT(mid, blend_mid + 6.0) << "blend " << blend_mid;
+  const Image older = view(-4);
+  const double copy = psnr_rgb(view(4), view(8));
+  const double next = psnr_rgb(model->extrapolate(&older, view(0), view(4)), view(8));
+  EXPECT_GT(next, copy + 6.0) << "copy-last " << copy;
+  // Shake: +4, 0, +4: the last frame is kept, not moved on to +8.
+  const Image shake_older = view(4);
+  const Image shake = model->extrapolate(&shake_older, view(0), view(4));
+  EXPECT_GT(psnr_rgb(shake, view(4)), psnr_rgb(shake, view(8)) + 6.0);
+  std::printf("global: middle %.2f dB (blend %.2f), next %.2f dB (copy-last %.2f)\n", mid, blend_mid, next, copy);
+  o.device = "cuda";
+  EXPECT_THROW(make_image_predictor(o), Error);
+}
+
 // The ensemble of both time directions: the same frame whichever way round the
 // inputs come (t and 1 - t swapped with them), not the one-direction prediction
 // (else the option would do nothing), and still close to it; refused for the

@@ -521,6 +521,13 @@ TEST(ElementsMatrix, OddAndTinySizes) {
   EXPECT_FALSE(r.error) << r.message;
   EXPECT_GE(r.buffers, 7);  // 4 frames at 30 -> 60 fps: 7 or 8 (the last one held to EOS)
   EXPECT_LE(r.buffers, 8);
+  // model=global (the camera's motion alone) on the same tiny frames.
+  r = run_pipeline(
+      "videotestsrc num-buffers=4 ! video/x-raw,format=I420,width=6,height=4,framerate=30/1 ! fgpredict fps=60/1 "
+      "model=global ! fakesink name=sink");
+  ASSERT_TRUE(r.finished);
+  EXPECT_FALSE(r.error) << r.message;
+  EXPECT_GE(r.buffers, 7);
   // ensemble=true: the gan's two time directions, here as above; with blend, or in
   // another mode, a bus error, not a property silently ignored.
   r = run_pipeline(

@@ -100,6 +100,32 @@ class GanImagePredictor final : public ImagePredictor {
   FrameGenerator extrap_{nullptr};
 };
 
+// The camera's motion alone (models::predict_global): no weights.
+class GlobalImagePredictor final : public ImagePredictor {
+ public:
+  explicit GlobalImagePredictor(const PredictorOptions& o) : call_threads_(o.threads_per_call) {
+    models::configure_torch_runtime(o.threads);
+  }
+  Image interpolate(const Image& a, const Image& b, double t) override {
+    models::set_calling_thread_torch_threads(call_threads_);
+    c10::InferenceMode guard;
+    return tensor_to_image(models::predict_global(image_to_tensor(a), image_to_tensor(b), torch::full({1}, t)));
+  }
+  Image extrapolate(const Image* older, const Image& previous, const Image& last) override {
+    models::set_calling_thread_torch_threads(call_threads_);
+    c10::InferenceMode guard;
+    torch::Tensor o;
+    if (older != nullptr && older->width == previous.width && older->height == previous.height) {
+      o = image_to_tensor(*older);
+    }
+    return tensor_to_image(
+        models::predict_global(image_to_tensor(previous), image_to_tensor(last), torch::full({1}, 2.0), o));
+  }
+
+ private:
+  int call_threads_;
+};
+
 class ClassicalImagePredictor final : public ImagePredictor {
  public:
   explicit ClassicalImagePredictor(bool blend) : blend_(blend) {}
@@ -180,13 +206,16 @@ std::unique_ptr<ImagePredictor> make_image_predictor(const PredictorOptions& o) 
   if (o.model == "gan-l1") {
     return std::make_unique<GanImagePredictor>(o, "_l1");
   }
-  if (o.model == "blend" || o.model == "repeat") {
+  if (o.model == "blend" || o.model == "repeat" || o.model == "global") {
     if (o.device != "cpu") {
       throw Error(ErrorKind::kUsage, "--device " + o.device + ": " + o.model + " runs on the CPU only");
     }
+    if (o.model == "global") {
+      return std::make_unique<GlobalImagePredictor>(o);
+    }
     return std::make_unique<ClassicalImagePredictor>(o.model == "blend");
   }
-  throw Error(ErrorKind::kUsage, "unknown predictor '" + o.model + "' (gan, gan-l1, blend, repeat)");
+  throw Error(ErrorKind::kUsage, "unknown predictor '" + o.model + "' (gan, gan-l1, global, blend, repeat)");
 }
 
 std::unique_ptr<FrameInterpolator> make_frame_predictor(const PredictorOptions& o) {

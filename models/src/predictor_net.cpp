@@ -1301,4 +1301,63 @@ torch::Tensor PatchDiscriminatorImpl::forward(const torch::Tensor& i0, const tor
   return net_->forward(torch::cat({i0, i1, x}, 1));
 }
 
+torch::Tensor predict_global(const torch::Tensor& i0_in, const torch::Tensor& i1_in, const torch::Tensor& t_in,
+                             const torch::Tensor& older_in) {
+  torch::NoGradGuard no_grad;
+  const int64_t h0 = i0_in.size(2);
+  const int64_t w0 = i0_in.size(3);
+  // Padded to a multiple of 16 (replicate) as the network's input is, so that the
+  // fit sees the same pyramid.
+  const int64_t ph = (16 - h0 % 16) % 16;
+  const int64_t pw = (16 - w0 % 16) % 16;
+  const auto pad = F::PadFuncOptions({0, pw, 0, ph}).mode(torch::kReplicate);
+  auto padded = [&](const torch::Tensor& x) { return ph != 0 || pw != 0 ? F::pad(x, pad) : x; };
+  const torch::Tensor i0 = padded(i0_in);
+  const torch::Tensor i1 = padded(i1_in);
+  const int64_t n = i0.size(0);
+  const int64_t h = i0.size(2);
+  const int64_t w = i0.size(3);
+  const torch::Tensor t = t_in.to(i0.options()).view({n, 1, 1, 1});
+  const std::array<torch::Tensor, 4> a = levels(i0);
+  const torch::Tensor theta = fit_global(a, levels(i1));
+  torch::Tensor out;
+  if (!(t > 1.0).all().item<bool>()) {
+    // At time t the target sees I0 at +t u and I1 at -(1 - t) u; I1(p) ~ I0(p + u(p)).
+    const torch::Tensor u = affine_flow(theta, h, w);
+    out = (1.0 - t) * backward_warp(i0, u * t) + t * backward_warp(i1, u * (t - 1.0));
+  } else {
+    // The motion continued as far as the camera is steady (as in forward(), which
+    // measures it on the 1/16 grid too). The field is affine, so it is continued
+    // on a 1/4 grid and resized: four warps of a small field instead of full ones.
+    const int64_t hq = std::max<int64_t>(h / 4, 2);
+    const int64_t wq = std::max<int64_t>(w / 4, 2);
+    torch::Tensor v = affine_flow(theta, hq, wq);
+    if (older_in.defined()) {
+      const torch::Tensor u16 = affine_flow(theta, h / 16, w / 16);
+      const torch::Tensor up = affine_flow(fit_global(levels(padded(older_in)), a), h / 16, w / 16);
+      const torch::Tensor change = (u16 - up).square().sum({1, 2, 3});
+      const torch::Tensor size = u16.square().sum({1, 2, 3}) + up.square().sum({1, 2, 3}) + 1e-6;
+      v = v * (1.0 - change / size).clamp_min(0.0).view({n, 1, 1, 1});
+    }
+    const torch::Tensor s = t - 1.0;
+    torch::Tensor f1 = v * s;
+    for (int i = 0; i < kAdvectionSteps; ++i) {
+      f1 = backward_warp(v, f1) * s;
+    }
+    // 1/4-grid pixels to full-resolution ones (align_corners: the corners coincide).
+    const torch::Tensor scale =
+        torch::tensor({static_cast<double>(w - 1) / static_cast<double>(wq - 1),
+                       static_cast<double>(h - 1) / static_cast<double>(hq - 1)},
+                      f1.options())
+            .view({1, 2, 1, 1});
+    f1 = F::interpolate(f1, F::InterpolateFuncOptions()
+                                .size(std::vector<int64_t>{h, w})
+                                .mode(torch::kBilinear)
+                                .align_corners(true)) *
+         scale;
+    out = backward_warp(i1, f1);
+  }
+  return out.clamp(0, 1).slice(2, 0, h0).slice(3, 0, w0);
+}
+
 }  // namespace framegen::models

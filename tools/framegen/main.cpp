@@ -147,7 +147,8 @@ int main(int argc, char** argv) {
   auto* ip_factor_opt =
       interpolate->add_option("--factor", ip.factor, "Target rate = input rate x N")->check(CLI::Range(2, 16));
   ip_fps_opt->excludes(ip_factor_opt);
-  interpolate->add_option("--model", ip.predictor, "gan (default, trained generator), blend or repeat");
+  interpolate->add_option("--model", ip.predictor,
+                          "gan (default, trained generator), global (camera motion alone, fast), blend or repeat");
   interpolate->add_flag("--ensemble", ip.ensemble,
                         "Predict each frame from both time directions and average (gan: ~0.1 dB better, twice the time)");
   interpolate->add_flag("--no-cuts{false}", ip.detect_cuts, "Interpolate across detected scene cuts too");
@@ -163,7 +164,7 @@ int main(int argc, char** argv) {
   extend->add_option("--frames", ex.extend_frames, "Frames to add after the last one")
       ->required()
       ->check(CLI::Range(1, 100000));
-  extend->add_option("--model", ex.predictor, "gan (default) or repeat");
+  extend->add_option("--model", ex.predictor, "gan (default), global (camera motion alone, fast) or repeat");
   extend->add_option("--device", ex.device, "cpu or cuda");
   extend->footer(kExitCodesHelp);
 
@@ -177,7 +178,7 @@ int main(int argc, char** argv) {
   auto* rn_fps_opt = run->add_option("--fps", rn_fps, "Target frame rate (omit to keep the input's)");
   run->add_option("--scale", rn.scale, "Scale factor (1: no upscaling)")->check(CLI::IsMember({1, 2, 3, 4}));
   run->add_option("--model", rn.sr_model, "Upscaler: fast (default), quality, bicubic, lanczos, or a TorchScript file");
-  run->add_option("--predictor", rn.predictor, "gan (default), blend or repeat (with --fps)")->needs(rn_fps_opt);
+  run->add_option("--predictor", rn.predictor, "gan (default), global, blend or repeat (with --fps)")->needs(rn_fps_opt);
   run->add_flag("--ensemble", rn.ensemble,
                 "Predict each frame from both time directions and average (gan: ~0.1 dB better, twice the time)")
       ->needs(rn_fps_opt);
@@ -217,7 +218,7 @@ int main(int argc, char** argv) {
       "extrap", "Extrapolation: frames up to k-1 -> k (k-2 and k-1, and k-3 where it is in the same shot); PSNR on RGB, SSIM on Y; beside copy-last");
   for (CLI::App* c : {eval_interp, eval_extrap}) {
     c->add_option("--ref", ep.refs, "Ground-truth video (repeatable)")->required();
-    c->add_option("--model", ep.model, "gan (default), gan-l1 (before adversarial training), blend, repeat");
+    c->add_option("--model", ep.model, "gan (default), gan-l1 (before adversarial training), global, blend, repeat");
     c->add_option("--cuts", ep.cuts, "First frames of new shots, comma separated (samples across them are skipped)");
     c->add_option("--device", ep.device, "cpu or cuda");
     c->add_option("--threads", ep.threads, "LibTorch threads (0: one per core)")->check(CLI::NonNegativeNumber);

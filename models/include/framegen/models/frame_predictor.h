@@ -2,6 +2,8 @@
 //  - "gan": the built-in trained generator (predictor_net.h): interpolation
 //    weights "interp", extrapolation weights "extrap"; "gan-l1" are the same
 //    networks after their L1/GDL-only warm-up (kept for the adversarial ablation).
+//  - "global": the camera's motion alone (predictor_net.h, predict_global), no
+//    network: a few ms per frame, for live streams on slow machines.
 //  - "blend", "repeat": classical baselines (pipeline/interpolate.h).
 // Frames in any 8-bit format are converted to RGB for the network and back.
 // LibTorch stays behind this header. Not thread-safe: one per thread.

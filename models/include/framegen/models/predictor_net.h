@@ -150,6 +150,15 @@ torch::Tensor refine_flow_lk(const torch::Tensor& a, const torch::Tensor& b, con
 // these many steps (six clips: 27.81 -> 28.32 dB).
 inline constexpr int kExtrapolationLkSteps = 3;
 
+// The camera's motion alone, no network: the global affine motion between i0 and i1
+// (global_motion, fitted as the generator fits it). t in (0, 1): both inputs warped
+// by it to time t and blended; t > 1: i1 warped by the motion continued, as far as
+// it is steady given `older` (the frame before i0; as the generator does). A few
+// milliseconds per frame where the generator takes hundreds: a stand-in for live
+// streams on slow machines. [N, 3, H, W] in [0, 1].
+torch::Tensor predict_global(const torch::Tensor& i0, const torch::Tensor& i1, const torch::Tensor& t,
+                             const torch::Tensor& older = {});
+
 // Backward warp: samples `img` at (x + flow_x, y + flow_y), border padding.
 torch::Tensor backward_warp(const torch::Tensor& img, const torch::Tensor& flow);
 
