@@ -31,6 +31,15 @@ namespace {
 
 const std::string kCli = FRAMEGEN_CLI_PATH;
 
+// The w x h window of `scene` whose top-left corner is (x0, y0).
+Image window(const Image& scene, int x0, int y0, int w, int h) {
+  Image v(w, h, 3);
+  for (int y = 0; y < h; ++y) {
+    std::memcpy(v.row(y), scene.row(y + y0) + x0 * 3, static_cast<std::size_t>(w) * 3);
+  }
+  return v;
+}
+
 // A deterministic image with edges, gradients and texture.
 Image test_image(int w, int h) {
   Image img(w, h, 3);
@@ -110,13 +119,7 @@ TEST(GlobalMotion, RecoversAnAffineWarpDespiteAMovingObject) {
 // stays near the last frame instead of running on in the last step's direction).
 TEST(Extrapolation, ContinuesASteadyPanButNotAShake) {
   const Image scene = test_image(300, 160);
-  auto view = [&](int dx) {  // the camera 20 + dx pixels into the scene
-    Image v(240, 160, 3);
-    for (int y = 0; y < v.height; ++y) {
-      std::memcpy(v.row(y), scene.row(y) + (20 + dx) * 3, static_cast<std::size_t>(v.width) * 3);
-    }
-    return v;
-  };
+  auto view = [&](int dx) { return window(scene, 20 + dx, 0, 240, 160); };  // the camera 20 + dx px into the scene
   PredictorOptions o;
   o.threads = 2;
   auto model = make_image_predictor(o);
@@ -192,13 +195,7 @@ TEST(Prediction, UnchangedPixelsAreKeptExactly) {
 // interpolated and continued; a shaking camera's last jolt is not carried on.
 TEST(Prediction, GlobalMotionAloneFollowsAPan) {
   const Image scene = test_image(300, 160);
-  auto view = [&](int dx) {  // the camera 20 + dx pixels into the scene
-    Image v(240, 160, 3);
-    for (int y = 0; y < v.height; ++y) {
-      std::memcpy(v.row(y), scene.row(y) + (20 + dx) * 3, static_cast<std::size_t>(v.width) * 3);
-    }
-    return v;
-  };
+  auto view = [&](int dx) { return window(scene, 20 + dx, 0, 240, 160); };  // the camera 20 + dx px into the scene
   PredictorOptions o;
   o.model = "global";
   o.threads = 2;
@@ -225,13 +222,7 @@ TEST(Prediction, GlobalMotionAloneFollowsAPan) {
 // classical models and for extrapolation-only use.
 TEST(Prediction, EnsembleIsSymmetricInTime) {
   const Image scene = test_image(200, 120);
-  auto view = [&](int dx) {  // a 160x96 window moving right by dx
-    Image v(160, 96, 3);
-    for (int y = 0; y < v.height; ++y) {
-      std::memcpy(v.row(y), scene.row(y + 10) + (20 + dx) * 3, static_cast<std::size_t>(v.width) * 3);
-    }
-    return v;
-  };
+  auto view = [&](int dx) { return window(scene, 20 + dx, 10, 160, 96); };  // moving right by dx
   PredictorOptions o;
   o.threads = 2;
   auto single = make_image_predictor(o);

@@ -42,6 +42,15 @@ torch::Tensor image_to_tensor(const Image& img) {
       .div_(255.0F);
 }
 
+// Extrapolation's optional frame before `previous`, as a tensor (undefined when
+// absent or of another size).
+torch::Tensor older_tensor(const Image* older, const Image& previous, torch::Device device) {
+  if (older == nullptr || older->width != previous.width || older->height != previous.height) {
+    return {};
+  }
+  return image_to_tensor(*older).to(device);
+}
+
 Image tensor_to_image(const torch::Tensor& t) {
   torch::Tensor u8 = t.mul(255.0F).round_().clamp_(0, 255).to(torch::kUInt8).permute({0, 2, 3, 1}).contiguous().cpu();
   Image img(static_cast<int>(u8.size(2)), static_cast<int>(u8.size(1)), 3);
@@ -83,13 +92,10 @@ class GanImagePredictor final : public ImagePredictor {
     models::set_calling_thread_torch_threads(call_threads_);
     c10::InferenceMode guard;
     const torch::Tensor tt = torch::full({1}, 2.0);
-    torch::Tensor o;
-    if (older != nullptr && older->width == previous.width && older->height == previous.height) {
-      o = image_to_tensor(*older).to(device_);
-    }
-    return tensor_to_image(
-        extrap_->forward(image_to_tensor(previous).to(device_), image_to_tensor(last).to(device_), tt.to(device_), o)
-            .frame);
+    return tensor_to_image(extrap_
+                               ->forward(image_to_tensor(previous).to(device_), image_to_tensor(last).to(device_),
+                                         tt.to(device_), older_tensor(older, previous, device_))
+                               .frame);
   }
 
  private:
@@ -114,12 +120,8 @@ class GlobalImagePredictor final : public ImagePredictor {
   Image extrapolate(const Image* older, const Image& previous, const Image& last) override {
     models::set_calling_thread_torch_threads(call_threads_);
     c10::InferenceMode guard;
-    torch::Tensor o;
-    if (older != nullptr && older->width == previous.width && older->height == previous.height) {
-      o = image_to_tensor(*older);
-    }
-    return tensor_to_image(
-        models::predict_global(image_to_tensor(previous), image_to_tensor(last), torch::full({1}, 2.0), o));
+    return tensor_to_image(models::predict_global(image_to_tensor(previous), image_to_tensor(last),
+                                                  torch::full({1}, 2.0), older_tensor(older, previous, torch::kCPU)));
   }
 
  private:
@@ -146,10 +148,11 @@ class ClassicalImagePredictor final : public ImagePredictor {
   bool blend_;
 };
 
-// Frames through the image predictor: convert to RGB at the frame's size and back.
-class GanFramePredictor final : public FrameInterpolator {
+// Frames through an image predictor (gan, global): convert to RGB at the frame's
+// size and back.
+class ImageFramePredictor final : public FrameInterpolator {
  public:
-  explicit GanFramePredictor(std::unique_ptr<ImagePredictor> p, std::string name)
+  explicit ImageFramePredictor(std::unique_ptr<ImagePredictor> p, std::string name)
       : predictor_(std::move(p)), name_(std::move(name)) {}
   std::string name() const override { return name_; }
 
@@ -194,12 +197,17 @@ class GanFramePredictor final : public FrameInterpolator {
   std::unique_ptr<FramePool> rgb_pool_;
 };
 
-}  // namespace
-
-std::unique_ptr<ImagePredictor> make_image_predictor(const PredictorOptions& o) {
+// Options that do not fit the model are refused, not ignored.
+void check_options(const PredictorOptions& o) {
   if (o.ensemble && o.model != "gan" && o.model != "gan-l1") {
     throw Error(ErrorKind::kUsage, "--ensemble needs a network predictor (gan or gan-l1), not '" + o.model + "'");
   }
+}
+
+}  // namespace
+
+std::unique_ptr<ImagePredictor> make_image_predictor(const PredictorOptions& o) {
+  check_options(o);
   if (o.model == "gan") {
     return std::make_unique<GanImagePredictor>(o, "");
   }
@@ -219,16 +227,14 @@ std::unique_ptr<ImagePredictor> make_image_predictor(const PredictorOptions& o) 
 }
 
 std::unique_ptr<FrameInterpolator> make_frame_predictor(const PredictorOptions& o) {
-  if (o.ensemble && o.model != "gan" && o.model != "gan-l1") {
-    throw Error(ErrorKind::kUsage, "--ensemble needs a network predictor (gan or gan-l1), not '" + o.model + "'");
-  }
+  check_options(o);
   if (o.model == "blend" || o.model == "repeat") {
     if (o.device != "cpu") {
       throw Error(ErrorKind::kUsage, "--device " + o.device + ": " + o.model + " runs on the CPU only");
     }
     return make_classical_interpolator(o.model);
   }
-  return std::make_unique<GanFramePredictor>(make_image_predictor(o), o.model);
+  return std::make_unique<ImageFramePredictor>(make_image_predictor(o), o.model);
 }
 
 }  // namespace framegen

@@ -159,25 +159,20 @@ int main(int argc, char** argv) {
     } else {
       std::printf("latency p50 %.1f ms, p99 %.1f ms\n", percentile(lat, 0.5), percentile(lat, 0.99));
     }
-    gst_object_unref(sink);
-    gst_object_unref(src);
-    gst_object_unref(sr);
-    gst_object_unref(bus);
-    gst_object_unref(g_pipeline);
-    return failed ? 1 : 0;
-  }
-  std::printf("live %ds, 640x360@30 -> fgsuperres scale=%s model=%s -> fakesink sync=true\n", seconds, scale.c_str(),
-              model.c_str());
-  std::printf("frames in %d, out %d, dropped %d (QoS messages from fgsuperres: %d)\n", st.in.load(), st.out.load(),
-              st.in.load() - st.out.load(), qos_drops);
-  std::printf("added latency p50 %.1f ms (%.2f frames), p99 %.1f ms (%.2f frames)\n", percentile(lat, 0.5),
-              percentile(lat, 0.5) / frame_ms, percentile(lat, 0.99), percentile(lat, 0.99) / frame_ms);
-  if (lat.size() >= 30) {
-    const std::size_t third = lat.size() / 3;
-    const std::vector<double> first(lat.begin(), lat.begin() + static_cast<std::ptrdiff_t>(third));
-    const std::vector<double> last(lat.end() - static_cast<std::ptrdiff_t>(third), lat.end());
-    std::printf("p50 first third %.1f ms, last third %.1f ms (%s)\n", percentile(first, 0.5), percentile(last, 0.5),
-                percentile(last, 0.5) > percentile(first, 0.5) + frame_ms ? "GROWING" : "bounded");
+  } else {
+    std::printf("live %ds, 640x360@30 -> fgsuperres scale=%s model=%s -> fakesink sync=true\n", seconds, scale.c_str(),
+                model.c_str());
+    std::printf("frames in %d, out %d, dropped %d (QoS messages from fgsuperres: %d)\n", st.in.load(), st.out.load(),
+                st.in.load() - st.out.load(), qos_drops);
+    std::printf("added latency p50 %.1f ms (%.2f frames), p99 %.1f ms (%.2f frames)\n", percentile(lat, 0.5),
+                percentile(lat, 0.5) / frame_ms, percentile(lat, 0.99), percentile(lat, 0.99) / frame_ms);
+    if (lat.size() >= 30) {
+      const std::size_t third = lat.size() / 3;
+      const std::vector<double> first(lat.begin(), lat.begin() + static_cast<std::ptrdiff_t>(third));
+      const std::vector<double> last(lat.end() - static_cast<std::ptrdiff_t>(third), lat.end());
+      std::printf("p50 first third %.1f ms, last third %.1f ms (%s)\n", percentile(first, 0.5), percentile(last, 0.5),
+                  percentile(last, 0.5) > percentile(first, 0.5) + frame_ms ? "GROWING" : "bounded");
+    }
   }
   gst_object_unref(sink);
   gst_object_unref(src);
