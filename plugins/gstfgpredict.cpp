@@ -2,10 +2,14 @@
 
 #include <gst/video/video.h>
 
+#include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "frame_bridge.h"
 #include "framegen/models/frame_predictor.h"
@@ -18,7 +22,7 @@ GST_DEBUG_CATEGORY_STATIC(gst_fg_predict_debug);
 namespace {
 
 enum Mode { kInterpolate = 0, kExtrapolate = 1, kConceal = 2 };
-enum { PROP_0, PROP_MODE, PROP_FPS, PROP_FACTOR, PROP_MODEL, PROP_ENSEMBLE, PROP_MAX_CONCEAL };
+enum { PROP_0, PROP_MODE, PROP_FPS, PROP_FACTOR, PROP_MODEL, PROP_ENSEMBLE, PROP_MAX_CONCEAL, PROP_DEADLINE };
 constexpr const char* kDefaultModel = "gan";
 // conceal: the longest run of missing frames that is filled with predictions. A
 // longer gap is an outage, not a glitch: the prediction would run on from stale
@@ -53,7 +57,18 @@ struct PredictState {
   GstBuffer* prev3 = nullptr;               // and the one before that (conceal only)
   GstClockTime base = GST_CLOCK_TIME_NONE;  // time of output frame 0
   guint64 next_out = 0;
+  // conceal: `prev` is a prediction (its slot's real frame, should it still come,
+  // is late), and how many predictions in a row have been emitted.
+  bool prev_predicted = false;
+  guint predicted_run = 0;
+  // conceal with a deadline: the input segment (running times) and what upstream
+  // answered to a latency query (asked once per stream).
+  GstSegment segment{};
+  bool latency_known = false;
+  bool live = false;
+  GstClockTime upstream_latency = 0;
 
+  PredictState() { gst_segment_init(&segment, GST_FORMAT_TIME); }
   ~PredictState() { reset(); }
   void reset() {
     gst_clear_buffer(&prev);
@@ -61,6 +76,8 @@ struct PredictState {
     gst_clear_buffer(&prev3);
     base = GST_CLOCK_TIME_NONE;
     next_out = 0;
+    prev_predicted = false;
+    predicted_run = 0;
   }
   // `newest` (owned, may be null) becomes prev; the history moves back one frame.
   void shift(GstBuffer* newest) {
@@ -95,6 +112,37 @@ struct PredictState {
   }
 };
 
+// conceal with a deadline: a worker thread that waits on the pipeline clock until
+// the next frame is overdue and then predicts it. The chain function arms it after
+// every frame and disarms it when a frame arrives; `generation` tells the worker
+// whether the wait it woke from is still the current one.
+struct DeadlineTimer {
+  std::mutex m;
+  std::condition_variable cv;
+  std::thread worker;
+  bool stop = false;
+  bool armed = false;
+  GstClockTime at = GST_CLOCK_TIME_NONE;  // clock time of the deadline
+  guint64 generation = 0;
+  GstClockID pending = nullptr;  // the wait in progress
+
+  // Replaces any deadline with `clock_time` (GST_CLOCK_TIME_NONE: none).
+  void set(GstClockTime clock_time) {
+    std::lock_guard<std::mutex> lock(m);
+    armed = GST_CLOCK_TIME_IS_VALID(clock_time);
+    at = clock_time;
+    ++generation;
+    if (pending != nullptr) {
+      gst_clock_id_unschedule(pending);
+    }
+    cv.notify_all();
+  }
+  [[nodiscard]] bool current(guint64 g) {
+    std::lock_guard<std::mutex> lock(m);
+    return g == generation;
+  }
+};
+
 }  // namespace
 
 struct _GstFgPredict {
@@ -107,9 +155,13 @@ struct _GstFgPredict {
   gint fps_d;
   gint factor;
   guint max_conceal;
+  GstClockTime deadline;
   gchar* model;
   gboolean ensemble;
   PredictState* state;
+  DeadlineTimer* timer;
+  // A flow error met by the deadline worker's push, returned by the next chain call.
+  GstFlowReturn worker_flow;
 };
 
 G_DEFINE_TYPE(GstFgPredict, gst_fg_predict, GST_TYPE_ELEMENT);
@@ -242,6 +294,147 @@ static GstFlowReturn emit_interpolated(GstFgPredict* self, GstBuffer* cur, GstCl
   }
 }
 
+
+// conceal with a deadline, on the streaming thread (or the worker, under the
+// stream lock): arms the timer for the slot after `prev`, at the clock time that
+// frame should have arrived by (its running time, plus upstream's latency, plus
+// half the deadline; the other half is the prediction's). Only in a live pipeline
+// in PLAYING, and only while fewer than max-conceal predictions ran in a row.
+static void arm_next(GstFgPredict* self) {
+  PredictState* st = self->state;
+  GST_OBJECT_LOCK(self);
+  const GstClockTime deadline = self->deadline;
+  const bool conceal = self->mode == kConceal;
+  const guint max_conceal = self->max_conceal;
+  const bool playing = GST_STATE(self) == GST_STATE_PLAYING && GST_STATE_PENDING(self) == GST_STATE_VOID_PENDING;
+  GST_OBJECT_UNLOCK(self);
+  const GstClockTime d = st->in_duration();
+  if (deadline == 0 || !conceal || !playing || st->prev == nullptr || !GST_CLOCK_TIME_IS_VALID(d) ||
+      st->predicted_run >= max_conceal) {
+    self->timer->set(GST_CLOCK_TIME_NONE);
+    return;
+  }
+  if (!st->latency_known) {
+    GstQuery* q = gst_query_new_latency();
+    if (gst_pad_peer_query(self->sinkpad, q)) {
+      gboolean live = FALSE;
+      GstClockTime min = 0;
+      gst_query_parse_latency(q, &live, &min, nullptr);
+      st->live = live != FALSE;
+      st->upstream_latency = GST_CLOCK_TIME_IS_VALID(min) ? min : 0;
+    }
+    gst_query_unref(q);
+    st->latency_known = true;
+    if (!st->live) {
+      GST_INFO_OBJECT(self, "deadline: upstream is not live, missing frames are filled when the next one arrives");
+    }
+  }
+  const GstClockTime next = st->base + st->in_span(st->slot_of_prev() + 1);
+  const guint64 running = gst_segment_to_running_time(&st->segment, GST_FORMAT_TIME, next);
+  if (!st->live || !GST_CLOCK_TIME_IS_VALID(running)) {
+    self->timer->set(GST_CLOCK_TIME_NONE);
+    return;
+  }
+  self->timer->set(gst_element_get_base_time(GST_ELEMENT(self)) + running + st->upstream_latency + deadline / 2);
+}
+
+// The deadline passed and the frame after `prev` has not come: predict it and
+// push it in its slot, as a gap filled after the fact would be. Runs on the worker
+// thread; the stream lock keeps it apart from the chain function.
+static void conceal_overdue(GstFgPredict* self, guint64 generation) {
+  GST_PAD_STREAM_LOCK(self->sinkpad);
+  PredictState* st = self->state;
+  // A frame (or a flush, EOS, a state change) came in between: nothing is overdue.
+  if (!self->timer->current(generation) || st->prev == nullptr || !st->have_info || !st->model) {
+    GST_PAD_STREAM_UNLOCK(self->sinkpad);
+    return;
+  }
+  const guint64 slot = st->slot_of_prev() + 1;
+  const GstClockTime t = st->base + st->in_span(slot);
+  GST_DEBUG_OBJECT(self, "frame at %" GST_TIME_FORMAT " overdue: predicted", GST_TIME_ARGS(t));
+  GstFlowReturn ret = GST_FLOW_OK;
+  try {
+    GstBuffer* p = make_extrapolated(st, st->prev3, st->prev2, st->prev);
+    st->shift(p != nullptr ? gst_buffer_ref(p) : nullptr);
+    if (st->prev != nullptr) {
+      GST_BUFFER_PTS(st->prev) = t;
+    }
+    st->prev_predicted = true;
+    st->predicted_run++;
+    ret = push_at(self, p, t, st->base + st->in_span(slot + 1) - t);
+  } catch (const std::exception& e) {
+    GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Frame prediction failed."), ("%s", e.what()));
+    ret = GST_FLOW_ERROR;
+  }
+  if (ret == GST_FLOW_OK && st->prev != nullptr) {
+    arm_next(self);  // the next slot may be missing too (up to max-conceal in a row)
+  } else {
+    if (ret != GST_FLOW_FLUSHING) {
+      self->worker_flow = ret;  // upstream learns of it at its next push
+    }
+    st->reset();
+  }
+  GST_PAD_STREAM_UNLOCK(self->sinkpad);
+}
+
+static void deadline_worker(GstFgPredict* self) {
+  DeadlineTimer* tm = self->timer;
+  std::unique_lock<std::mutex> lock(tm->m);
+  while (!tm->stop) {
+    if (!tm->armed) {
+      tm->cv.wait(lock);
+      continue;
+    }
+    const guint64 generation = tm->generation;
+    GstClock* clock = gst_element_get_clock(GST_ELEMENT(self));
+    if (clock == nullptr) {
+      tm->cv.wait_for(lock, std::chrono::milliseconds(10));
+      continue;
+    }
+    GstClockID id = gst_clock_new_single_shot_id(clock, tm->at);
+    gst_object_unref(clock);
+    tm->pending = id;
+    lock.unlock();
+    const GstClockReturn r = gst_clock_id_wait(id, nullptr);
+    lock.lock();
+    tm->pending = nullptr;
+    gst_clock_id_unref(id);
+    if (tm->stop || generation != tm->generation || r == GST_CLOCK_UNSCHEDULED) {
+      continue;  // re-armed, disarmed or stopped meanwhile
+    }
+    tm->armed = false;
+    lock.unlock();
+    conceal_overdue(self, generation);
+    lock.lock();
+  }
+}
+
+static void start_deadline_worker(GstFgPredict* self) {
+  DeadlineTimer* tm = self->timer;
+  std::lock_guard<std::mutex> lock(tm->m);
+  if (!tm->worker.joinable()) {
+    tm->stop = false;
+    tm->worker = std::thread(deadline_worker, self);
+  }
+}
+
+static void stop_deadline_worker(GstFgPredict* self) {
+  DeadlineTimer* tm = self->timer;
+  {
+    std::lock_guard<std::mutex> lock(tm->m);
+    tm->stop = true;
+    tm->armed = false;
+    ++tm->generation;
+    if (tm->pending != nullptr) {
+      gst_clock_id_unschedule(tm->pending);
+    }
+    tm->cv.notify_all();
+  }
+  if (tm->worker.joinable()) {
+    tm->worker.join();
+  }
+}
+
 static GstFlowReturn gst_fg_predict_chain(GstPad* /*pad*/, GstObject* parent, GstBuffer* buf) {
   GstFgPredict* self = GST_FG_PREDICT(parent);
   PredictState* st = self->state;
@@ -254,10 +447,35 @@ static GstFlowReturn gst_fg_predict_chain(GstPad* /*pad*/, GstObject* parent, Gs
   const gint factor = self->factor;
   const guint max_conceal = self->max_conceal;
   GST_OBJECT_UNLOCK(self);
+  self->timer->set(GST_CLOCK_TIME_NONE);  // a frame came: nothing is overdue
+  if (self->worker_flow != GST_FLOW_OK) {
+    const GstFlowReturn ret = self->worker_flow;
+    self->worker_flow = GST_FLOW_OK;
+    gst_buffer_unref(buf);
+    return ret;
+  }
   const GstClockTime pts = GST_BUFFER_PTS(buf);
   if (!GST_CLOCK_TIME_IS_VALID(pts)) {
     // Without a timestamp nothing can be placed in time: pass it on.
     return gst_pad_push(self->srcpad, buf);
+  }
+  if (mode == kConceal && st->prev_predicted && pts < GST_BUFFER_PTS(st->prev) + st->in_duration() / 2) {
+    // A frame for a slot a prediction already filled (the deadline passed): too
+    // late to show. Dropped; the real frame replaces the prediction in the
+    // history when it is for the same slot.
+    GST_DEBUG_OBJECT(self, "frame at %" GST_TIME_FORMAT " came after its deadline: dropped", GST_TIME_ARGS(pts));
+    if (pts + st->in_duration() / 2 > GST_BUFFER_PTS(st->prev)) {
+      buf = gst_buffer_make_writable(buf);
+      GST_BUFFER_PTS(buf) = GST_BUFFER_PTS(st->prev);
+      gst_buffer_unref(st->prev);
+      st->prev = buf;
+      st->prev_predicted = false;
+      st->predicted_run = 0;  // the source is late, not gone
+    } else {
+      gst_buffer_unref(buf);
+    }
+    arm_next(self);
+    return GST_FLOW_OK;
   }
   // conceal: frames missing before this one, and whether they are filled. Upstream
   // marks the buffer after lost data DISCONT (identity, basetransform's drops, RTP
@@ -334,11 +552,17 @@ static GstFlowReturn gst_fg_predict_chain(GstPad* /*pad*/, GstObject* parent, Gs
           }
         }
         st->shift(gst_buffer_ref(buf));
+        st->prev_predicted = false;
+        st->predicted_run = 0;
         if (ret != GST_FLOW_OK) {
           gst_buffer_unref(buf);
           return ret;
         }
-        return gst_pad_push(self->srcpad, buf);
+        ret = gst_pad_push(self->srcpad, buf);
+        if (ret == GST_FLOW_OK) {
+          arm_next(self);
+        }
+        return ret;
       }
     }
   } catch (const std::exception& e) {
@@ -422,10 +646,19 @@ static gboolean gst_fg_predict_sink_event(GstPad* pad, GstObject* parent, GstEve
       gst_event_unref(event);
       return ok;
     }
+    case GST_EVENT_SEGMENT:
+      gst_event_copy_segment(event, &st->segment);
+      return gst_pad_event_default(pad, parent, event);
+    case GST_EVENT_FLUSH_START:
+      self->timer->set(GST_CLOCK_TIME_NONE);
+      return gst_pad_event_default(pad, parent, event);
     case GST_EVENT_FLUSH_STOP:
+      self->timer->set(GST_CLOCK_TIME_NONE);
       st->reset();
+      self->worker_flow = GST_FLOW_OK;
       return gst_pad_event_default(pad, parent, event);
     case GST_EVENT_EOS:
+      self->timer->set(GST_CLOCK_TIME_NONE);
       // Drain: the last real frame covers its own duration at the output rate.
       if (st->prev != nullptr) {
         GST_OBJECT_LOCK(self);
@@ -464,9 +697,15 @@ static gboolean gst_fg_predict_src_query(GstPad* pad, GstObject* parent, GstQuer
       GST_OBJECT_LOCK(self);
       const gint mode = self->mode;
       GST_OBJECT_UNLOCK(self);
-      // interpolate holds one input frame; extrapolate and conceal hold none.
+      // interpolate holds one input frame; extrapolate holds none; conceal holds
+      // none, or waits up to its deadline for a frame and predicts it.
       const GstClockTime d = self->state->in_duration();
-      const GstClockTime own = mode == kInterpolate && GST_CLOCK_TIME_IS_VALID(d) ? d : 0;
+      GstClockTime own = mode == kInterpolate && GST_CLOCK_TIME_IS_VALID(d) ? d : 0;
+      if (mode == kConceal) {
+        GST_OBJECT_LOCK(self);
+        own = self->deadline;
+        GST_OBJECT_UNLOCK(self);
+      }
       min += own;
       if (GST_CLOCK_TIME_IS_VALID(max)) {
         max += own;
@@ -483,8 +722,22 @@ static gboolean gst_fg_predict_src_query(GstPad* pad, GstObject* parent, GstQuer
 
 static GstStateChangeReturn gst_fg_predict_change_state(GstElement* element, GstStateChange transition) {
   GstFgPredict* self = GST_FG_PREDICT(element);
+  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED) {
+    GST_OBJECT_LOCK(self);
+    const bool deadline = self->mode == kConceal && self->deadline > 0;
+    GST_OBJECT_UNLOCK(self);
+    self->worker_flow = GST_FLOW_OK;
+    self->state->latency_known = false;
+    gst_segment_init(&self->state->segment, GST_FORMAT_TIME);
+    if (deadline) {
+      start_deadline_worker(self);
+    }
+  } else if (transition == GST_STATE_CHANGE_PLAYING_TO_PAUSED) {
+    self->timer->set(GST_CLOCK_TIME_NONE);  // the clock's time means nothing until PLAYING again
+  }
   const GstStateChangeReturn ret = GST_ELEMENT_CLASS(gst_fg_predict_parent_class)->change_state(element, transition);
   if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) {
+    stop_deadline_worker(self);  // after the pads are deactivated: its push fails at once
     self->state->reset();
     self->state->model.reset();
     self->state->have_info = false;
@@ -524,6 +777,9 @@ static void gst_fg_predict_set_property(GObject* object, guint prop_id, const GV
     case PROP_MAX_CONCEAL:
       self->max_conceal = g_value_get_uint(value);
       break;
+    case PROP_DEADLINE:
+      self->deadline = g_value_get_uint64(value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
       break;
@@ -553,6 +809,9 @@ static void gst_fg_predict_get_property(GObject* object, guint prop_id, GValue* 
     case PROP_MAX_CONCEAL:
       g_value_set_uint(value, self->max_conceal);
       break;
+    case PROP_DEADLINE:
+      g_value_set_uint64(value, self->deadline);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
       break;
@@ -562,6 +821,8 @@ static void gst_fg_predict_get_property(GObject* object, guint prop_id, GValue* 
 
 static void gst_fg_predict_finalize(GObject* object) {
   GstFgPredict* self = GST_FG_PREDICT(object);
+  stop_deadline_worker(self);
+  delete self->timer;
   delete self->state;
   g_free(self->model);
   G_OBJECT_CLASS(gst_fg_predict_parent_class)->finalize(object);
@@ -605,13 +866,25 @@ static void gst_fg_predict_class_init(GstFgPredictClass* klass) {
                         "conceal: fill gaps of at most this many missing frames (also after a DISCONT buffer, which "
                         "upstream sets after lost data); a longer gap passes as it is and restarts the history",
                         1, 300, kDefaultMaxConceal, flags));
+  g_object_class_install_property(
+      gobject_class, PROP_DEADLINE,
+      g_param_spec_uint64(
+          "deadline", "Deadline",
+          "conceal in a live pipeline: the latency (ns) this element adds so that a missing frame is predicted in "
+          "time to be shown. A frame not arrived half of it after its due time is predicted at once, which leaves "
+          "the other half for the prediction (fgpredict model=global takes a few tens of ms per 640x360 frame, "
+          "gan a few hundred). Put a queue after the element: a synchronised sink right after it holds each push "
+          "until the frame's render time, and the next frame would be taken for lost. 0: a gap is filled only "
+          "when the next frame arrives (no added latency, but the predicted frames come too late to be shown live)",
+          0, 10 * GST_SECOND, 0, flags));
 
   gst_element_class_set_static_metadata(
       element_class, "framegen frame prediction", "Filter/Effect/Video",
       "Raises the frame rate, predicts the next frame, or conceals missing frames. Examples:\n"
       "  gst-launch-1.0 filesrc location=in.mp4 ! decodebin ! videoconvert ! fgpredict fps=60/1 ! fgsuperres "
       "scale=2 ! videoconvert ! x264enc ! mp4mux ! filesink location=out.mp4\n"
-      "  gst-launch-1.0 videotestsrc is-live=true ! fgpredict mode=conceal ! autovideosink",
+      "  gst-launch-1.0 videotestsrc is-live=true ! fgpredict mode=conceal model=global deadline=100000000 ! queue ! "
+      "autovideosink",
       "framegen developers");
   gst_element_class_add_static_pad_template(element_class, &sink_template);
   gst_element_class_add_static_pad_template(element_class, &src_template);
@@ -635,5 +908,8 @@ static void gst_fg_predict_init(GstFgPredict* self) {
   self->model = g_strdup(kDefaultModel);
   self->ensemble = FALSE;
   self->max_conceal = kDefaultMaxConceal;
+  self->deadline = 0;
   self->state = new PredictState();
+  self->timer = new DeadlineTimer();
+  self->worker_flow = GST_FLOW_OK;
 }

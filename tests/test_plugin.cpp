@@ -1,5 +1,6 @@
 // fgsuperres / fgpredict through GstHarness and real pipelines.
 #include <gst/check/gstharness.h>
+#include <gst/check/gsttestclock.h>
 #include <gst/gst.h>
 #include <gst/video/video.h>
 #include <gtest/gtest.h>
@@ -466,6 +467,75 @@ TEST(FgPredict, ConcealFillsAGapAfterDiscontButNotAnOutage) {
     }
     gst_buffer_unref(b);
   }
+  gst_harness_teardown(h);
+}
+
+// Live concealment with a deadline: a frame that has not come half the deadline
+// after its due time is predicted then, before the next real frame, and pushed in
+// its slot. The real frame, if it comes after all, is dropped (its slot was shown);
+// at most max-conceal predictions run in a row. Driven by a test clock: the worker
+// waits on the element's clock, the test advances it.
+TEST(FgPredict, ConcealDeadlinePredictsAnOverdueFrameBeforeTheNextArrives) {
+  GstHarness* h = gst_harness_new_parse("fgpredict mode=conceal model=blend deadline=40000000 max-conceal=2");
+  gst_harness_use_testclock(h);
+  const std::string c = caps_str("I420", 32, 24, 25);  // 40 ms per frame
+  gst_harness_set_src_caps_str(h, c.c_str());
+  const GstClockTime ms = GST_MSECOND;
+  auto content = [](GstBuffer* b) {
+    GstMapInfo m;
+    gst_buffer_map(b, &m, GST_MAP_READ);
+    std::vector<guint8> v(m.data, m.data + m.size);
+    gst_buffer_unmap(b, &m);
+    return v;
+  };
+  GstBuffer* frame2 = nullptr;
+  for (int i = 0; i < 3; ++i) {
+    GstBuffer* b = make_frame(c, static_cast<GstClockTime>(i) * 40 * ms, i);
+    if (i == 2) {
+      frame2 = gst_buffer_ref(b);
+    }
+    ASSERT_EQ(gst_harness_push(h, b), GST_FLOW_OK);
+    gst_buffer_unref(gst_harness_pull(h));
+  }
+  EXPECT_EQ(gst_harness_query_latency(h), 40 * ms) << "the deadline is the latency it adds";
+  // Frame 3 is due at 120 ms: the element waits until 120 + 40 / 2 ms.
+  ASSERT_TRUE(gst_harness_wait_for_clock_id_waits(h, 1, 10));
+  GstTestClock* clock = gst_harness_get_testclock(h);
+  EXPECT_EQ(gst_test_clock_get_next_entry_time(clock), 140 * ms);
+  ASSERT_TRUE(gst_harness_crank_single_clock_wait(h));
+  GstBuffer* p = gst_harness_pull(h);  // pushed by the element on its own, no input needed
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(GST_BUFFER_PTS(p), 120 * ms);
+  EXPECT_EQ(GST_BUFFER_DURATION(p), 40 * ms);
+  EXPECT_EQ(content(p), content(frame2)) << "model=blend predicts the last frame";
+  gst_buffer_unref(p);
+  // Frame 3 comes after all: too late, dropped. Frame 4 is waited for again.
+  ASSERT_EQ(gst_harness_push(h, make_frame(c, 120 * ms, 3)), GST_FLOW_OK);
+  EXPECT_EQ(gst_harness_buffers_received(h), 4u);
+  ASSERT_TRUE(gst_harness_wait_for_clock_id_waits(h, 1, 10));
+  EXPECT_EQ(gst_test_clock_get_next_entry_time(clock), 180 * ms);
+  ASSERT_TRUE(gst_harness_crank_single_clock_wait(h));
+  p = gst_harness_pull(h);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(GST_BUFFER_PTS(p), 160 * ms);
+  gst_buffer_unref(p);
+  // A second one in a row (max-conceal=2) for frame 5; then the element stops
+  // predicting (an outage, not a glitch) and waits for real frames.
+  ASSERT_TRUE(gst_harness_wait_for_clock_id_waits(h, 1, 10));
+  ASSERT_TRUE(gst_harness_crank_single_clock_wait(h));
+  p = gst_harness_pull(h);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(GST_BUFFER_PTS(p), 200 * ms);
+  gst_buffer_unref(p);
+  EXPECT_FALSE(gst_harness_wait_for_clock_id_waits(h, 1, 1)) << "no third prediction in a row";
+  // Real frames again: passed through as they come.
+  ASSERT_EQ(gst_harness_push(h, make_frame(c, 240 * ms, 6)), GST_FLOW_OK);
+  p = gst_harness_pull(h);
+  EXPECT_EQ(GST_BUFFER_PTS(p), 240 * ms);
+  gst_buffer_unref(p);
+  EXPECT_EQ(gst_harness_buffers_received(h), 7u);
+  gst_object_unref(clock);
+  gst_buffer_unref(frame2);
   gst_harness_teardown(h);
 }
 

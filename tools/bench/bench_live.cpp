@@ -5,18 +5,21 @@
 // also in frame durations. Prints whether latency grew over the run (first vs last
 // third). Usage: bench_live [seconds] [model] [scale]
 //
-// bench_live conceal [seconds] [model] [drop probability]: the same live source
-// loses frames at random (identity drop-probability, default 0.05) before
-// fgpredict mode=conceal (model default gan), which fills each gap with predicted
-// frames when the next real one arrives. Counts real and predicted frames out, and
-// the latency of each kind (a predicted frame stands for a slot that is already
-// past, so its latency starts at one frame duration).
+// bench_live conceal [seconds] [model] [drop probability] [deadline ms]: the same
+// live source loses frames at random (identity drop-probability, default 0.05)
+// before fgpredict mode=conceal (model default gan), which fills each gap with
+// predicted frames: when the next real one arrives (deadline 0, the default), or
+// once a frame is overdue by half the deadline (fgpredict deadline=). Counts real
+// and predicted frames out (a frame is predicted when its timestamp never went
+// in), the latency of each kind, and how many predicted frames left fgpredict
+// within the pipeline's latency: in time to be shown by a synchronised sink.
 #include <gst/gst.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -27,10 +30,15 @@ struct Stats {
   std::atomic<int> out{0};
   std::mutex m;
   std::vector<double> latency_ms;
+  std::set<GstClockTime> pts_in;
+  std::vector<double> predicted_ms;  // latency of the frames whose timestamp never went in
 };
 
-GstPadProbeReturn count_in(GstPad*, GstPadProbeInfo*, gpointer user) {
-  static_cast<Stats*>(user)->in++;
+GstPadProbeReturn count_in(GstPad*, GstPadProbeInfo* info, gpointer user) {
+  auto* st = static_cast<Stats*>(user);
+  st->in++;
+  std::lock_guard lock(st->m);
+  st->pts_in.insert(GST_BUFFER_PTS(GST_PAD_PROBE_INFO_BUFFER(info)));
   return GST_PAD_PROBE_OK;
 }
 
@@ -55,7 +63,8 @@ GstPadProbeReturn on_out(GstPad* pad, GstPadProbeInfo* info, gpointer user) {
     gst_event_unref(seg_ev);
   }
   std::lock_guard lock(st->m);
-  st->latency_ms.push_back((static_cast<double>(now) - static_cast<double>(running)) / 1e6);
+  const double ms = (static_cast<double>(now) - static_cast<double>(running)) / 1e6;
+  (st->pts_in.count(GST_BUFFER_PTS(buf)) != 0 ? st->latency_ms : st->predicted_ms).push_back(ms);
   return GST_PAD_PROBE_OK;
 }
 
@@ -80,17 +89,19 @@ int main(int argc, char** argv) {
   if (seconds <= 0) {
     std::fprintf(stderr,
                  "usage: bench_live [seconds > 0, default 12] [model, default fast] [scale, default 2]\n"
-                 "       bench_live conceal [seconds] [model, default gan] [drop probability, default 0.05]\n");
+                 "       bench_live conceal [seconds] [model, default gan] [drop probability, default 0.05] "
+                 "[deadline ms, default 0]\n");
     return 2;
   }
   const std::string model = argc > 2 ? argv[2] : (conceal ? "gan" : "fast");
   const std::string scale = argc > 3 ? argv[3] : "2";
   const std::string drop = argc > 3 ? argv[3] : "0.05";
+  const long deadline_ms = argc > 4 ? std::atol(argv[4]) : 0;
   const std::string source =
       "videotestsrc is-live=true pattern=ball ! video/x-raw,format=I420,width=640,height=360,framerate=30/1 ! ";
   const std::string desc =
       conceal ? source + "identity drop-probability=" + drop + " ! fgpredict name=sr mode=conceal model=" + model +
-                    " ! fakesink sync=true qos=true"
+                    " deadline=" + std::to_string(deadline_ms * 1000000L) + (deadline_ms > 0 ? " ! queue" : "") + " ! fakesink sync=true qos=true"
               : source + "fgsuperres name=sr scale=" + scale + " model=" + model + " ! fakesink sync=true qos=true";
   GError* err = nullptr;
   // gst_parse_launch may return a partial pipeline and an error (a missing element).
@@ -131,33 +142,39 @@ int main(int argc, char** argv) {
     }
     gst_message_unref(msg);
   }
+  // The latency the sink renders with: what the live source and fgpredict report.
+  GstClockTime pipeline_latency = 0;
+  if (GstQuery* q = gst_query_new_latency(); gst_element_query(g_pipeline, q)) {
+    gst_query_parse_latency(q, nullptr, &pipeline_latency, nullptr);
+    gst_query_unref(q);
+  } else {
+    gst_query_unref(q);
+  }
   gst_element_set_state(g_pipeline, GST_STATE_NULL);
   std::vector<double> lat;
+  std::vector<double> pred;
   {
     std::lock_guard lock(st.m);
     lat = st.latency_ms;
+    pred = st.predicted_ms;
   }
   const double frame_ms = 1000.0 / 30.0;
   if (conceal) {
-    // Frames out beyond those in are predictions. Real frames leave at once, so the
-    // largest latencies belong to the predicted ones.
-    const int predicted = st.out.load() - st.in.load();
-    std::printf("live %ds, 640x360@30 -> identity drop-probability=%s -> fgpredict mode=conceal model=%s -> fakesink "
-                "sync=true\n",
-                seconds, drop.c_str(), model.c_str());
-    std::printf("frames in %d (after the drops), out %d: %d predicted\n", st.in.load(), st.out.load(), predicted);
-    std::sort(lat.begin(), lat.end());
-    if (predicted > 0 && static_cast<std::size_t>(predicted) < lat.size()) {
-      const std::vector<double> real(lat.begin(), lat.end() - predicted);
-      const std::vector<double> pred(lat.end() - predicted, lat.end());
-      std::printf("latency, the %zu fastest (real frames): p50 %.1f ms, p99 %.1f ms\n", real.size(),
-                  percentile(real, 0.5), percentile(real, 0.99));
-      std::printf("latency, the %zu slowest (as many as predicted): p50 %.1f ms (%.2f frames), max %.1f ms (%.2f "
-                  "frames)\n",
-                  pred.size(), percentile(pred, 0.5), percentile(pred, 0.5) / frame_ms, pred.back(),
-                  pred.back() / frame_ms);
-    } else {
-      std::printf("latency p50 %.1f ms, p99 %.1f ms\n", percentile(lat, 0.5), percentile(lat, 0.99));
+    std::printf("live %ds, 640x360@30 -> identity drop-probability=%s -> fgpredict mode=conceal model=%s "
+                "deadline=%ld ms -> fakesink sync=true\n",
+                seconds, drop.c_str(), model.c_str(), deadline_ms);
+    std::printf("frames in %d (after the drops), out %d: %zu real, %zu predicted; pipeline latency %.1f ms\n",
+                st.in.load(), st.out.load(), lat.size(), pred.size(), static_cast<double>(pipeline_latency) / 1e6);
+    std::printf("real frames' latency: p50 %.1f ms, p99 %.1f ms\n", percentile(lat, 0.5), percentile(lat, 0.99));
+    if (!pred.empty()) {
+      std::sort(pred.begin(), pred.end());
+      const auto in_time = std::count_if(pred.begin(), pred.end(), [&](double ms) {
+        return ms <= static_cast<double>(pipeline_latency) / 1e6;
+      });
+      std::printf("predicted frames' latency: p50 %.1f ms (%.2f frames), max %.1f ms (%.2f frames); %ld of %zu "
+                  "within the pipeline latency (in time to be shown)\n",
+                  percentile(pred, 0.5), percentile(pred, 0.5) / frame_ms, pred.back(), pred.back() / frame_ms,
+                  static_cast<long>(in_time), pred.size());
     }
   } else {
     std::printf("live %ds, 640x360@30 -> fgsuperres scale=%s model=%s -> fakesink sync=true\n", seconds, scale.c_str(),
