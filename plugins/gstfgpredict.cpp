@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -65,6 +66,7 @@ struct PredictState {
   // answered to a latency query (asked once per stream).
   GstSegment segment{};
   bool latency_known = false;
+  bool warned_slow = false;  // a prediction took longer than half the deadline (warned once)
   bool live = false;
   GstClockTime upstream_latency = 0;
 
@@ -143,6 +145,29 @@ struct DeadlineTimer {
   }
 };
 
+// conceal with a deadline: the element's output thread (a task on the source pad)
+// and its queue of buffers and serialized events, in order. Pushing into a
+// synchronised sink blocks until the frame's render time; without this thread
+// the chain function would be held there past the next frame's deadline and take
+// every frame for lost. At most kMaxQueued buffers wait (back-pressure after that).
+struct OutQueue {
+  static constexpr std::size_t kMaxQueued = 8;
+  std::mutex m;
+  std::condition_variable cv;
+  std::deque<GstMiniObject*> items;
+  std::size_t buffers = 0;
+  bool flushing = true;
+  GstFlowReturn last = GST_FLOW_OK;  // what the last push downstream returned
+
+  void clear() {
+    for (GstMiniObject* o : items) {
+      gst_mini_object_unref(o);
+    }
+    items.clear();
+    buffers = 0;
+  }
+};
+
 }  // namespace
 
 struct _GstFgPredict {
@@ -160,6 +185,8 @@ struct _GstFgPredict {
   gboolean ensemble;
   PredictState* state;
   DeadlineTimer* timer;
+  OutQueue* out;
+  bool decoupled;  // conceal with a deadline: output through `out` and the source pad's task
   // A flow error met by the deadline worker's push, returned by the next chain call.
   GstFlowReturn worker_flow;
 };
@@ -256,6 +283,97 @@ static GstBuffer* make_extrapolated(PredictState* st, GstBuffer* older, GstBuffe
   return result;
 }
 
+// Sends a buffer downstream: directly, or through the output thread.
+static GstFlowReturn output_buffer(GstFgPredict* self, GstBuffer* buf) {
+  if (!self->decoupled) {
+    return gst_pad_push(self->srcpad, buf);
+  }
+  OutQueue* q = self->out;
+  std::unique_lock<std::mutex> lock(q->m);
+  q->cv.wait(lock, [&] { return q->flushing || q->last != GST_FLOW_OK || q->buffers < OutQueue::kMaxQueued; });
+  if (q->flushing || q->last != GST_FLOW_OK) {
+    gst_buffer_unref(buf);
+    return q->flushing ? GST_FLOW_FLUSHING : q->last;
+  }
+  q->items.push_back(GST_MINI_OBJECT_CAST(buf));
+  q->buffers++;
+  q->cv.notify_all();
+  return GST_FLOW_OK;
+}
+
+// Sends a serialized event downstream in order with the buffers.
+static gboolean output_event(GstFgPredict* self, GstEvent* event) {
+  if (!self->decoupled) {
+    return gst_pad_push_event(self->srcpad, event);
+  }
+  OutQueue* q = self->out;
+  std::lock_guard<std::mutex> lock(q->m);
+  if (q->flushing) {
+    gst_event_unref(event);
+    return FALSE;
+  }
+  q->items.push_back(GST_MINI_OBJECT_CAST(event));
+  q->cv.notify_all();
+  return TRUE;
+}
+
+// The source pad's task (decoupled only): one buffer or event per call.
+static void output_loop(gpointer user) {
+  auto* self = static_cast<GstFgPredict*>(user);
+  OutQueue* q = self->out;
+  std::unique_lock<std::mutex> lock(q->m);
+  q->cv.wait(lock, [&] { return q->flushing || !q->items.empty(); });
+  if (q->flushing) {
+    lock.unlock();
+    gst_pad_pause_task(self->srcpad);
+    return;
+  }
+  GstMiniObject* o = q->items.front();
+  q->items.pop_front();
+  const bool is_buffer = GST_IS_BUFFER(o);
+  lock.unlock();
+  GstFlowReturn ret = GST_FLOW_OK;
+  if (is_buffer) {
+    ret = gst_pad_push(self->srcpad, GST_BUFFER_CAST(o));
+  } else {
+    const bool eos = GST_EVENT_TYPE(GST_EVENT_CAST(o)) == GST_EVENT_EOS;
+    gst_pad_push_event(self->srcpad, GST_EVENT_CAST(o));
+    ret = eos ? GST_FLOW_EOS : GST_FLOW_OK;
+  }
+  lock.lock();
+  if (is_buffer) {
+    q->buffers--;
+  }
+  if (ret != GST_FLOW_OK) {
+    q->last = ret;
+    if (ret == GST_FLOW_NOT_LINKED || ret < GST_FLOW_EOS) {
+      GST_ELEMENT_FLOW_ERROR(self, ret);
+    }
+  }
+  q->cv.notify_all();
+  lock.unlock();
+  if (ret != GST_FLOW_OK) {
+    gst_pad_pause_task(self->srcpad);
+  }
+}
+
+static void start_output(GstFgPredict* self) {
+  {
+    std::lock_guard<std::mutex> lock(self->out->m);
+    self->out->clear();
+    self->out->flushing = false;
+    self->out->last = GST_FLOW_OK;
+  }
+  gst_pad_start_task(self->srcpad, output_loop, self, nullptr);
+}
+
+static void flush_output(GstFgPredict* self) {
+  std::lock_guard<std::mutex> lock(self->out->m);
+  self->out->flushing = true;
+  self->out->clear();
+  self->out->cv.notify_all();
+}
+
 static GstFlowReturn push_at(GstFgPredict* self, GstBuffer* buf, GstClockTime pts, GstClockTime duration) {
   if (buf == nullptr) {
     GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Frame synthesis failed."), ("cannot map or allocate a video frame"));
@@ -266,7 +384,7 @@ static GstFlowReturn push_at(GstFgPredict* self, GstBuffer* buf, GstClockTime pt
   GST_BUFFER_DTS(buf) = GST_CLOCK_TIME_NONE;
   GST_BUFFER_DURATION(buf) = duration;
   GST_BUFFER_FLAG_UNSET(buf, GST_BUFFER_FLAG_DISCONT);
-  return gst_pad_push(self->srcpad, buf);
+  return output_buffer(self, buf);
 }
 
 // interpolate: emit every output slot before `until` (exclusive) from prev and cur.
@@ -335,7 +453,10 @@ static void arm_next(GstFgPredict* self) {
     self->timer->set(GST_CLOCK_TIME_NONE);
     return;
   }
-  self->timer->set(gst_element_get_base_time(GST_ELEMENT(self)) + running + st->upstream_latency + deadline / 2);
+  const GstClockTime at = gst_element_get_base_time(GST_ELEMENT(self)) + running + st->upstream_latency + deadline / 2;
+  GST_LOG_OBJECT(self, "frame at %" GST_TIME_FORMAT " is overdue at clock time %" GST_TIME_FORMAT, GST_TIME_ARGS(next),
+                 GST_TIME_ARGS(at));
+  self->timer->set(at);
 }
 
 // The deadline passed and the frame after `prev` has not come: predict it and
@@ -354,7 +475,20 @@ static void conceal_overdue(GstFgPredict* self, guint64 generation) {
   GST_DEBUG_OBJECT(self, "frame at %" GST_TIME_FORMAT " overdue: predicted", GST_TIME_ARGS(t));
   GstFlowReturn ret = GST_FLOW_OK;
   try {
+    const gint64 start = g_get_monotonic_time();
     GstBuffer* p = make_extrapolated(st, st->prev3, st->prev2, st->prev);
+    const GstClockTime took = static_cast<GstClockTime>(g_get_monotonic_time() - start) * GST_USECOND;
+    GST_OBJECT_LOCK(self);
+    const GstClockTime budget = self->deadline / 2;
+    GST_OBJECT_UNLOCK(self);
+    if (took > budget && !st->warned_slow) {
+      st->warned_slow = true;
+      GST_ELEMENT_WARNING(self, STREAM, FAILED, ("Frame prediction is too slow for the deadline."),
+                          ("a prediction took %" GST_TIME_FORMAT ", more than half the deadline (%" GST_TIME_FORMAT
+                           "): predicted frames come late and hold the stream up; use model=global or a longer "
+                           "deadline",
+                           GST_TIME_ARGS(took), GST_TIME_ARGS(budget)));
+    }
     st->shift(p != nullptr ? gst_buffer_ref(p) : nullptr);
     if (st->prev != nullptr) {
       GST_BUFFER_PTS(st->prev) = t;
@@ -457,7 +591,7 @@ static GstFlowReturn gst_fg_predict_chain(GstPad* /*pad*/, GstObject* parent, Gs
   const GstClockTime pts = GST_BUFFER_PTS(buf);
   if (!GST_CLOCK_TIME_IS_VALID(pts)) {
     // Without a timestamp nothing can be placed in time: pass it on.
-    return gst_pad_push(self->srcpad, buf);
+    return output_buffer(self, buf);
   }
   if (mode == kConceal && st->prev_predicted && pts < GST_BUFFER_PTS(st->prev) + st->in_duration() / 2) {
     // A frame for a slot a prediction already filled (the deadline passed): too
@@ -469,8 +603,7 @@ static GstFlowReturn gst_fg_predict_chain(GstPad* /*pad*/, GstObject* parent, Gs
       GST_BUFFER_PTS(buf) = GST_BUFFER_PTS(st->prev);
       gst_buffer_unref(st->prev);
       st->prev = buf;
-      st->prev_predicted = false;
-      st->predicted_run = 0;  // the source is late, not gone
+      st->prev_predicted = false;  // still counted in the run: a source this late is not keeping up
     } else {
       gst_buffer_unref(buf);
     }
@@ -558,7 +691,7 @@ static GstFlowReturn gst_fg_predict_chain(GstPad* /*pad*/, GstObject* parent, Gs
           gst_buffer_unref(buf);
           return ret;
         }
-        ret = gst_pad_push(self->srcpad, buf);
+        ret = output_buffer(self, buf);
         if (ret == GST_FLOW_OK) {
           arm_next(self);
         }
@@ -630,9 +763,18 @@ static gboolean handle_caps(GstFgPredict* self, GstCaps* caps) {
   }
   GstCaps* out = gst_caps_copy(caps);
   gst_caps_set_simple(out, "framerate", GST_TYPE_FRACTION, st->out_n, st->out_d, nullptr);
-  const gboolean ok = gst_pad_push_event(self->srcpad, gst_event_new_caps(out));
+  const gboolean ok = output_event(self, gst_event_new_caps(out));
   gst_caps_unref(out);
   return ok;
+}
+
+// Events on to the source pad; serialized ones through the output thread when
+// there is one, so that they stay in order with the buffers.
+static gboolean forward_event(GstFgPredict* self, GstPad* pad, GstObject* parent, GstEvent* event) {
+  if (self->decoupled && GST_EVENT_IS_SERIALIZED(event)) {
+    return output_event(self, event);
+  }
+  return gst_pad_event_default(pad, parent, event);
 }
 
 static gboolean gst_fg_predict_sink_event(GstPad* pad, GstObject* parent, GstEvent* event) {
@@ -648,15 +790,28 @@ static gboolean gst_fg_predict_sink_event(GstPad* pad, GstObject* parent, GstEve
     }
     case GST_EVENT_SEGMENT:
       gst_event_copy_segment(event, &st->segment);
-      return gst_pad_event_default(pad, parent, event);
-    case GST_EVENT_FLUSH_START:
+      return forward_event(self, pad, parent, event);
+    case GST_EVENT_FLUSH_START: {
       self->timer->set(GST_CLOCK_TIME_NONE);
-      return gst_pad_event_default(pad, parent, event);
-    case GST_EVENT_FLUSH_STOP:
+      if (!self->decoupled) {
+        return gst_pad_event_default(pad, parent, event);
+      }
+      flush_output(self);
+      const gboolean ok = gst_pad_push_event(self->srcpad, event);  // unblocks the task's push
+      gst_pad_pause_task(self->srcpad);
+      return ok;
+    }
+    case GST_EVENT_FLUSH_STOP: {
       self->timer->set(GST_CLOCK_TIME_NONE);
       st->reset();
       self->worker_flow = GST_FLOW_OK;
-      return gst_pad_event_default(pad, parent, event);
+      if (!self->decoupled) {
+        return gst_pad_event_default(pad, parent, event);
+      }
+      const gboolean ok = gst_pad_push_event(self->srcpad, event);
+      start_output(self);
+      return ok;
+    }
     case GST_EVENT_EOS:
       self->timer->set(GST_CLOCK_TIME_NONE);
       // Drain: the last real frame covers its own duration at the output rate.
@@ -669,9 +824,9 @@ static gboolean gst_fg_predict_sink_event(GstPad* pad, GstObject* parent, GstEve
         }
         st->reset();
       }
-      return gst_pad_event_default(pad, parent, event);
+      return forward_event(self, pad, parent, event);
     default:
-      return gst_pad_event_default(pad, parent, event);
+      return forward_event(self, pad, parent, event);
   }
 }
 
@@ -728,15 +883,27 @@ static GstStateChangeReturn gst_fg_predict_change_state(GstElement* element, Gst
     GST_OBJECT_UNLOCK(self);
     self->worker_flow = GST_FLOW_OK;
     self->state->latency_known = false;
+    self->state->warned_slow = false;
     gst_segment_init(&self->state->segment, GST_FORMAT_TIME);
+    self->decoupled = deadline;
     if (deadline) {
       start_deadline_worker(self);
     }
   } else if (transition == GST_STATE_CHANGE_PLAYING_TO_PAUSED) {
     self->timer->set(GST_CLOCK_TIME_NONE);  // the clock's time means nothing until PLAYING again
   }
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY && self->decoupled) {
+    flush_output(self);
+  }
   const GstStateChangeReturn ret = GST_ELEMENT_CLASS(gst_fg_predict_parent_class)->change_state(element, transition);
+  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED && self->decoupled && ret != GST_STATE_CHANGE_FAILURE) {
+    start_output(self);
+  }
   if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) {
+    if (self->decoupled) {
+      gst_pad_stop_task(self->srcpad);
+      self->decoupled = false;
+    }
     stop_deadline_worker(self);  // after the pads are deactivated: its push fails at once
     self->state->reset();
     self->state->model.reset();
@@ -823,6 +990,8 @@ static void gst_fg_predict_finalize(GObject* object) {
   GstFgPredict* self = GST_FG_PREDICT(object);
   stop_deadline_worker(self);
   delete self->timer;
+  self->out->clear();
+  delete self->out;
   delete self->state;
   g_free(self->model);
   G_OBJECT_CLASS(gst_fg_predict_parent_class)->finalize(object);
@@ -873,8 +1042,7 @@ static void gst_fg_predict_class_init(GstFgPredictClass* klass) {
           "conceal in a live pipeline: the latency (ns) this element adds so that a missing frame is predicted in "
           "time to be shown. A frame not arrived half of it after its due time is predicted at once, which leaves "
           "the other half for the prediction (fgpredict model=global takes a few tens of ms per 640x360 frame, "
-          "gan a few hundred). Put a queue after the element: a synchronised sink right after it holds each push "
-          "until the frame's render time, and the next frame would be taken for lost. 0: a gap is filled only "
+          "gan a few hundred). With a deadline the element pushes from its own thread. 0: a gap is filled only "
           "when the next frame arrives (no added latency, but the predicted frames come too late to be shown live)",
           0, 10 * GST_SECOND, 0, flags));
 
@@ -883,7 +1051,7 @@ static void gst_fg_predict_class_init(GstFgPredictClass* klass) {
       "Raises the frame rate, predicts the next frame, or conceals missing frames. Examples:\n"
       "  gst-launch-1.0 filesrc location=in.mp4 ! decodebin ! videoconvert ! fgpredict fps=60/1 ! fgsuperres "
       "scale=2 ! videoconvert ! x264enc ! mp4mux ! filesink location=out.mp4\n"
-      "  gst-launch-1.0 videotestsrc is-live=true ! fgpredict mode=conceal model=global deadline=100000000 ! queue ! "
+      "  gst-launch-1.0 videotestsrc is-live=true ! fgpredict mode=conceal model=global deadline=100000000 ! "
       "autovideosink",
       "framegen developers");
   gst_element_class_add_static_pad_template(element_class, &sink_template);
@@ -911,5 +1079,7 @@ static void gst_fg_predict_init(GstFgPredict* self) {
   self->deadline = 0;
   self->state = new PredictState();
   self->timer = new DeadlineTimer();
+  self->out = new OutQueue();
+  self->decoupled = false;
   self->worker_flow = GST_FLOW_OK;
 }

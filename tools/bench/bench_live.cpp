@@ -11,8 +11,9 @@
 // predicted frames: when the next real one arrives (deadline 0, the default), or
 // once a frame is overdue by half the deadline (fgpredict deadline=). Counts real
 // and predicted frames out (a frame is predicted when its timestamp never went
-// in), the latency of each kind, and how many predicted frames left fgpredict
-// within the pipeline's latency: in time to be shown by a synchronised sink.
+// in), the latency of each kind where they reach the sink, and how many
+// predicted frames reached it in time to be shown: within the pipeline's latency
+// plus a video sink's default max-lateness (20 ms).
 #include <gst/gst.h>
 
 #include <algorithm>
@@ -101,7 +102,7 @@ int main(int argc, char** argv) {
       "videotestsrc is-live=true pattern=ball ! video/x-raw,format=I420,width=640,height=360,framerate=30/1 ! ";
   const std::string desc =
       conceal ? source + "identity drop-probability=" + drop + " ! fgpredict name=sr mode=conceal model=" + model +
-                    " deadline=" + std::to_string(deadline_ms * 1000000L) + (deadline_ms > 0 ? " ! queue" : "") + " ! fakesink sync=true qos=true"
+                    " deadline=" + std::to_string(deadline_ms * 1000000L) + " ! fakesink name=out sync=true qos=true"
               : source + "fgsuperres name=sr scale=" + scale + " model=" + model + " ! fakesink sync=true qos=true";
   GError* err = nullptr;
   // gst_parse_launch may return a partial pipeline and an error (a missing element).
@@ -114,7 +115,12 @@ int main(int argc, char** argv) {
   }
   Stats st;
   GstPad* sink = gst_element_get_static_pad(sr, "sink");
-  GstPad* src = gst_element_get_static_pad(sr, "src");
+  // conceal: frames are timed where they reach the sink (fgpredict with a deadline
+  // pushes from its own thread, which waits for the sink); else as they leave
+  // fgsuperres.
+  GstElement* out_el = conceal ? gst_bin_get_by_name(GST_BIN(g_pipeline), "out") : GST_ELEMENT(gst_object_ref(sr));
+  GstPad* src = gst_element_get_static_pad(out_el, conceal ? "sink" : "src");
+  gst_object_unref(out_el);
   gst_pad_add_probe(sink, GST_PAD_PROBE_TYPE_BUFFER, count_in, &st, nullptr);
   gst_pad_add_probe(src, GST_PAD_PROBE_TYPE_BUFFER, on_out, &st, nullptr);
   gst_element_set_state(g_pipeline, GST_STATE_PLAYING);
@@ -168,11 +174,13 @@ int main(int argc, char** argv) {
     std::printf("real frames' latency: p50 %.1f ms, p99 %.1f ms\n", percentile(lat, 0.5), percentile(lat, 0.99));
     if (!pred.empty()) {
       std::sort(pred.begin(), pred.end());
+      // A video sink renders a buffer up to its max-lateness (20 ms by default in
+      // GstVideoSink) after its render time (its running time plus the latency).
       const auto in_time = std::count_if(pred.begin(), pred.end(), [&](double ms) {
-        return ms <= static_cast<double>(pipeline_latency) / 1e6;
+        return ms <= static_cast<double>(pipeline_latency) / 1e6 + 20.0;
       });
       std::printf("predicted frames' latency: p50 %.1f ms (%.2f frames), max %.1f ms (%.2f frames); %ld of %zu "
-                  "within the pipeline latency (in time to be shown)\n",
+                  "reached the sink within the pipeline latency + 20 ms (a video sink's max-lateness: shown)\n",
                   percentile(pred, 0.5), percentile(pred, 0.5) / frame_ms, pred.back(), pred.back() / frame_ms,
                   static_cast<long>(in_time), pred.size());
     }
