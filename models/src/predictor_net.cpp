@@ -85,7 +85,39 @@ torch::Tensor resize(const torch::Tensor& x, int64_t h, int64_t w) {
       x, F::InterpolateFuncOptions().size(std::vector<int64_t>{h, w}).mode(torch::kBilinear).align_corners(false));
 }
 
+bool fast_cpu_path(const torch::Tensor& x);
+
+// 2x2 mean of a contiguous float [N, C, H, W] (H, W even), summed in avg_pool2d's
+// order: one pass, no temporaries (the pyramid of a 640x368 frame took 6-7 ms
+// through avg_pool2d, about 1 here).
+torch::Tensor downsample2_cpu(const torch::Tensor& x) {
+  const int64_t planes = x.size(0) * x.size(1);
+  const int64_t h = x.size(2);
+  const int64_t w = x.size(3);
+  torch::Tensor out = torch::empty({x.size(0), x.size(1), h / 2, w / 2}, x.options());
+  const float* __restrict src = x.data_ptr<float>();
+  float* __restrict dst = out.data_ptr<float>();
+  const int64_t oh = h / 2;
+  const int64_t ow = w / 2;
+  at::parallel_for(0, planes * oh, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const int64_t plane = r / oh;
+      const int64_t y = r % oh;
+      const float* a = src + (plane * h + 2 * y) * w;
+      const float* b = a + w;
+      float* o = dst + r * ow;
+      for (int64_t x2 = 0; x2 < ow; ++x2) {
+        o[x2] = (((a[2 * x2] + a[2 * x2 + 1]) + b[2 * x2]) + b[2 * x2 + 1]) / 4.0F;
+      }
+    }
+  });
+  return out;
+}
+
 torch::Tensor downsample(const torch::Tensor& x, int f) {
+  if (f == 2 && fast_cpu_path(x) && x.is_contiguous() && x.size(2) % 2 == 0 && x.size(3) % 2 == 0) {
+    return downsample2_cpu(x);
+  }
   return F::avg_pool2d(x, F::AvgPool2dFuncOptions(f).stride(f));
 }
 
@@ -403,6 +435,36 @@ torch::Tensor full_resolution_cpu(const torch::Tensor& i0, const torch::Tensor& 
 // whole pixel, where bilinear sampling does not soften the texture (on Vid4 city's
 // aliased facades that bias chose the wrong period and cost 0.9 dB).
 torch::Tensor blur3(const torch::Tensor& x) {
+  if (fast_cpu_path(x) && x.is_contiguous() && x.size(2) >= 2 && x.size(3) >= 2) {
+    // One pass on the CPU (a grouped convolution of a padded copy took ~2 ms per
+    // 1/2-level image here); the same weights, summed in another order.
+    const int64_t planes = x.size(0) * x.size(1);
+    const int64_t h = x.size(2);
+    const int64_t w = x.size(3);
+    torch::Tensor out = torch::empty_like(x);
+    const float* __restrict src = x.data_ptr<float>();
+    float* __restrict dst = out.data_ptr<float>();
+    at::parallel_for(0, planes * h, 16, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
+        const int64_t plane = r / h;
+        const int64_t y = r % h;
+        const float* c = src + (plane * h + y) * w;
+        const float* u = src + (plane * h + std::max<int64_t>(y - 1, 0)) * w;
+        const float* d = src + (plane * h + std::min<int64_t>(y + 1, h - 1)) * w;
+        float* o = dst + r * w;
+        auto at = [&](int64_t x0, int64_t xm, int64_t xp) {
+          return 0.0625F * ((u[xm] + u[xp]) + (d[xm] + d[xp])) + 0.125F * ((u[x0] + d[x0]) + (c[xm] + c[xp])) +
+                 0.25F * c[x0];
+        };
+        o[0] = at(0, 0, 1);
+        for (int64_t x0 = 1; x0 < w - 1; ++x0) {
+          o[x0] = at(x0, x0 - 1, x0 + 1);
+        }
+        o[w - 1] = at(w - 1, w - 2, w - 1);
+      }
+    });
+    return out;
+  }
   const torch::Tensor k1 = torch::tensor({0.25F, 0.5F, 0.25F}, x.options());
   const torch::Tensor k = (k1.view({3, 1}) * k1.view({1, 3})).view({1, 1, 3, 3}).repeat({x.size(1), 1, 1, 1});
   return F::conv2d(F::pad(x, F::PadFuncOptions({1, 1, 1, 1}).mode(torch::kReplicate)), k,
