@@ -251,6 +251,37 @@ TEST(Prediction, EnsembleIsSymmetricInTime) {
 
 // The fused inference loop of the cost volume gives the values of the tensor
 // expression that training differentiates, and zero cost at the true shift.
+// predict_global's fused full-resolution warp gives what its tensor expressions
+// give (interpolation, extrapolation with and without the older frame), on a size
+// that is padded and cropped back; and it moves the picture (not a copy of an input).
+TEST(GlobalWarp, FusedLoopMatchesTheTensorPath) {
+  torch::manual_seed(5);
+  // A smooth scene, three views panning ~3 px right and 1 down per frame.
+  const torch::Tensor scene = torch::nn::functional::interpolate(
+      torch::rand({1, 3, 24, 30}), torch::nn::functional::InterpolateFuncOptions()
+                                       .size(std::vector<int64_t>{96, 120})
+                                       .mode(torch::kBilinear)
+                                       .align_corners(false));
+  auto view = [&](int k) { return scene.slice(2, 10 + k, 80 + k).slice(3, 10 + 3 * k, 100 + 3 * k).contiguous(); };
+  const torch::Tensor older = view(0);
+  const torch::Tensor i0 = view(1);
+  const torch::Tensor i1 = view(2);
+  for (const double t : {0.5, 0.25, 2.0}) {
+    for (const bool with_older : {false, true}) {
+      if (t < 1.0 && with_older) {
+        continue;
+      }
+      const torch::Tensor tt = torch::full({1}, t);
+      const torch::Tensor o = with_older ? older : torch::Tensor();
+      const torch::Tensor fused = models::predict_global(i0, i1, tt, o, /*allow_fused=*/true);
+      const torch::Tensor ops = models::predict_global(i0, i1, tt, o, /*allow_fused=*/false);
+      ASSERT_EQ(fused.sizes(), ops.sizes());
+      EXPECT_LT((fused - ops).abs().max().item<double>(), 1e-4) << "t " << t << " older " << with_older;
+      EXPECT_GT((fused - (t < 1.0 ? i0 : i1)).abs().mean().item<double>(), 1e-3) << "t " << t;
+    }
+  }
+}
+
 TEST(CostVolume, FusedLoopMatchesTensorOps) {
   torch::manual_seed(3);
   for (int r : {2, 3}) {

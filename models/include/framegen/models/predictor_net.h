@@ -156,8 +156,10 @@ inline constexpr int kExtrapolationLkSteps = 3;
 // it is steady given `older` (the frame before i0; as the generator does). A few
 // milliseconds per frame where the generator takes hundreds: a stand-in for live
 // streams on slow machines. [N, 3, H, W] in [0, 1].
+// Without allow_fused (tests) the full-resolution warp runs as tensor operations;
+// otherwise as one fused loop on the CPU (same values, float rounding aside).
 torch::Tensor predict_global(const torch::Tensor& i0, const torch::Tensor& i1, const torch::Tensor& t,
-                             const torch::Tensor& older = {});
+                             const torch::Tensor& older = {}, bool allow_fused = true);
 
 // Backward warp: samples `img` at (x + flow_x, y + flow_y), border padding.
 torch::Tensor backward_warp(const torch::Tensor& img, const torch::Tensor& flow);
