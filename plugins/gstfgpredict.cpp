@@ -444,7 +444,8 @@ static void arm_next(GstFgPredict* self) {
     gst_query_unref(q);
     st->latency_known = true;
     if (!st->live) {
-      GST_INFO_OBJECT(self, "deadline: upstream is not live, missing frames are filled when the next one arrives");
+      GST_ELEMENT_WARNING(self, STREAM, FAILED, ("deadline has no effect: upstream is not live."),
+                          ("missing frames are filled when the next one arrives, as with deadline=0"));
     }
   }
   const GstClockTime next = st->base + st->in_span(st->slot_of_prev() + 1);
@@ -718,6 +719,7 @@ static gboolean handle_caps(GstFgPredict* self, GstCaps* caps) {
   const gint factor = self->factor;
   const std::string model = self->model != nullptr ? self->model : kDefaultModel;
   const bool ensemble = self->ensemble != FALSE;
+  const GstClockTime deadline = self->deadline;
   GST_OBJECT_UNLOCK(self);
   st->in_n = GST_VIDEO_INFO_FPS_N(&info);
   st->in_d = GST_VIDEO_INFO_FPS_D(&info);
@@ -754,6 +756,9 @@ static gboolean handle_caps(GstFgPredict* self, GstCaps* caps) {
       po.ensemble = ensemble;
       if (ensemble && mode != kInterpolate) {
         throw std::invalid_argument("ensemble=true applies to mode=interpolate only");
+      }
+      if (deadline > 0 && mode != kConceal) {
+        throw std::invalid_argument("deadline applies to mode=conceal only");
       }
       st->model = framegen::make_frame_predictor(po);
     }

@@ -598,6 +598,11 @@ TEST(ElementsMatrix, OddAndTinySizes) {
     EXPECT_TRUE(r.error) << bad;
     EXPECT_NE(r.message.find("ensemble"), std::string::npos) << bad << ": " << r.message;
   }
+  // deadline outside mode=conceal: the same.
+  r = run_pipeline(tiny + "fgpredict mode=extrapolate deadline=50000000 ! fakesink name=sink", 20);
+  ASSERT_TRUE(r.finished);
+  EXPECT_TRUE(r.error);
+  EXPECT_NE(r.message.find("deadline"), std::string::npos) << r.message;
 }
 
 TEST(ElementsMatrix, UnsupportedFormatsAreNotNegotiatedErrors) {
