@@ -46,6 +46,9 @@ GType mode_get_type() {
 
 // Streaming state, touched only on the streaming thread (and at state changes).
 struct PredictState {
+  // The model and `info` are used by the streaming thread and, with a deadline, by
+  // the worker predicting outside the stream lock: model_mutex guards their use.
+  std::mutex model_mutex;
   std::unique_ptr<framegen::FrameInterpolator> model;
   GstVideoInfo info{};
   bool have_info = false;
@@ -255,6 +258,7 @@ static GstBuffer* frame_to_buffer(PredictState* st, const framegen::Frame& f) {
 
 // A synthesised frame between a and b at fraction t (0 < t < 1).
 static GstBuffer* make_interpolated(PredictState* st, GstBuffer* a, GstBuffer* b, double t) {
+  const std::lock_guard<std::mutex> lock(st->model_mutex);
   GstBuffer* result = nullptr;
   with_frame(st, a, [&](const framegen::Frame& fa) {
     with_frame(st, b,
@@ -267,6 +271,10 @@ static GstBuffer* make_interpolated(PredictState* st, GstBuffer* a, GstBuffer* b
 static GstBuffer* make_extrapolated(PredictState* st, GstBuffer* older, GstBuffer* before, GstBuffer* last) {
   if (before == nullptr) {
     return gst_buffer_copy(last);
+  }
+  const std::lock_guard<std::mutex> lock(st->model_mutex);
+  if (!st->model) {
+    return nullptr;
   }
   GstBuffer* result = nullptr;
   auto predict = [&](const framegen::Frame& fo) {
@@ -464,42 +472,66 @@ static void arm_next(GstFgPredict* self) {
 // push it in its slot, as a gap filled after the fact would be. Runs on the worker
 // thread; the stream lock keeps it apart from the chain function.
 static void conceal_overdue(GstFgPredict* self, guint64 generation) {
-  GST_PAD_STREAM_LOCK(self->sinkpad);
   PredictState* st = self->state;
+  // The history as it is now (references: the prediction runs outside the stream
+  // lock, so that real frames keep flowing meanwhile).
+  GST_PAD_STREAM_LOCK(self->sinkpad);
   // A frame (or a flush, EOS, a state change) came in between: nothing is overdue.
   if (!self->timer->current(generation) || st->prev == nullptr || !st->have_info || !st->model) {
     GST_PAD_STREAM_UNLOCK(self->sinkpad);
     return;
   }
+  GstBuffer* last = gst_buffer_ref(st->prev);
+  GstBuffer* before = st->prev2 != nullptr ? gst_buffer_ref(st->prev2) : nullptr;
+  GstBuffer* older = st->prev3 != nullptr ? gst_buffer_ref(st->prev3) : nullptr;
   const guint64 slot = st->slot_of_prev() + 1;
   const GstClockTime t = st->base + st->in_span(slot);
-  GST_DEBUG_OBJECT(self, "frame at %" GST_TIME_FORMAT " overdue: predicted", GST_TIME_ARGS(t));
+  const GstClockTime dur = st->base + st->in_span(slot + 1) - t;
+  GST_PAD_STREAM_UNLOCK(self->sinkpad);
+
+  GST_DEBUG_OBJECT(self, "frame at %" GST_TIME_FORMAT " overdue: predicting it", GST_TIME_ARGS(t));
+  GstBuffer* p = nullptr;
   GstFlowReturn ret = GST_FLOW_OK;
+  const gint64 start = g_get_monotonic_time();
   try {
-    const gint64 start = g_get_monotonic_time();
-    GstBuffer* p = make_extrapolated(st, st->prev3, st->prev2, st->prev);
-    const GstClockTime took = static_cast<GstClockTime>(g_get_monotonic_time() - start) * GST_USECOND;
-    GST_OBJECT_LOCK(self);
-    const GstClockTime budget = self->deadline / 2;
-    GST_OBJECT_UNLOCK(self);
-    if (took > budget && !st->warned_slow) {
-      st->warned_slow = true;
-      GST_ELEMENT_WARNING(self, STREAM, FAILED, ("Frame prediction is too slow for the deadline."),
-                          ("a prediction took %" GST_TIME_FORMAT ", more than half the deadline (%" GST_TIME_FORMAT
-                           "): predicted frames come late and hold the stream up; use model=global or a longer "
-                           "deadline",
-                           GST_TIME_ARGS(took), GST_TIME_ARGS(budget)));
-    }
+    p = make_extrapolated(st, older, before, last);
+  } catch (const std::exception& e) {
+    GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Frame prediction failed."), ("%s", e.what()));
+    ret = GST_FLOW_ERROR;
+  }
+  const GstClockTime took = static_cast<GstClockTime>(g_get_monotonic_time() - start) * GST_USECOND;
+  GST_OBJECT_LOCK(self);
+  const GstClockTime budget = self->deadline / 2;
+  GST_OBJECT_UNLOCK(self);
+  if (ret == GST_FLOW_OK && took > budget && !st->warned_slow) {
+    st->warned_slow = true;
+    GST_ELEMENT_WARNING(self, STREAM, FAILED, ("Frame prediction is too slow for the deadline."),
+                        ("a prediction took %" GST_TIME_FORMAT ", more than half the deadline (%" GST_TIME_FORMAT
+                         "): predicted frames come late; use model=global or a longer deadline",
+                         GST_TIME_ARGS(took), GST_TIME_ARGS(budget)));
+  }
+  gst_clear_buffer(&before);
+  gst_clear_buffer(&older);
+
+  GST_PAD_STREAM_LOCK(self->sinkpad);
+  // The frame itself came while the prediction ran (or a flush, EOS, a state
+  // change): the prediction is not needed.
+  const bool wanted = self->timer->current(generation) && st->prev == last;
+  gst_buffer_unref(last);
+  if (!wanted) {
+    GST_DEBUG_OBJECT(self, "frame at %" GST_TIME_FORMAT " came while it was predicted", GST_TIME_ARGS(t));
+    gst_clear_buffer(&p);
+    GST_PAD_STREAM_UNLOCK(self->sinkpad);
+    return;
+  }
+  if (ret == GST_FLOW_OK) {
     st->shift(p != nullptr ? gst_buffer_ref(p) : nullptr);
     if (st->prev != nullptr) {
       GST_BUFFER_PTS(st->prev) = t;
     }
     st->prev_predicted = true;
     st->predicted_run++;
-    ret = push_at(self, p, t, st->base + st->in_span(slot + 1) - t);
-  } catch (const std::exception& e) {
-    GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Frame prediction failed."), ("%s", e.what()));
-    ret = GST_FLOW_ERROR;
+    ret = push_at(self, p, t, dur);
   }
   if (ret == GST_FLOW_OK && st->prev != nullptr) {
     arm_next(self);  // the next slot may be missing too (up to max-conceal in a row)
@@ -747,6 +779,7 @@ static gboolean handle_caps(GstFgPredict* self, GstCaps* caps) {
                         GST_VIDEO_INFO_FORMAT(&info) != GST_VIDEO_INFO_FORMAT(&st->info))) {
     st->reset();  // new geometry: old frames cannot be blended with new ones
   }
+  const std::lock_guard<std::mutex> model_lock(st->model_mutex);  // the worker may be predicting
   st->info = info;
   st->have_info = true;
   try {
@@ -796,6 +829,26 @@ static gboolean gst_fg_predict_sink_event(GstPad* pad, GstObject* parent, GstEve
     case GST_EVENT_SEGMENT:
       gst_event_copy_segment(event, &st->segment);
       return forward_event(self, pad, parent, event);
+    case GST_EVENT_GAP: {
+      // conceal: upstream announces a lost frame (identity and basetransform send a
+      // GAP for each buffer they drop). A gap that will be filled is no gap: passed
+      // on, it would hold a synchronised sink until its slot's render time, and the
+      // predicted frame for that slot could only follow it there.
+      GST_OBJECT_LOCK(self);
+      const bool conceal = self->mode == kConceal;
+      const guint max_conceal = self->max_conceal;
+      GST_OBJECT_UNLOCK(self);
+      GstClockTime ts = GST_CLOCK_TIME_NONE;
+      gst_event_parse_gap(event, &ts, nullptr);
+      const GstClockTime d = st->in_duration();
+      if (conceal && st->prev != nullptr && GST_CLOCK_TIME_IS_VALID(ts) && GST_CLOCK_TIME_IS_VALID(d) &&
+          ts > GST_BUFFER_PTS(st->prev) && ts <= GST_BUFFER_PTS(st->prev) + st->in_span(max_conceal) + d / 2) {
+        GST_LOG_OBJECT(self, "gap at %" GST_TIME_FORMAT ": to be concealed, not passed on", GST_TIME_ARGS(ts));
+        gst_event_unref(event);
+        return TRUE;
+      }
+      return forward_event(self, pad, parent, event);
+    }
     case GST_EVENT_FLUSH_START: {
       self->timer->set(GST_CLOCK_TIME_NONE);
       if (!self->decoupled) {

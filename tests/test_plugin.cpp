@@ -535,6 +535,35 @@ TEST(FgPredict, ConcealDeadlinePredictsAnOverdueFrameBeforeTheNextArrives) {
   gst_harness_teardown(h);
 }
 
+// conceal: a GAP event for a frame that will be concealed (identity and
+// basetransform send one per dropped buffer) is not passed on: a synchronised sink
+// would wait on it until its slot's render time, and the predicted frame could only
+// follow it there. A GAP beyond max-conceal (an outage) is passed on.
+TEST(FgPredict, ConcealSwallowsTheGapsItFills) {
+  GstHarness* h = gst_harness_new_parse("fgpredict mode=conceal model=blend max-conceal=2");
+  const std::string c = caps_str("I420", 32, 24, 25);
+  gst_harness_set_src_caps_str(h, c.c_str());
+  const GstClockTime ms = GST_MSECOND;
+  auto gaps_out = [&] {
+    int gaps = 0;
+    while (GstEvent* e = gst_harness_try_pull_event(h)) {
+      gaps += GST_EVENT_TYPE(e) == GST_EVENT_GAP ? 1 : 0;
+      gst_event_unref(e);
+    }
+    return gaps;
+  };
+  ASSERT_EQ(gst_harness_push(h, make_frame(c, 0, 0)), GST_FLOW_OK);
+  ASSERT_EQ(gst_harness_push(h, make_frame(c, 40 * ms, 1)), GST_FLOW_OK);
+  (void)gaps_out();  // stream-start, caps, segment
+  ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_gap(80 * ms, 40 * ms)));  // frame 2 lost
+  EXPECT_EQ(gaps_out(), 0);
+  ASSERT_EQ(gst_harness_push(h, make_frame(c, 120 * ms, 3)), GST_FLOW_OK);  // slot 2 is filled
+  EXPECT_EQ(gst_harness_buffers_received(h), 4u);
+  ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_gap(400 * ms, 40 * ms)));  // 7 frames on: an outage
+  EXPECT_EQ(gaps_out(), 1);
+  gst_harness_teardown(h);
+}
+
 TEST(FgPredict, ExtrapolateEmitsAfterEachRealFrameAndFlushResets) {
   GstHarness* h = gst_harness_new_parse("fgpredict mode=extrapolate factor=2");
   const std::string c = caps_str("I420", 16, 16, 10);
