@@ -1101,7 +1101,8 @@ static void gst_fg_predict_class_init(GstFgPredictClass* klass) {
           "time to be shown. A frame not arrived half of it after its due time is predicted at once, which leaves "
           "the other half for the prediction (fgpredict model=global takes a few tens of ms per 640x360 frame, "
           "gan a few hundred). With a deadline the element pushes from its own thread. 0: a gap is filled only "
-          "when the next frame arrives (no added latency, but the predicted frames come too late to be shown live)",
+          "when the next frame arrives (no added latency; the predicted frames then reach a live sink after their "
+          "slot, in time only when the prediction is instant, as blend and repeat are)",
           0, 10 * GST_SECOND, 0, flags));
 
   gst_element_class_set_static_metadata(
