@@ -49,6 +49,15 @@ GstBuffer* make_frame(const std::string& caps_string, GstClockTime pts, int seed
   return buf;
 }
 
+// A buffer's bytes.
+std::vector<guint8> bytes(GstBuffer* b) {
+  GstMapInfo m;
+  gst_buffer_map(b, &m, GST_MAP_READ);
+  std::vector<guint8> v(m.data, m.data + m.size);
+  gst_buffer_unmap(b, &m);
+  return v;
+}
+
 void output_size(GstHarness* h, int* w, int* hh, std::string* format) {
   GstCaps* caps = gst_pad_get_current_caps(h->sinkpad);
   ASSERT_NE(caps, nullptr);
@@ -391,25 +400,18 @@ TEST(FgPredict, MidpointIsTheBlendOfItsNeighbours) {
   gst_harness_set_src_caps_str(h, "video/x-raw,format=I420,width=8,height=8,framerate=10/1");
   GstBuffer* a = make_frame(caps_str("I420", 8, 8, 10), 0, 1);
   GstBuffer* b = make_frame(caps_str("I420", 8, 8, 10), GST_SECOND / 10, 2);
-  GstMapInfo ma;
-  GstMapInfo mb;
-  gst_buffer_map(a, &ma, GST_MAP_READ);
-  gst_buffer_map(b, &mb, GST_MAP_READ);
-  std::vector<guint8> expect(ma.size);
-  for (gsize i = 0; i < ma.size; ++i) {
-    expect[i] = static_cast<guint8>((ma.data[i] * 128 + mb.data[i] * 128 + 128) >> 8);
+  const std::vector<guint8> ba = bytes(a);
+  const std::vector<guint8> bb = bytes(b);
+  std::vector<guint8> expect(ba.size());
+  for (std::size_t i = 0; i < ba.size(); ++i) {
+    expect[i] = static_cast<guint8>((ba[i] * 128 + bb[i] * 128 + 128) >> 8);
   }
-  gst_buffer_unmap(a, &ma);
-  gst_buffer_unmap(b, &mb);
   ASSERT_EQ(gst_harness_push(h, a), GST_FLOW_OK);
   ASSERT_EQ(gst_harness_push(h, b), GST_FLOW_OK);
   gst_buffer_unref(gst_harness_pull(h));  // frame 0 itself
   GstBuffer* mid = gst_harness_pull(h);
   EXPECT_EQ(GST_BUFFER_PTS(mid), GST_SECOND / 20);
-  GstMapInfo mm;
-  gst_buffer_map(mid, &mm, GST_MAP_READ);
-  EXPECT_EQ(std::vector<guint8>(mm.data, mm.data + mm.size), expect);
-  gst_buffer_unmap(mid, &mm);
+  EXPECT_EQ(bytes(mid), expect);
   gst_buffer_unref(mid);
   gst_harness_teardown(h);
 }
@@ -481,13 +483,6 @@ TEST(FgPredict, ConcealDeadlinePredictsAnOverdueFrameBeforeTheNextArrives) {
   const std::string c = caps_str("I420", 32, 24, 25);  // 40 ms per frame
   gst_harness_set_src_caps_str(h, c.c_str());
   const GstClockTime ms = GST_MSECOND;
-  auto content = [](GstBuffer* b) {
-    GstMapInfo m;
-    gst_buffer_map(b, &m, GST_MAP_READ);
-    std::vector<guint8> v(m.data, m.data + m.size);
-    gst_buffer_unmap(b, &m);
-    return v;
-  };
   GstBuffer* frame2 = nullptr;
   for (int i = 0; i < 3; ++i) {
     GstBuffer* b = make_frame(c, static_cast<GstClockTime>(i) * 40 * ms, i);
@@ -507,7 +502,7 @@ TEST(FgPredict, ConcealDeadlinePredictsAnOverdueFrameBeforeTheNextArrives) {
   ASSERT_NE(p, nullptr);
   EXPECT_EQ(GST_BUFFER_PTS(p), 120 * ms);
   EXPECT_EQ(GST_BUFFER_DURATION(p), 40 * ms);
-  EXPECT_EQ(content(p), content(frame2)) << "model=blend predicts the last frame";
+  EXPECT_EQ(bytes(p), bytes(frame2)) << "model=blend predicts the last frame";
   gst_buffer_unref(p);
   // Frame 3 comes after all: too late, dropped. Frame 4 is waited for again.
   ASSERT_EQ(gst_harness_push(h, make_frame(c, 120 * ms, 3)), GST_FLOW_OK);

@@ -38,9 +38,9 @@ FrameGenerator load_generator(const std::string& key, torch::Device device) {
 torch::Tensor image_to_tensor(const Image& img) {
   return torch::from_blob(const_cast<uint8_t*>(img.data.data()), {1, img.height, img.width, 3}, torch::kUInt8)
       .permute({0, 3, 1, 2})
+      .contiguous()  // NCHW (the pyramid and the fused loops read it so), reordered as bytes
       .to(torch::kFloat)
-      .div_(255.0F)
-      .contiguous();  // NCHW: the pyramid and the fused loops read it so
+      .div_(255.0F);
 }
 
 // Extrapolation's optional frame before `previous`, as a tensor (undefined when
