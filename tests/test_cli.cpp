@@ -316,6 +316,11 @@ TEST_F(CliTest, BadOptionsAreUsageErrors) {
   // A flag the chosen encoder cannot use is an error, not silently ignored.
   EXPECT_EQ(run_cli({"upscale", in, "-o", path("a.mkv"), "--codec", "ffv1", "--crf", "20"}).status, 2);
   EXPECT_EQ(run_cli({"upscale", in}).status, 2);
+  // A frame rate no one means (a typo: 6000 for 60) would run for days.
+  const RunResult fast = run_cli({"interpolate", in, "-o", path("a.mp4"), "--fps", "6000", "--model", "blend"});
+  EXPECT_EQ(fast.status, 2);
+  EXPECT_NE(fast.err.find("6000 fps, above the limit of 1000 fps"), std::string::npos) << fast.err;
+  EXPECT_EQ(run_cli({"run", in, "-o", path("a.mp4"), "--fps", "1e9", "--predictor", "blend"}).status, 2);
   EXPECT_FALSE(file_exists(path("a.mp4")));
   expect_no_output_files();
 }

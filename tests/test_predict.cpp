@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <limits>
 
 #include <nlohmann/json.hpp>
 
@@ -63,7 +64,61 @@ class Collect : public FrameSink {
   AVRational tb{0, 1};
 };
 
+// Collects what a filter emits; reports the pipeline as stopping once `stop_after`
+// frames went out.
+class StoppingOutput : public FrameOutput {
+ public:
+  explicit StoppingOutput(std::size_t stop_after) : stop_after_(stop_after) {}
+  bool emit(Frame f) override {
+    pts.push_back(f.pts());
+    return true;
+  }
+  [[nodiscard]] bool stopping() const override { return pts.size() >= stop_after_; }
+  std::vector<int64_t> pts;
+
+ private:
+  std::size_t stop_after_;
+};
+
 }  // namespace
+
+TEST(RetimeFilter, MakesNoNewFramesOnceThePipelineStops) {
+  // 1 fps to 1000 fps: a thousand frames per input interval, where an interrupted
+  // job must not stay to finish them.
+  ListSource src(4, AVRational{1, 1000}, 1000);
+  RetimeFilter retime(AVRational{1000, 1}, make_classical_interpolator("blend"), false);
+  StoppingOutput out(5);
+  for (Frame f = src.next(); f; f = src.next()) {
+    retime.process(std::move(f), out);
+  }
+  retime.flush(out);
+  ASSERT_EQ(out.pts.size(), 5u);  // the interval already started, up to the stop
+  for (std::size_t i = 1; i < out.pts.size(); ++i) {
+    EXPECT_GT(out.pts[i], out.pts[i - 1]);  // in order, no gap filled with later frames
+  }
+  EXPECT_EQ(retime.frames_synthesised(), 4);  // frame 0 is the input itself
+
+  // Not stopping: the whole clip (4 s, the last frame held for its duration).
+  RetimeFilter all(AVRational{1000, 1}, make_classical_interpolator("blend"), false);
+  StoppingOutput never(std::numeric_limits<std::size_t>::max());
+  ListSource src2(4, AVRational{1, 1000}, 1000);
+  for (Frame f = src2.next(); f; f = src2.next()) {
+    all.process(std::move(f), never);
+  }
+  all.flush(never);
+  EXPECT_EQ(never.pts.size(), 4000u);
+}
+
+TEST(ExtendFilter, StopsExtendingOnceThePipelineStops) {
+  ListSource src(3, AVRational{1, 25}, 1);
+  ExtendFilter extend(1000, make_classical_interpolator("blend"), AVRational{25, 1});
+  StoppingOutput out(6);
+  for (Frame f = src.next(); f; f = src.next()) {
+    extend.process(std::move(f), out);
+  }
+  extend.flush(out);
+  EXPECT_EQ(out.pts, (std::vector<int64_t>{0, 1, 2, 3, 4, 5}));  // 3 inputs, 3 of the 1000 predicted
+}
 
 TEST(RetimeFilter, TwentyFiveToSixtyHasExactTimestamps) {
   Pipeline p(2);

@@ -219,6 +219,13 @@ bool RetimeFilter::emit_until(double until, const Frame* next, bool cut, FrameOu
     if (t >= until - 1e-9) {
       return drain(workers_ ? workers_->size() : 0, out);
     }
+    if (out.stopping()) {
+      // Asked to stop: no new frames; those already synthesised go out in order,
+      // and the output ends there (later input frames would leave a gap in time).
+      stopped_ = true;
+      drain(0, out);
+      return false;
+    }
     Pending p;
     p.index = next_++;
     const double alpha = next != nullptr ? (t - t0) / (next->seconds() - t0) : 0.0;
@@ -267,6 +274,9 @@ bool RetimeFilter::drain(std::size_t max_busy, FrameOutput& out) {
 }
 
 void RetimeFilter::process(Frame frame, FrameOutput& out) {
+  if (stopped_) {
+    return;
+  }
   if (!prev_) {
     // A time base in which both the first frame's time and 1/rate are whole
     // numbers, so the output grid starts exactly at the first input frame and
@@ -299,7 +309,7 @@ void RetimeFilter::process(Frame frame, FrameOutput& out) {
 }
 
 void RetimeFilter::flush(FrameOutput& out) {
-  if (!prev_) {
+  if (!prev_ || stopped_) {
     return;
   }
   double d = prev_.duration() > 0 ? static_cast<double>(prev_.duration()) * av_q2d(prev_.time_base()) : 0.0;
@@ -338,7 +348,7 @@ void ExtendFilter::flush(FrameOutput& out) {
     throw Error(ErrorKind::kProcessing, "cannot extend a clip without a known frame duration");
   }
   const int64_t first = last_.pts();
-  for (int k = 1; k <= count_; ++k) {
+  for (int k = 1; k <= count_ && !out.stopping(); ++k) {
     Frame next = prev_ ? model_->extrapolate(older_, prev_, last_) : last_.ref();
     next.set_pts(first + step * k);
     next.set_duration(step);

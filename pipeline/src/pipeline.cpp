@@ -10,11 +10,13 @@ namespace {
 
 class QueueOutput final : public FrameOutput {
  public:
-  explicit QueueOutput(FrameQueue& queue) : queue_(queue) {}
+  QueueOutput(FrameQueue& queue, const Pipeline& pipeline) : queue_(queue), pipeline_(pipeline) {}
   bool emit(Frame frame) override { return queue_.push(std::move(frame)); }
+  [[nodiscard]] bool stopping() const override { return pipeline_.stop_requested(); }
 
  private:
   FrameQueue& queue_;
+  const Pipeline& pipeline_;
 };
 
 }  // namespace
@@ -78,7 +80,7 @@ PipelineStats Pipeline::run() {
     threads.emplace_back([this, i] {
       FrameQueue& in = *queues_[i];
       FrameQueue& out = *queues_[i + 1];
-      QueueOutput output(out);
+      QueueOutput output(out, *this);
       try {
         while (auto f = in.pop()) {
           filters_[i]->process(std::move(*f), output);

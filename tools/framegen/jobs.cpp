@@ -37,6 +37,9 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr int kMaxOutputDimension = 16384;
+// Above this a typo is likelier than intent (--fps 6000 for 60): each input frame
+// would become thousands of synthesised ones, and the job would run for days.
+constexpr int kMaxOutputRate = 1000;
 
 std::atomic<Pipeline*> g_pipeline{nullptr};
 char g_temp_path[4096] = {};
@@ -311,6 +314,12 @@ JobResult run_video_job(const VideoJob& job) {
       out_rate = av_mul_q(info.frame_rate, AVRational{job.factor, 1});
     } else {
       out_rate = job.fps;
+    }
+    if (av_cmp_q(out_rate, AVRational{kMaxOutputRate, 1}) > 0) {
+      std::ostringstream msg;
+      msg << "the output frame rate would be " << av_q2d(out_rate) << " fps, above the limit of " << kMaxOutputRate
+          << " fps";
+      throw Error(ErrorKind::kUsage, msg.str());
     }
   }
 

@@ -143,7 +143,7 @@ int main(int argc, char** argv) {
   std::string ip_fps;
   CLI::App* interpolate = app.add_subcommand("interpolate", "Change the frame rate, synthesising the frames between");
   add_common(interpolate, ip.common, log_level);
-  auto* ip_fps_opt = interpolate->add_option("--fps", ip_fps, "Target frame rate: 60, 59.94 (= 60000/1001), 50/1 ...");
+  auto* ip_fps_opt = interpolate->add_option("--fps", ip_fps, "Target frame rate: 60, 59.94 (= 60000/1001), 50/1 ... (at most 1000)");
   auto* ip_factor_opt =
       interpolate->add_option("--factor", ip.factor, "Target rate = input rate x N")->check(CLI::Range(2, 16));
   ip_fps_opt->excludes(ip_factor_opt);
@@ -175,7 +175,7 @@ int main(int argc, char** argv) {
   std::string rn_fps;
   CLI::App* run = app.add_subcommand("run", "Re-time and upscale in one pass (decode -> predict -> upscale -> encode)");
   add_common(run, rn.common, log_level);
-  auto* rn_fps_opt = run->add_option("--fps", rn_fps, "Target frame rate (omit to keep the input's)");
+  auto* rn_fps_opt = run->add_option("--fps", rn_fps, "Target frame rate, at most 1000 (omit to keep the input's)");
   run->add_option("--scale", rn.scale, "Scale factor (1: no upscaling)")->check(CLI::IsMember({1, 2, 3, 4}));
   run->add_option("--model", rn.sr_model, "Upscaler: fast (default), quality, bicubic, lanczos, or a TorchScript file");
   run->add_option("--predictor", rn.predictor, "gan (default), global, blend or repeat (with --fps)")->needs(rn_fps_opt);

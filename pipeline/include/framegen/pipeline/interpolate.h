@@ -40,7 +40,8 @@ namespace framegen {
 // first_pts + n / rate exactly (in a time base where both are whole numbers); each is the input frame at
 // that instant or a frame synthesised between its two neighbours. Scene cuts
 // between two input frames are never interpolated across: the earlier frame is
-// repeated instead. Holds one input frame.
+// repeated instead. Holds one input frame. Once the pipeline is stopping
+// (FrameOutput::stopping) it makes no new frames and ignores the rest.
 //
 // Given several models, each gets a worker thread of its own and up to that many
 // frames are synthesised at once (every frame depends only on its two input
@@ -84,12 +85,14 @@ class RetimeFilter final : public FrameFilter {
   int64_t next_ = 0;      // next output index
   int64_t synthesised_ = 0;
   int64_t cuts_ = 0;
+  bool stopped_ = false;  // the pipeline is stopping: nothing more is made
   std::deque<Pending> pending_;
   std::size_t busy_ = 0;  // entries of pending_ whose result is outstanding
 };
 
 // Passes every frame through, then continues the clip by `count` predicted frames
-// (autoregressively, each from the two before it) at the source's frame duration.
+// (autoregressively, each from the two before it) at the source's frame duration;
+// fewer when the pipeline is stopping (FrameOutput::stopping).
 class ExtendFilter final : public FrameFilter {
  public:
   ExtendFilter(int count, std::unique_ptr<FrameInterpolator> model, AVRational frame_rate);

@@ -10,8 +10,9 @@
 // Errors: the first exception thrown by any stage is kept, every queue is closed so
 // all stages stop promptly, and run() rethrows that original exception.
 // Cancellation: request_stop() (async-signal-safe) makes the source stop reading;
-// the frames already in flight drain normally and the sink finishes, so the output
-// is finalized. abort() stops everything at once without finishing the sink.
+// the frames already in flight drain normally (filters that synthesise frames stop
+// synthesising: FrameOutput::stopping) and the sink finishes, so the output is
+// finalized. abort() stops everything at once without finishing the sink.
 #pragma once
 
 #include <atomic>
@@ -36,6 +37,11 @@ class FrameOutput {
   // Blocks while the downstream queue is full. Returns false when the pipeline is
   // stopping (the frame is dropped); a stage should then return promptly.
   virtual bool emit(Frame frame) = 0;
+  // True once the pipeline was asked to stop (request_stop). A filter that makes
+  // many frames from one (re-timing, extending a clip) stops making new ones then:
+  // the frames in flight would otherwise take as long as the whole job (a high
+  // target rate makes thousands per input frame).
+  [[nodiscard]] virtual bool stopping() const { return false; }
 };
 
 class FrameSource {
