@@ -325,6 +325,28 @@ TEST_F(CliTest, BadOptionsAreUsageErrors) {
   expect_no_output_files();
 }
 
+TEST_F(CliTest, ContainersWithoutACodecListAreWritten) {
+  // libavformat answers "unknown" for mpegts (no codec list): that is not a no.
+  FixtureSpec spec;
+  spec.frames = 10;
+  spec.audio = true;
+  const std::string in = path("in.mkv");
+  make_fixture(in, spec);
+  const RunResult ts = run_cli({"interpolate", in, "-o", path("out.ts"), "--factor", "2", "--model", "blend"});
+  ASSERT_EQ(ts.status, 0) << ts.err;
+  EXPECT_EQ(decode_video(path("out.ts")).pts_seconds.size(), 20u);
+  const auto packets = dump_packets(path("out.ts"));
+  ASSERT_NE(stream_of(packets, "audio"), nullptr);
+  EXPECT_FALSE(stream_of(packets, "audio")->data.empty());
+  // GIF: an unknown too, but its muxer takes GIF only. A .gif gets GIF by default.
+  const RunResult gif_x264 = run_cli({"upscale", in, "-o", path("a.gif"), "--codec", "libx264", "--model", "bicubic"});
+  EXPECT_EQ(gif_x264.status, 2);
+  EXPECT_NE(gif_x264.err.find("cannot hold libx264"), std::string::npos) << gif_x264.err;
+  const RunResult gif = run_cli({"upscale", in, "-o", path("b.gif"), "--model", "bicubic"});
+  ASSERT_EQ(gif.status, 0) << gif.err;
+  EXPECT_EQ(decode_video(path("b.gif")).pts_seconds.size(), 10u);
+}
+
 TEST_F(CliTest, SigintFinalizesPlayablePartialOutput) {
   // A long synthetic input; the signal is sent once the job has written its first
   // bytes, so it lands mid-run on any machine.

@@ -12,6 +12,14 @@ extern "C" {
 
 namespace framegen {
 
+bool container_refuses(const AVOutputFormat* format, AVCodecID codec) {
+  const int answer = avformat_query_codec(format, codec, FF_COMPLIANCE_NORMAL);
+  if (answer < 0 && std::strcmp(format->name, "gif") == 0) {
+    return true;  // unknown, but the GIF muxer takes GIF only (the default codec, answered yes)
+  }
+  return answer == 0;
+}
+
 namespace {
 
 bool is_copyable(AVMediaType t) {
@@ -66,7 +74,7 @@ Muxer::Muxer(const std::string& format_path, const std::string& write_path, AVFo
     }
     // Attachments (fonts, covers in mkv) are no codec: only Matroska carries them.
     const bool attachment_ok = type == AVMEDIA_TYPE_ATTACHMENT && std::strcmp(ofmt->name, "matroska") == 0;
-    if (!attachment_ok && avformat_query_codec(ofmt, in->codecpar->codec_id, FF_COMPLIANCE_NORMAL) != 1) {
+    if (!attachment_ok && container_refuses(ofmt, in->codecpar->codec_id)) {
       const AVCodecDescriptor* d = avcodec_descriptor_get(in->codecpar->codec_id);
       spdlog::warn("'{}': the {} container cannot hold {} stream #{} ({}); it is not copied", format_path, ofmt->name,
                    av_get_media_type_string(type), idx, d != nullptr ? d->name : "unknown codec");

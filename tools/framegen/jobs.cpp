@@ -62,6 +62,9 @@ std::string default_codec_for(const std::string& output) {
   if (ext == ".png") {
     return "png";
   }
+  if (ext == ".gif") {
+    return "gif";
+  }
   return "libx264";
 }
 
@@ -290,7 +293,7 @@ JobResult run_video_job(const VideoJob& job) {
   enc.threads = common.threads;
   const AVCodec* codec = find_video_encoder(enc.codec);
   if (const AVOutputFormat* ofmt = av_guess_format(nullptr, common.output.c_str(), nullptr)) {
-    if (avformat_query_codec(ofmt, codec->id, FF_COMPLIANCE_NORMAL) != 1) {
+    if (container_refuses(ofmt, codec->id)) {
       throw Error(ErrorKind::kUsage, "the " + std::string(ofmt->name) + " container of '" + common.output +
                                          "' cannot hold " + enc.codec + " video");
     }

@@ -23,6 +23,12 @@
 
 namespace framegen {
 
+// Whether `format` is known not to hold `codec`. libavformat answers yes, no or
+// "unknown" (muxers without a codec list, such as mpegts, take most codecs): only
+// a no refuses, an unknown is tried and a real mismatch fails when the header is
+// written.
+[[nodiscard]] bool container_refuses(const AVOutputFormat* format, AVCodecID codec);
+
 class Muxer {
  public:
   // `input` describes the source streams to copy; `video_input_index` is the
