@@ -29,6 +29,8 @@ constexpr const char* kDefaultModel = "gan";
 // longer gap is an outage, not a glitch: the prediction would run on from stale
 // frames and, on a slow machine, hold the stream up while it does.
 constexpr guint kDefaultMaxConceal = 3;
+// The highest output frame rate (interpolate, extrapolate), as `framegen interpolate`.
+constexpr int kMaxOutputRate = 1000;
 
 GType mode_get_type() {
   static GType type = 0;
@@ -755,21 +757,27 @@ static gboolean handle_caps(GstFgPredict* self, GstCaps* caps) {
   GST_OBJECT_UNLOCK(self);
   st->in_n = GST_VIDEO_INFO_FPS_N(&info);
   st->in_d = GST_VIDEO_INFO_FPS_D(&info);
-  if (mode == kInterpolate) {
-    if (fps_n > 0) {
-      st->out_n = fps_n;
-      st->out_d = fps_d;
-    } else if (st->in_n > 0) {
-      st->out_n = st->in_n * factor;
-      st->out_d = st->in_d;
-    } else {
+  if (mode == kInterpolate || mode == kExtrapolate) {
+    int64_t out_n = int64_t{st->in_n} * factor;
+    int64_t out_d = st->in_d;
+    if (mode == kInterpolate && fps_n > 0) {
+      out_n = fps_n;
+      out_d = fps_d;
+    } else if (mode == kInterpolate && st->in_n <= 0) {
       GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, ("Input has no frame rate."),
                         ("interpolate needs a fixed input frame rate or an explicit fps"));
       return FALSE;
     }
-  } else if (mode == kExtrapolate) {
-    st->out_n = st->in_n * factor;
-    st->out_d = st->in_d;
+    // As the CLI: above this a typo is likelier than intent, and every input frame
+    // would become thousands of synthesised ones.
+    if (out_n > int64_t{kMaxOutputRate} * out_d) {
+      GST_ELEMENT_ERROR(self, LIBRARY, SETTINGS, ("Output frame rate too high."),
+                        ("%" G_GINT64_FORMAT "/%" G_GINT64_FORMAT " fps is above the limit of %d fps", out_n, out_d,
+                         kMaxOutputRate));
+      return FALSE;
+    }
+    st->out_n = static_cast<gint>(out_n);
+    st->out_d = static_cast<gint>(out_d);
   } else {
     st->out_n = st->in_n;
     st->out_d = st->in_d;
@@ -1069,7 +1077,7 @@ static void gst_fg_predict_class_init(GstFgPredictClass* klass) {
       g_param_spec_enum("mode", "Mode", "What to predict", mode_get_type(), kInterpolate, flags));
   g_object_class_install_property(
       gobject_class, PROP_FPS,
-      gst_param_spec_fraction("fps", "Frame rate", "interpolate: target frame rate (0/1 = input rate x factor)", 0, 1,
+      gst_param_spec_fraction("fps", "Frame rate", "interpolate: target frame rate (0/1 = input rate x factor); at most 1000 fps", 0, 1,
                               G_MAXINT, 1, 0, 1, flags));
   g_object_class_install_property(
       gobject_class, PROP_FACTOR,

@@ -627,6 +627,16 @@ TEST(ElementsMatrix, OddAndTinySizes) {
   ASSERT_TRUE(r.finished);
   EXPECT_TRUE(r.error);
   EXPECT_NE(r.message.find("deadline"), std::string::npos) << r.message;
+  // An output rate above 1000 fps (as the CLI): a bus error naming the limit, not
+  // thousands of frames per input frame.
+  const std::string fast = "videotestsrc num-buffers=4 ! video/x-raw,format=I420,width=6,height=4,framerate=100/1 ! ";
+  for (const std::string& bad : {tiny + "fgpredict model=blend fps=6000/1", fast + "fgpredict model=blend factor=16",
+                                fast + "fgpredict model=blend mode=extrapolate factor=16"}) {
+    r = run_pipeline(bad + " ! fakesink name=sink", 20);
+    ASSERT_TRUE(r.finished) << bad;
+    EXPECT_TRUE(r.error) << bad;
+    EXPECT_NE(r.message.find("above the limit of 1000 fps"), std::string::npos) << bad << ": " << r.message;
+  }
 }
 
 TEST(ElementsMatrix, UnsupportedFormatsAreNotNegotiatedErrors) {
