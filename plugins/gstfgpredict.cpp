@@ -771,9 +771,9 @@ static gboolean handle_caps(GstFgPredict* self, GstCaps* caps) {
     // As the CLI: above this a typo is likelier than intent, and every input frame
     // would become thousands of synthesised ones.
     if (out_n > int64_t{kMaxOutputRate} * out_d) {
-      GST_ELEMENT_ERROR(self, LIBRARY, SETTINGS, ("Output frame rate too high."),
-                        ("%" G_GINT64_FORMAT "/%" G_GINT64_FORMAT " fps is above the limit of %d fps", out_n, out_d,
-                         kMaxOutputRate));
+      GST_ELEMENT_ERROR(
+          self, LIBRARY, SETTINGS, ("Output frame rate too high."),
+          ("%" G_GINT64_FORMAT "/%" G_GINT64_FORMAT " fps is above the limit of %d fps", out_n, out_d, kMaxOutputRate));
       return FALSE;
     }
     st->out_n = static_cast<gint>(out_n);
@@ -1077,7 +1077,8 @@ static void gst_fg_predict_class_init(GstFgPredictClass* klass) {
       g_param_spec_enum("mode", "Mode", "What to predict", mode_get_type(), kInterpolate, flags));
   g_object_class_install_property(
       gobject_class, PROP_FPS,
-      gst_param_spec_fraction("fps", "Frame rate", "interpolate: target frame rate (0/1 = input rate x factor); at most 1000 fps", 0, 1,
+      gst_param_spec_fraction("fps", "Frame rate",
+                              "interpolate: target frame rate (0/1 = input rate x factor); at most 1000 fps", 0, 1,
                               G_MAXINT, 1, 0, 1, flags));
   g_object_class_install_property(
       gobject_class, PROP_FACTOR,

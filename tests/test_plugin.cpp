@@ -631,7 +631,7 @@ TEST(ElementsMatrix, OddAndTinySizes) {
   // thousands of frames per input frame.
   const std::string fast = "videotestsrc num-buffers=4 ! video/x-raw,format=I420,width=6,height=4,framerate=100/1 ! ";
   for (const std::string& bad : {tiny + "fgpredict model=blend fps=6000/1", fast + "fgpredict model=blend factor=16",
-                                fast + "fgpredict model=blend mode=extrapolate factor=16"}) {
+                                 fast + "fgpredict model=blend mode=extrapolate factor=16"}) {
     r = run_pipeline(bad + " ! fakesink name=sink", 20);
     ASSERT_TRUE(r.finished) << bad;
     EXPECT_TRUE(r.error) << bad;

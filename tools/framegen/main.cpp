@@ -82,7 +82,8 @@ void add_common(CLI::App* cmd, CommonOptions& o, std::string& log_level) {
       ->required();
   cmd->add_flag("-y,--overwrite", o.overwrite, "Overwrite the output if it exists");
   cmd->add_option("--codec", o.encoder.codec,
-                  "Video encoder: libx264 (default), libx265, libvpx-vp9 (default for .webm), ffv1, png, gif (default for .gif), ...")
+                  "Video encoder: libx264 (default), libx265, libvpx-vp9 (default for .webm), ffv1, png, gif (default "
+                  "for .gif), ...")
       ->each([&o](const std::string&) { o.codec_given = true; });
   cmd->add_option("--crf", o.encoder.crf, "Constant quality (x264/x265: 0-51, vp9: 0-63); default: the encoder's")
       ->check(CLI::Range(0, 63));
@@ -143,7 +144,8 @@ int main(int argc, char** argv) {
   std::string ip_fps;
   CLI::App* interpolate = app.add_subcommand("interpolate", "Change the frame rate, synthesising the frames between");
   add_common(interpolate, ip.common, log_level);
-  auto* ip_fps_opt = interpolate->add_option("--fps", ip_fps, "Target frame rate: 60, 59.94 (= 60000/1001), 50/1 ... (at most 1000)");
+  auto* ip_fps_opt =
+      interpolate->add_option("--fps", ip_fps, "Target frame rate: 60, 59.94 (= 60000/1001), 50/1 ... (at most 1000)");
   auto* ip_factor_opt =
       interpolate->add_option("--factor", ip.factor, "Target rate = input rate x N")->check(CLI::Range(2, 16));
   ip_fps_opt->excludes(ip_factor_opt);
