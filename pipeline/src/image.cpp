@@ -439,14 +439,19 @@ void write_png(const std::string& path, const Image& rgb) {
   av_check(avcodec_send_frame(ctx.get(), nullptr), ErrorKind::kOutput, "png encode");
   AvPacketPtr pkt = make_av_packet();
   av_check(avcodec_receive_packet(ctx.get(), pkt.get()), ErrorKind::kOutput, "png encode");
-  FILE* fp = std::fopen(path.c_str(), "wb");
+  // Written beside the target and renamed: a failed write (a full disk) or an
+  // interrupted run leaves no truncated PNG under the final name.
+  const std::string part = path + ".part";
+  FILE* fp = std::fopen(part.c_str(), "wb");
   if (fp == nullptr) {
     throw Error(ErrorKind::kOutput, "cannot write '" + path + "': " + std::strerror(errno));
   }
   const std::size_t n = std::fwrite(pkt->data, 1, static_cast<std::size_t>(pkt->size), fp);
   const int closed = std::fclose(fp);
-  if (n != static_cast<std::size_t>(pkt->size) || closed != 0) {
-    throw Error(ErrorKind::kOutput, "cannot write '" + path + "': " + std::strerror(errno));
+  if (n != static_cast<std::size_t>(pkt->size) || closed != 0 || std::rename(part.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    std::remove(part.c_str());
+    throw Error(ErrorKind::kOutput, "cannot write '" + path + "': " + std::strerror(err));
   }
 }
 

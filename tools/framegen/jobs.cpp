@@ -42,6 +42,25 @@ constexpr int kMaxOutputDimension = 16384;
 constexpr int kMaxOutputRate = 1000;
 
 std::atomic<Pipeline*> g_pipeline{nullptr};
+// A loop without a pipeline (eval) is running: the first signal sets
+// g_loop_interrupted, which the loop checks between samples (throw_if_interrupted).
+std::atomic<bool> g_loop_running{false};
+std::atomic<bool> g_loop_interrupted{false};
+static_assert(std::atomic<bool>::is_always_lock_free, "set from a signal handler");
+
+class InterruptibleLoop {
+ public:
+  InterruptibleLoop() { g_loop_running.store(true); }
+  ~InterruptibleLoop() { g_loop_running.store(false); }
+  InterruptibleLoop(const InterruptibleLoop&) = delete;
+  InterruptibleLoop& operator=(const InterruptibleLoop&) = delete;
+};
+
+void throw_if_interrupted() {
+  if (g_loop_interrupted.load()) {
+    throw Error(ErrorKind::kCancelled, "interrupted");
+  }
+}
 char g_temp_path[4096] = {};
 
 std::string to_lower(std::string s) {
@@ -179,10 +198,16 @@ std::string save_folder_for(const std::string& dir, const std::string& ref, std:
 
 }  // namespace
 
-void request_stop_current_job() noexcept {
+bool request_stop_current_job() noexcept {
   if (Pipeline* p = g_pipeline.load()) {
     p->request_stop();
+    return true;
   }
+  if (g_loop_running.load()) {
+    g_loop_interrupted.store(true);
+    return true;
+  }
+  return false;
 }
 
 const char* current_temporary_output() noexcept { return g_temp_path; }
@@ -446,7 +471,16 @@ JobResult run_video_job(const VideoJob& job) {
   PipelineStats stats;
   {
     ActivePipeline active(&pipeline);
-    stats = pipeline.run();
+    try {
+      stats = pipeline.run();
+    } catch (const Error& e) {
+      // Stopped before the first frame reached the encoder: nothing to finalize.
+      if (pipeline.stop_requested() && e.kind() == ErrorKind::kProcessing && enc_sink->frames_encoded() == 0) {
+        throw Error(ErrorKind::kCancelled, "interrupted before the first frame; nothing written to '" +
+                                               common.output + "'");
+      }
+      throw;
+    }
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   temp.commit(common.output);
@@ -508,6 +542,7 @@ JobResult run_upscale(const UpscaleOptions& options) {
 }
 
 nlohmann::json run_eval_sr(const EvalSrOptions& o) {
+  const InterruptibleLoop loop;
   if (o.refs.empty()) {
     throw Error(ErrorKind::kUsage, "eval sr needs --ref PATH (a video or a folder of images)");
   }
@@ -537,6 +572,7 @@ nlohmann::json run_eval_sr(const EvalSrOptions& o) {
     double bic_psnr = 0;
     double bic_ssim = 0;
     for (std::size_t i = 0; i < items.size(); ++i) {
+      throw_if_interrupted();
       const Image hr = modcrop(items[i].second, s);
       const Image lr = downscale_matlab(hr, s);
       const auto t0 = std::chrono::steady_clock::now();
@@ -590,6 +626,7 @@ nlohmann::json run_eval_sr(const EvalSrOptions& o) {
 }
 
 nlohmann::json run_eval_pred(const EvalPredOptions& o) {
+  const InterruptibleLoop loop;
   if (o.refs.empty()) {
     throw Error(ErrorKind::kUsage, "eval " + o.task + " needs --ref VIDEO");
   }
@@ -634,6 +671,7 @@ nlohmann::json run_eval_pred(const EvalPredOptions& o) {
     int n = 0;
     const int count = static_cast<int>(frames.size());
     for (int k = 2; k < count; k += extrap ? 1 : 2) {
+      throw_if_interrupted();
       // interp: (k-2, k) -> k-1; extrap: (k-2, k-1) -> k, with k-3 as older history.
       const int target = extrap ? k : k - 1;
       if (has_cut(k - 2, k)) {

@@ -97,9 +97,10 @@ struct JobResult {
 };
 
 // Async-signal-safe hooks for the CLI's signal handler: the first call asks the
-// running job to stop reading and finalize; the temporary output path is exposed
-// so a second signal can delete it before exiting.
-void request_stop_current_job() noexcept;
+// running job to stop reading and finalize (false when no job's pipeline is
+// running); the temporary output path is exposed so a second signal can delete it
+// before exiting.
+bool request_stop_current_job() noexcept;
 const char* current_temporary_output() noexcept;
 
 // Checks the input/output pair before any work. Throws Error(kOutput/kInput).

@@ -29,13 +29,17 @@ constexpr const char* kExitCodesHelp =
     "  130  interrupted by SIGINT/SIGTERM: the output holds every frame encoded so far\n"
     "\n"
     "A failed job leaves no output file. The first Ctrl-C stops reading the input and\n"
-    "finalizes a playable partial output; a second one aborts at once and deletes it.\n";
+    "finalizes a playable partial output; a second one aborts at once and deletes it.\n"
+    "eval stops at the next sample; before a job's pipeline runs (models loading),\n"
+    "Ctrl-C stops at once.\n";
 
 std::atomic<int> g_signals{0};
 
 extern "C" void on_signal(int /*sig*/) {
-  if (g_signals.fetch_add(1) == 0) {
-    request_stop_current_job();
+  // The first signal stops a running pipeline gracefully (or an evaluation, between
+  // two samples). Anything else (loading a model before the pipeline starts) has no
+  // output to finalize: it stops at once, as a second signal does.
+  if (g_signals.fetch_add(1) == 0 && request_stop_current_job()) {
     return;
   }
   const char* tmp = current_temporary_output();
