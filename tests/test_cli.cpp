@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "framegen/pipeline/image.h"
 #include "support/fixtures.h"
 #include "support/temp_dir_test.h"
 
@@ -345,6 +346,36 @@ TEST_F(CliTest, ContainersWithoutACodecListAreWritten) {
   const RunResult gif = run_cli({"upscale", in, "-o", path("b.gif"), "--model", "bicubic"});
   ASSERT_EQ(gif.status, 0) << gif.err;
   EXPECT_EQ(decode_video(path("b.gif")).pts_seconds.size(), 10u);
+}
+
+TEST_F(CliTest, JpegOutputKeepsItsColours) {
+  // A .jpg gets the mjpeg encoder by default (it was refused: "image2 cannot hold
+  // libx264"), full range, without libswscale's warning about J formats.
+  FixtureSpec spec;
+  spec.width = 64;
+  spec.height = 48;
+  spec.frames = 1;
+  spec.flat = true;
+  spec.video_codec = "ffv1";
+  make_fixture(path("flat.mkv"), spec);
+  const RunResult r = run_cli({"upscale", path("flat.mkv"), "-o", path("big.jpg"), "--scale", "2", "--model", "bicubic"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.err.find("deprecated"), std::string::npos) << r.err;
+  const framegen::Image in = framegen::load_rgb_frames(path("flat.mkv")).front();
+  const framegen::Image out = framegen::load_rgb_frames(path("big.jpg")).front();
+  ASSERT_EQ(out.width, 128);
+  ASSERT_EQ(out.height, 96);
+  for (int c = 0; c < 3; ++c) {
+    double a = 0;
+    double b = 0;
+    for (std::size_t i = c; i < in.data.size(); i += 3) {
+      a += in.data[i];
+    }
+    for (std::size_t i = c; i < out.data.size(); i += 3) {
+      b += out.data[i];
+    }
+    EXPECT_NEAR(b / (out.data.size() / 3.0), a / (in.data.size() / 3.0), 2.0) << "channel " << c;
+  }
 }
 
 TEST_F(CliTest, SigintFinalizesPlayablePartialOutput) {

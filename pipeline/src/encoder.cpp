@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <utility>
+
 #include "framegen/pipeline/error.h"
 
 extern "C" {
@@ -54,6 +56,17 @@ AVPixelFormat choose_encoder_pix_fmt(const AVCodec* codec, AVPixelFormat input, 
     want = AV_PIX_FMT_YUV422P;
   } else if (want == AV_PIX_FMT_YUVJ444P) {
     want = AV_PIX_FMT_YUV444P;
+  }
+  if (codec->id == AV_CODEC_ID_MJPEG) {
+    // JPEG is full range: mjpeg refuses limited-range YUV ("non-standard") and the
+    // J format makes the scaler convert to full range.
+    for (const auto& [yuv, j] : {std::pair{AV_PIX_FMT_YUV420P, AV_PIX_FMT_YUVJ420P},
+                                 std::pair{AV_PIX_FMT_YUV422P, AV_PIX_FMT_YUVJ422P},
+                                 std::pair{AV_PIX_FMT_YUV444P, AV_PIX_FMT_YUVJ444P}}) {
+      if (want == yuv && supported(j)) {
+        return j;
+      }
+    }
   }
   if (want != AV_PIX_FMT_NONE && supported(want)) {
     return want;

@@ -73,6 +73,26 @@ bool is_full_range(const AVFrame* f) {
   return d != nullptr && ((d->flags & AV_PIX_FMT_FLAG_RGB) != 0 || d->nb_components <= 2);
 }
 
+// The same layout without the deprecated "J" (full range) tag: libswscale warns
+// on every context made with one ("deprecated pixel format used"); the range is
+// given to it explicitly (sws_setColorspaceDetails) instead.
+AVPixelFormat without_j(AVPixelFormat f) {
+  switch (f) {
+    case AV_PIX_FMT_YUVJ420P:
+      return AV_PIX_FMT_YUV420P;
+    case AV_PIX_FMT_YUVJ422P:
+      return AV_PIX_FMT_YUV422P;
+    case AV_PIX_FMT_YUVJ444P:
+      return AV_PIX_FMT_YUV444P;
+    case AV_PIX_FMT_YUVJ440P:
+      return AV_PIX_FMT_YUV440P;
+    case AV_PIX_FMT_YUVJ411P:
+      return AV_PIX_FMT_YUV411P;
+    default:
+      return f;
+  }
+}
+
 int sws_colorspace(int colorspace) {
   switch (colorspace) {
     case AVCOL_SPC_BT709:
@@ -113,10 +133,10 @@ void FrameScaler::configure(const AVFrame* in) {
   sws_.reset(ctx);
   av_opt_set_int(ctx, "srcw", in->width, 0);
   av_opt_set_int(ctx, "srch", in->height, 0);
-  av_opt_set_int(ctx, "src_format", fmt, 0);
+  av_opt_set_int(ctx, "src_format", without_j(fmt), 0);
   av_opt_set_int(ctx, "dstw", config_.width, 0);
   av_opt_set_int(ctx, "dsth", config_.height, 0);
-  av_opt_set_int(ctx, "dst_format", config_.format, 0);
+  av_opt_set_int(ctx, "dst_format", without_j(config_.format), 0);
   av_opt_set_int(ctx, "sws_flags", sws_flags_for(config_.algorithm), 0);
   av_opt_set_int(ctx, "threads", config_.threads, 0);
   av_check(sws_init_context(ctx, nullptr, nullptr), ErrorKind::kProcessing,
@@ -146,8 +166,9 @@ Frame FrameScaler::scale(const Frame& in) {
     throw Error(ErrorKind::kProcessing,
                 "scaling failed at " + std::to_string(in.seconds()) + "s: " + av_error_text(ret));
   }
-  if (out.av()->color_range == AVCOL_RANGE_UNSPECIFIED && is_full_range(in.av())) {
-    out.av()->color_range = AVCOL_RANGE_JPEG;
+  if ((out.av()->color_range == AVCOL_RANGE_UNSPECIFIED && is_full_range(in.av())) ||
+      without_j(config_.format) != config_.format) {
+    out.av()->color_range = AVCOL_RANGE_JPEG;  // a J format holds full range, whatever the input's
   }
   return out;
 }

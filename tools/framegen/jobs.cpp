@@ -84,6 +84,9 @@ std::string default_codec_for(const std::string& output) {
   if (ext == ".gif") {
     return "gif";
   }
+  if (ext == ".jpg" || ext == ".jpeg") {
+    return "mjpeg";
+  }
   return "libx264";
 }
 
