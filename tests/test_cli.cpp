@@ -35,7 +35,38 @@ class CliTest : public TempDirTest {
       }
     }
   }
+  // 1500 frames of 320x240: long enough for a signal to land mid-run.
+  std::string make_long_input() {
+    FixtureSpec spec;
+    spec.width = 320;
+    spec.height = 240;
+    spec.frames = 1500;
+    const std::string in = path("long.mkv");
+    make_fixture(in, spec);
+    return in;
+  }
 };
+
+// Starts the CLI with `args` without waiting; its stdout goes to `stdout_fd` when
+// given.
+pid_t start_cli(const std::vector<std::string>& args, int stdout_fd = -1) {
+  std::vector<std::string> argv = {kCli};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::vector<char*> cargs;
+  for (std::string& a : argv) {
+    cargs.push_back(a.data());
+  }
+  cargs.push_back(nullptr);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    if (stdout_fd >= 0) {
+      ::dup2(stdout_fd, STDOUT_FILENO);
+    }
+    ::execv(kCli.c_str(), cargs.data());
+    ::_exit(127);
+  }
+  return pid;
+}
 
 RunResult run_cli(std::vector<std::string> args) {
   args.insert(args.begin(), kCli);
@@ -381,22 +412,12 @@ TEST_F(CliTest, JpegOutputKeepsItsColours) {
 TEST_F(CliTest, SigintFinalizesPlayablePartialOutput) {
   // A long synthetic input; the signal is sent once the job has written its first
   // bytes, so it lands mid-run on any machine.
-  FixtureSpec spec;
-  spec.width = 320;
-  spec.height = 240;
-  spec.frames = 1500;
-  const std::string in = path("long.mkv");
-  make_fixture(in, spec);
+  const std::string in = make_long_input();
   const std::string out = path("partial.mkv");
   int out_pipe[2];
   ASSERT_EQ(::pipe(out_pipe), 0);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(out_pipe[1], STDOUT_FILENO);
-    ::execl(kCli.c_str(), kCli.c_str(), "upscale", in.c_str(), "-o", out.c_str(), "--scale", "4", "--preset", "ultrafast",
-            "--threads", "1", "--json", static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
+  const pid_t pid = start_cli(
+      {"upscale", in, "-o", out, "--scale", "4", "--preset", "ultrafast", "--threads", "1", "--json"}, out_pipe[1]);
   ::close(out_pipe[1]);
   ASSERT_TRUE(wait_for_partial_output(out, pid, 0, 120)) << "the job never started writing";
   ::kill(pid, SIGINT);
@@ -426,19 +447,9 @@ TEST_F(CliTest, SigintStopsAnEvaluation) {
   // eval runs no pipeline: the first Ctrl-C used to be swallowed and the whole
   // evaluation ran on to exit 0. The signal is sent once the first predicted frame
   // is saved, so it lands mid-run on any machine.
-  FixtureSpec spec;
-  spec.width = 320;
-  spec.height = 240;
-  spec.frames = 1500;
-  const std::string in = path("long.mkv");
-  make_fixture(in, spec);
+  const std::string in = make_long_input();
   const std::string save = path("frames");
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::execl(kCli.c_str(), kCli.c_str(), "eval", "interp", "--ref", in.c_str(), "--model", "blend", "--save",
-            save.c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
+  const pid_t pid = start_cli({"eval", "interp", "--ref", in, "--model", "blend", "--save", save});
   bool started = false;
   int status = 0;
   for (int i = 0; i < 12000 && !started; ++i) {  // up to 120 s
