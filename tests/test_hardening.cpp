@@ -536,6 +536,21 @@ TEST_F(HardeningTest, AlphaKeptWhenTheOutputCanHoldItElseDroppedWithAWarning) {
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.err.find("opaque"), std::string::npos) << r.err;
   EXPECT_EQ(frame_count(path("alpha_fast.mov")), 10u);
+  // Frame prediction keeps it: a synthesised frame blends its neighbours' alpha
+  // (it was opaque between input frames that kept theirs).
+  r = run_command({kCli, "interpolate", path("alpha.mov"), "-o", path("alpha_50.mov"), "--factor", "2", "--model",
+                   "global", "--codec", "png"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.err.find("opaque"), std::string::npos) << r.err;
+  const RunResult all = run_command({"/usr/bin/ffmpeg", "-nostdin", "-v", "error", "-i", path("alpha_50.mov"), "-vf",
+                                     "alphaextract", "-f", "rawvideo", "-pix_fmt", "gray", "-"});
+  ASSERT_EQ(all.status, 0) << all.err;
+  ASSERT_EQ(all.out.size(), 20u * 64u * 48u);
+  int most = 0;
+  for (const char c : all.out) {
+    most = std::max(most, std::abs(static_cast<unsigned char>(c) - 128));
+  }
+  EXPECT_LE(most, 1);
 }
 
 // 20: a full disk (a file-size limit, which fails writes the same way) is an error

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -19,9 +20,14 @@
 #include "framegen/models/predictor_net.h"
 #include "framegen/models/super_resolution.h"
 #include "framegen/pipeline/error.h"
+#include "framegen/pipeline/frame.h"
 #include "framegen/pipeline/image.h"
 #include "support/fixtures.h"
 #include "support/temp_dir_test.h"
+
+extern "C" {
+#include <libavutil/pixdesc.h>
+}
 
 using namespace framegen;
 using namespace framegen::test;
@@ -246,6 +252,48 @@ TEST(Prediction, EnsembleIsSymmetricInTime) {
     c.ensemble = true;
     EXPECT_THROW(make_image_predictor(c), Error) << classical;
     EXPECT_THROW(make_frame_predictor(c), Error) << classical;
+  }
+}
+
+// The image predictors see RGB; frames with alpha keep it: the synthesised frame's
+// alpha is its neighbours' blended at t (the last frame's when extrapolating), in a
+// packed (rgba) and a planar (yuva420p) format. They came out opaque, between input
+// frames that kept theirs.
+TEST(Prediction, AlphaIsBlendedNotDropped) {
+  for (const AVPixelFormat fmt : {AV_PIX_FMT_RGBA, AV_PIX_FMT_YUVA420P}) {
+    FramePool pool(32, 24, fmt);
+    auto make = [&](int alpha, int shade) {
+      Frame f = pool.acquire(AVRational{1, 25});
+      const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(fmt);
+      for (int p = 0; p < 4 && f.av()->data[p] != nullptr; ++p) {
+        const int rows = (p == 1 || p == 2) ? AV_CEIL_RSHIFT(24, d->log2_chroma_h) : 24;
+        std::memset(f.av()->data[p], p == 3 ? alpha : shade, static_cast<std::size_t>(f.av()->linesize[p]) * rows);
+      }
+      if (fmt == AV_PIX_FMT_RGBA) {  // packed: every 4th byte is alpha
+        for (int y = 0; y < 24; ++y) {
+          for (int x = 0; x < 32; ++x) {
+            f.av()->data[0][y * f.av()->linesize[0] + 4 * x + 3] = static_cast<uint8_t>(alpha);
+          }
+        }
+      }
+      return f;
+    };
+    auto alpha_at = [fmt](const Frame& f, int x, int y) {
+      return fmt == AV_PIX_FMT_RGBA ? f.av()->data[0][y * f.av()->linesize[0] + 4 * x + 3]
+                                    : f.av()->data[3][y * f.av()->linesize[3] + x];
+    };
+    PredictorOptions o;
+    o.model = "global";
+    auto model = make_frame_predictor(o);
+    const Frame a = make(100, 90);
+    const Frame b = make(200, 110);
+    const Frame mid = model->interpolate(a, b, 0.5);
+    const Frame next = model->extrapolate(Frame(), a, b);
+    ASSERT_EQ(mid.format(), fmt);
+    for (const auto& [x, y] : {std::pair{0, 0}, std::pair{17, 9}, std::pair{31, 23}}) {
+      EXPECT_EQ(alpha_at(mid, x, y), 150) << av_get_pix_fmt_name(fmt) << " " << x << "," << y;
+      EXPECT_EQ(alpha_at(next, x, y), 200) << av_get_pix_fmt_name(fmt) << " " << x << "," << y;
+    }
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
 #include <cstring>
 #include <mutex>
 #include <sstream>
@@ -12,6 +13,10 @@
 #include "framegen/pipeline/error.h"
 #include "framegen/pipeline/scaler.h"
 #include "runtime.h"
+
+extern "C" {
+#include <libavutil/pixdesc.h>
+}
 
 namespace framegen {
 
@@ -158,14 +163,55 @@ class ImageFramePredictor final : public FrameInterpolator {
   std::string name() const override { return name_; }
 
   Frame interpolate(const Frame& a, const Frame& b, double t) override {
-    return from_image(predictor_->interpolate(to_image(a), to_image(b), t), a);
+    Frame out = from_image(predictor_->interpolate(to_image(a), to_image(b), t), a);
+    blend_alpha(a, b, t, out);
+    return out;
   }
   Frame extrapolate(const Frame& older, const Frame& previous, const Frame& last) override {
     const Image o = older ? to_image(older) : Image();
-    return from_image(predictor_->extrapolate(older ? &o : nullptr, to_image(previous), to_image(last)), last);
+    Frame out = from_image(predictor_->extrapolate(older ? &o : nullptr, to_image(previous), to_image(last)), last);
+    blend_alpha(last, last, 0.0, out);
+    return out;
   }
 
  private:
+  // The predictors see RGB: the way back would make every synthesised frame opaque
+  // (the input frames around it keep theirs: the alpha would flicker). Its alpha is
+  // the inputs' blended at t (the last frame's, extrapolating). Alpha stored whole
+  // in 8 or 16 bits, as in every alpha format libavcodec decodes to.
+  static void blend_alpha(const Frame& a, const Frame& b, double t, Frame& out) {
+    const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(a.format());
+    if (d == nullptr || (d->flags & AV_PIX_FMT_FLAG_ALPHA) == 0 || out.format() != a.format() ||
+        (d->flags & AV_PIX_FMT_FLAG_BITSTREAM) != 0) {
+      return;
+    }
+    const AVComponentDescriptor& c = d->comp[d->nb_components - 1];  // alpha comes last
+    if (c.shift != 0 || (c.depth != 8 && c.depth != 16)) {
+      return;
+    }
+    const bool wide = c.depth == 16;
+    const bool be = (d->flags & AV_PIX_FMT_FLAG_BE) != 0;
+    auto at = [&c](const Frame& f, int x, int y) {
+      return f.av()->data[c.plane] + static_cast<std::ptrdiff_t>(y) * f.av()->linesize[c.plane] +
+             static_cast<std::ptrdiff_t>(x) * c.step + c.offset;
+    };
+    auto get = [wide, be](const uint8_t* p) -> int {
+      return wide ? (be ? (p[0] << 8) | p[1] : p[0] | (p[1] << 8)) : p[0];
+    };
+    for (int y = 0; y < a.height(); ++y) {
+      for (int x = 0; x < a.width(); ++x) {
+        const auto v = static_cast<int>(std::lround(get(at(a, x, y)) * (1.0 - t) + get(at(b, x, y)) * t));
+        uint8_t* o = at(out, x, y);
+        if (!wide) {
+          o[0] = static_cast<uint8_t>(v);
+        } else {
+          o[be ? 0 : 1] = static_cast<uint8_t>(v >> 8);
+          o[be ? 1 : 0] = static_cast<uint8_t>(v & 0xFF);
+        }
+      }
+    }
+  }
+
   Image to_image(const Frame& f) {
     if (f.format() == AV_PIX_FMT_RGB24) {
       return image_from_rgb24(f);

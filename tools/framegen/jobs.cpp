@@ -384,10 +384,10 @@ JobResult run_video_job(const VideoJob& job) {
           "'{}' has an alpha channel; encoder {} ({}) cannot store it, so it is dropped (keep it with an "
           "alpha-capable --codec such as png, qtrle or ffv1)",
           common.input, enc.codec, av_get_pix_fmt_name(out_fmt));
-    } else if ((upscaling && !classical) || !predictors.empty()) {
+    } else if (upscaling && !classical) {
       spdlog::warn(
-          "'{}' has an alpha channel; the neural models work on colour only, so the output is opaque "
-          "(use --model bicubic or lanczos and no frame prediction to keep alpha)",
+          "'{}' has an alpha channel; the neural upscalers work on colour only, so the output is opaque "
+          "(use --model bicubic or lanczos to keep alpha)",
           common.input);
     } else {
       spdlog::info("alpha channel kept ({})", av_get_pix_fmt_name(out_fmt));
