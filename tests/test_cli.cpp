@@ -184,6 +184,7 @@ TEST_F(CliTest, OtherCodecsAndContainers) {
       {"vp9.webm", {}, 6},
       {"x265.mp4", {"--codec", "libx265", "--preset", "ultrafast"}, 6},
       {"x264.mov", {"--pix-fmt", "yuv444p"}, 6},
+      {"abr.mkv", {"--bitrate", "300k"}, 6},  // FFmpeg's suffixes: 300k = 300000
       {"still.png", {}, 1},
   };
   for (const auto& c : cases) {
@@ -334,6 +335,10 @@ TEST_F(CliTest, MissingOutputDirectory) {
   const RunResult r = run_cli({"upscale", in, "-o", path("no/such/dir/out.mp4")});
   EXPECT_EQ(r.status, 4);
   EXPECT_NE(r.err.find("does not exist"), std::string::npos) << r.err;
+  std::ofstream(path("plain")) << "a file, not a directory";
+  const RunResult f = run_cli({"upscale", in, "-o", path("plain/out.mp4")});
+  EXPECT_EQ(f.status, 4);
+  EXPECT_NE(f.err.find("is not a directory"), std::string::npos) << f.err;
 }
 
 TEST_F(CliTest, BadOptionsAreUsageErrors) {
@@ -348,6 +353,9 @@ TEST_F(CliTest, BadOptionsAreUsageErrors) {
   // A flag the chosen encoder cannot use is an error, not silently ignored.
   EXPECT_EQ(run_cli({"upscale", in, "-o", path("a.mkv"), "--codec", "ffv1", "--crf", "20"}).status, 2);
   EXPECT_EQ(run_cli({"upscale", in}).status, 2);
+  const RunResult rate = run_cli({"upscale", in, "-o", path("a.mp4"), "--bitrate", "2Mb"});
+  EXPECT_EQ(rate.status, 2);
+  EXPECT_NE(rate.err.find("'2Mb' is not a bitrate"), std::string::npos) << rate.err;
   // A frame rate no one means (a typo: 6000 for 60) would run for days.
   const RunResult fast = run_cli({"interpolate", in, "-o", path("a.mp4"), "--fps", "6000", "--model", "blend"});
   EXPECT_EQ(fast.status, 2);

@@ -242,8 +242,11 @@ void validate_paths(const std::string& input, const std::string& output, bool ov
   }
   const fs::path parent = fs::path(output).has_parent_path() ? fs::path(output).parent_path() : fs::path(".");
   struct stat dir_st {};
-  if (::stat(parent.c_str(), &dir_st) != 0 || !S_ISDIR(dir_st.st_mode)) {
+  if (::stat(parent.c_str(), &dir_st) != 0) {
     throw Error(ErrorKind::kOutput, "output directory '" + parent.string() + "' does not exist");
+  }
+  if (!S_ISDIR(dir_st.st_mode)) {
+    throw Error(ErrorKind::kOutput, "output directory '" + parent.string() + "' is not a directory");
   }
   if (::access(parent.c_str(), W_OK) != 0) {
     throw Error(ErrorKind::kOutput,

@@ -6,12 +6,17 @@
 #include <CLI/CLI.hpp>
 
 #include <csignal>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 
 #include "framegen/pipeline/error.h"
 #include "framegen/pipeline/log.h"
 #include "jobs.h"
+
+extern "C" {
+#include <libavutil/eval.h>
+}
 
 namespace {
 
@@ -79,6 +84,16 @@ int exit_code_for(ErrorKind kind) {
   return kExitProcessing;
 }
 
+// A bitrate as FFmpeg's tools take it: 2500000, 2500k, 2.5M (SI suffixes).
+std::string parse_bitrate(const std::string& text) {
+  char* end = nullptr;
+  const double b = av_strtod(text.c_str(), &end);
+  if (end == text.c_str() || *end != '\0' || !(b >= 1.0) || b > 1e12) {
+    throw CLI::ValidationError("'" + text + "' is not a bitrate in bits/s (e.g. 2500000, 2500k, 2.5M)");
+  }
+  return std::to_string(std::llround(b));
+}
+
 void add_common(CLI::App* cmd, CommonOptions& o, std::string& log_level) {
   cmd->add_option("INPUT", o.input, "Input video or image (any format FFmpeg reads; '-' for stdin)")->required();
   cmd->add_option("-o,--output", o.output,
@@ -93,8 +108,8 @@ void add_common(CLI::App* cmd, CommonOptions& o, std::string& log_level) {
       ->check(CLI::Range(0, 63));
   cmd->add_option("--preset", o.encoder.preset,
                   "Encoder speed preset (x264/x265: ultrafast ... veryslow; vp9: deadline)");
-  cmd->add_option("--bitrate", o.encoder.bitrate, "Target video bitrate in bits/s (instead of --crf)")
-      ->check(CLI::PositiveNumber);
+  cmd->add_option("--bitrate", o.encoder.bitrate, "Target video bitrate in bits/s: 2500000, 2500k, 2.5M (instead of --crf)")
+      ->transform(parse_bitrate);
   cmd->add_option("--pix-fmt", o.encoder.pix_fmt,
                   "Output pixel format (default: the input's when the encoder takes it)");
   cmd->add_option("--threads", o.threads, "Threads for decoder/encoder (0: one per core)")->check(CLI::Range(0, 256));
