@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "framegen/pipeline/error.h"
+#include "framegen/pipeline/scaler.h"
 
 extern "C" {
 #include <libavutil/opt.h>
@@ -49,14 +50,7 @@ AVPixelFormat choose_encoder_pix_fmt(const AVCodec* codec, AVPixelFormat input, 
     return f;
   }
   // Full-range "J" formats are deprecated aliases: the range travels in the tags.
-  AVPixelFormat want = input;
-  if (want == AV_PIX_FMT_YUVJ420P) {
-    want = AV_PIX_FMT_YUV420P;
-  } else if (want == AV_PIX_FMT_YUVJ422P) {
-    want = AV_PIX_FMT_YUV422P;
-  } else if (want == AV_PIX_FMT_YUVJ444P) {
-    want = AV_PIX_FMT_YUV444P;
-  }
+  AVPixelFormat want = without_j(input);
   if (codec->id == AV_CODEC_ID_MJPEG) {
     // JPEG is full range: mjpeg refuses limited-range YUV ("non-standard") and the
     // J format makes the scaler convert to full range.

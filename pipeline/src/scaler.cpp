@@ -65,32 +65,12 @@ bool is_full_range(const AVFrame* f) {
     return true;
   }
   const auto fmt = static_cast<AVPixelFormat>(f->format);
-  if (fmt == AV_PIX_FMT_YUVJ420P || fmt == AV_PIX_FMT_YUVJ422P || fmt == AV_PIX_FMT_YUVJ444P) {
+  if (without_j(fmt) != fmt) {
     return true;
   }
   const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(fmt);
   // RGB and grey formats are full range by nature.
   return d != nullptr && ((d->flags & AV_PIX_FMT_FLAG_RGB) != 0 || d->nb_components <= 2);
-}
-
-// The same layout without the deprecated "J" (full range) tag: libswscale warns
-// on every context made with one ("deprecated pixel format used"); the range is
-// given to it explicitly (sws_setColorspaceDetails) instead.
-AVPixelFormat without_j(AVPixelFormat f) {
-  switch (f) {
-    case AV_PIX_FMT_YUVJ420P:
-      return AV_PIX_FMT_YUV420P;
-    case AV_PIX_FMT_YUVJ422P:
-      return AV_PIX_FMT_YUV422P;
-    case AV_PIX_FMT_YUVJ444P:
-      return AV_PIX_FMT_YUV444P;
-    case AV_PIX_FMT_YUVJ440P:
-      return AV_PIX_FMT_YUV440P;
-    case AV_PIX_FMT_YUVJ411P:
-      return AV_PIX_FMT_YUV411P;
-    default:
-      return f;
-  }
 }
 
 int sws_colorspace(int colorspace) {
@@ -110,6 +90,23 @@ int sws_colorspace(int colorspace) {
 }
 
 }  // namespace
+
+AVPixelFormat without_j(AVPixelFormat f) {
+  switch (f) {
+    case AV_PIX_FMT_YUVJ420P:
+      return AV_PIX_FMT_YUV420P;
+    case AV_PIX_FMT_YUVJ422P:
+      return AV_PIX_FMT_YUV422P;
+    case AV_PIX_FMT_YUVJ444P:
+      return AV_PIX_FMT_YUV444P;
+    case AV_PIX_FMT_YUVJ440P:
+      return AV_PIX_FMT_YUV440P;
+    case AV_PIX_FMT_YUVJ411P:
+      return AV_PIX_FMT_YUV411P;
+    default:
+      return f;
+  }
+}
 
 FrameScaler::FrameScaler(ScalerConfig config) : config_(config), pool_(config.width, config.height, config.format) {}
 

@@ -24,6 +24,12 @@ enum class ScaleAlgorithm { kBicubic, kLanczos, kBilinear, kPoint };
 ScaleAlgorithm parse_scale_algorithm(const std::string& name);
 const char* to_string(ScaleAlgorithm a);
 
+// The same layout without the deprecated "J" (full range) tag (yuvj420p ->
+// yuv420p, ...); other formats unchanged. The range travels in the frame's tags:
+// libswscale warns on every context made with a J format ("deprecated pixel format
+// used") and gets the range explicitly instead; encoders are offered the plain one.
+AVPixelFormat without_j(AVPixelFormat f);
+
 struct ScalerConfig {
   int width = 0;
   int height = 0;
