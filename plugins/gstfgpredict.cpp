@@ -29,8 +29,6 @@ constexpr const char* kDefaultModel = "gan";
 // longer gap is an outage, not a glitch: the prediction would run on from stale
 // frames and, on a slow machine, hold the stream up while it does.
 constexpr guint kDefaultMaxConceal = 3;
-// The highest output frame rate (interpolate, extrapolate), as `framegen interpolate`.
-constexpr int kMaxOutputRate = 1000;
 
 GType mode_get_type() {
   static GType type = 0;
@@ -768,12 +766,10 @@ static gboolean handle_caps(GstFgPredict* self, GstCaps* caps) {
                         ("interpolate needs a fixed input frame rate or an explicit fps"));
       return FALSE;
     }
-    // As the CLI: above this a typo is likelier than intent, and every input frame
-    // would become thousands of synthesised ones.
-    if (out_n > int64_t{kMaxOutputRate} * out_d) {
-      GST_ELEMENT_ERROR(
-          self, LIBRARY, SETTINGS, ("Output frame rate too high."),
-          ("%" G_GINT64_FORMAT "/%" G_GINT64_FORMAT " fps is above the limit of %d fps", out_n, out_d, kMaxOutputRate));
+    if (out_n > int64_t{framegen::kMaxRetimeRate} * out_d) {
+      GST_ELEMENT_ERROR(self, LIBRARY, SETTINGS, ("Output frame rate too high."),
+                        ("%" G_GINT64_FORMAT "/%" G_GINT64_FORMAT " fps is above the limit of %d fps", out_n, out_d,
+                         framegen::kMaxRetimeRate));
       return FALSE;
     }
     st->out_n = static_cast<gint>(out_n);

@@ -37,9 +37,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr int kMaxOutputDimension = 16384;
-// Above this a typo is likelier than intent (--fps 6000 for 60): each input frame
-// would become thousands of synthesised ones, and the job would run for days.
-constexpr int kMaxOutputRate = 1000;
 
 std::atomic<Pipeline*> g_pipeline{nullptr};
 // A loop without a pipeline (eval) is running: the first signal sets
@@ -349,9 +346,9 @@ JobResult run_video_job(const VideoJob& job) {
     } else {
       out_rate = job.fps;
     }
-    if (av_cmp_q(out_rate, AVRational{kMaxOutputRate, 1}) > 0) {
+    if (av_cmp_q(out_rate, AVRational{kMaxRetimeRate, 1}) > 0) {
       std::ostringstream msg;
-      msg << "the output frame rate would be " << av_q2d(out_rate) << " fps, above the limit of " << kMaxOutputRate
+      msg << "the output frame rate would be " << av_q2d(out_rate) << " fps, above the limit of " << kMaxRetimeRate
           << " fps";
       throw Error(ErrorKind::kUsage, msg.str());
     }

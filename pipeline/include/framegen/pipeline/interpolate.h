@@ -36,6 +36,11 @@ std::unique_ptr<FrameInterpolator> make_classical_interpolator(const std::string
 
 namespace framegen {
 
+// The highest output frame rate `framegen interpolate|run` and the fgpredict element
+// accept: above it a typo is likelier than intent (6000 for 60), and each input
+// frame would become thousands of synthesised ones.
+inline constexpr int kMaxRetimeRate = 1000;
+
 // Re-times a stream to a constant output rate: output frame n sits at
 // first_pts + n / rate exactly (in a time base where both are whole numbers); each is the input frame at
 // that instant or a frame synthesised between its two neighbours. Scene cuts
