@@ -185,7 +185,7 @@ TEST_F(CliTest, OtherCodecsAndContainers) {
       {"x265.mp4", {"--codec", "libx265", "--preset", "ultrafast"}, 6},
       {"x264.mov", {"--pix-fmt", "yuv444p"}, 6},
       {"abr.mkv", {"--bitrate", "300k"}, 6},  // FFmpeg's suffixes: 300k = 300000
-      {"still.png", {}, 1},
+      {"mxf.mxf", {}, 6},  // MXF counts in frames: the encoder takes 1/25 as its time base
   };
   for (const auto& c : cases) {
     std::vector<std::string> args = {"upscale", in, "-o", path(c.out), "--scale", "2"};
@@ -197,6 +197,41 @@ TEST_F(CliTest, OtherCodecsAndContainers) {
     EXPECT_EQ(v.height, 96) << c.out;
     EXPECT_EQ(v.pts_seconds.size(), c.frames) << c.out;
   }
+}
+
+TEST_F(CliTest, ASingleImageOutputTakesOneFrameOnly) {
+  FixtureSpec spec;
+  spec.width = 64;
+  spec.height = 48;
+  spec.frames = 1;
+  const std::string still = path("still.mkv");
+  make_fixture(still, spec);
+  RunResult r = run_cli({"upscale", still, "-o", path("still.png"), "--scale", "2"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const DecodedVideo v = decode_video(path("still.png"));
+  EXPECT_EQ(v.width, 128);
+  EXPECT_EQ(v.pts_seconds.size(), 1u);
+
+  // Several frames into one image: refused, not cut to the first frame. The mp4
+  // declares its frame count (refused before starting), the mkv does not (refused
+  // at the second frame); neither leaves a file.
+  spec.frames = 6;
+  for (const std::string& in : {path("clip.mp4"), path("clip.mkv")}) {
+    make_fixture(in, spec);
+    r = run_cli({"upscale", in, "-o", path("frame.png"), "--scale", "2"});
+    EXPECT_NE(r.status, 0) << in;
+    EXPECT_NE(r.err.find("is a single image"), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(path("frame.png"))) << in;
+    expect_no_output_files();
+  }
+  r = run_cli({"interpolate", still, "-o", path("frames.png"), "--factor", "2", "--model", "blend"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("is a single image"), std::string::npos) << r.err;
+  r = run_cli({"upscale", still, "-o", path("frame_%04d.png"), "--scale", "2"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("numbered image sequences"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(path("frames.png")));
+  EXPECT_FALSE(fs::exists(path("frame.png")));
 }
 
 TEST_F(CliTest, ProbeDescribesStreams) {

@@ -92,6 +92,9 @@ void EncodeSink::open(const Frame& first) {
   c->time_base = first.time_base();
   if (source_.frame_rate.num > 0) {
     c->framerate = source_.frame_rate;
+    if (muxer_.counts_frames()) {
+      c->time_base = av_inv_q(source_.frame_rate);
+    }
   }
   c->sample_aspect_ratio = source_.sample_aspect_ratio;
   c->color_primaries = source_.color_primaries;
@@ -163,12 +166,10 @@ void EncodeSink::consume(Frame frame) {
     open(frame);
   }
   if (muxer_.is_single_image() && frames_ >= 1) {
-    ++dropped_;
-    if (!warned_single_image_) {
-      spdlog::warn("an image output holds one frame; later frames are not written");
-      warned_single_image_ = true;
-    }
-    return;
+    // Keeping the first frame and dropping the rest would be a silently cut output.
+    throw Error(ErrorKind::kOutput, "'" + muxer_.format_path() +
+                                        "' is a single image, but the input has more than one frame; write a video "
+                                        "(.mp4, .mkv, .gif, ...) instead");
   }
   if (frame.width() != codec_->width || frame.height() != codec_->height || frame.format() != codec_->pix_fmt) {
     throw Error(ErrorKind::kProcessing,

@@ -116,6 +116,11 @@ Muxer::~Muxer() {
   }
 }
 
+bool Muxer::counts_frames() const {
+  const char* name = output_->oformat->name;
+  return std::strncmp(name, "mxf", 3) == 0 || std::strcmp(name, "gxf") == 0 || std::strcmp(name, "dv") == 0;
+}
+
 bool Muxer::is_single_image() const { return std::strcmp(output_->oformat->name, "image2") == 0; }
 
 void Muxer::open_video(const AVCodecContext* encoder) {

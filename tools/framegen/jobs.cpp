@@ -354,6 +354,19 @@ JobResult run_video_job(const VideoJob& job) {
     }
   }
 
+  if (const AVOutputFormat* ofmt = av_guess_format(nullptr, common.output.c_str(), nullptr);
+      ofmt != nullptr && std::strcmp(ofmt->name, "image2") == 0) {
+    if (common.output.find('%') != std::string::npos) {
+      throw Error(ErrorKind::kUsage, "'" + common.output +
+                                         "': numbered image sequences are not written; write a video (.mp4, .mkv, "
+                                         ".gif, ...) and split it with ffmpeg if frames are needed");
+    }
+    if (job.retime || job.extend_frames > 0 || info.frame_count > 1) {
+      throw Error(ErrorKind::kUsage, "'" + common.output + "' is a single image, but the " + job.command +
+                                         " output has more than one frame; write a video (.mp4, .mkv, .gif, ...)");
+    }
+  }
+
   const int out_w = info.width * job.scale;
   const int out_h = info.height * job.scale;
   if (out_w > kMaxOutputDimension || out_h > kMaxOutputDimension) {

@@ -47,7 +47,6 @@ class EncodeSink final : public FrameSink {
 
   void set_progress(ProgressCallback cb) { progress_ = std::move(cb); }
   [[nodiscard]] int64_t frames_encoded() const { return frames_; }
-  [[nodiscard]] int64_t frames_dropped() const { return dropped_; }
   [[nodiscard]] int width() const { return codec_ ? codec_->width : 0; }
   [[nodiscard]] int height() const { return codec_ ? codec_->height : 0; }
 
@@ -63,9 +62,7 @@ class EncodeSink final : public FrameSink {
   AvPacketPtr packet_;
   ProgressCallback progress_;
   int64_t frames_ = 0;
-  int64_t dropped_ = 0;
   int64_t last_duration_ = 0;  // encoder time base
-  bool warned_single_image_ = false;
 };
 
 }  // namespace framegen

@@ -39,8 +39,12 @@ class Muxer {
   Muxer& operator=(const Muxer&) = delete;
 
   [[nodiscard]] const AVOutputFormat* format() const { return output_->oformat; }
+  [[nodiscard]] const std::string& format_path() const { return format_path_; }
   [[nodiscard]] bool is_single_image() const;
   [[nodiscard]] bool needs_global_header() const { return (output_->oformat->flags & AVFMT_GLOBALHEADER) != 0; }
+  // Containers that count in frames (MXF, GXF, DV) read the frame rate from the
+  // stream's time base: the encoder must use the frame period as its time base.
+  [[nodiscard]] bool counts_frames() const;
 
   // Encoding thread: describe the video stream from the opened encoder and write the
   // header (plus any held passthrough packets).
