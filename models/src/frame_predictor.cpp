@@ -4,9 +4,13 @@
 
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
+#include <iterator>
 #include <mutex>
 #include <sstream>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "embedded_weights.h"
 #include "framegen/models/predictor_net.h"
@@ -163,18 +167,103 @@ class ImageFramePredictor final : public FrameInterpolator {
   std::string name() const override { return name_; }
 
   Frame interpolate(const Frame& a, const Frame& b, double t) override {
-    Frame out = from_image(predictor_->interpolate(to_image(a), to_image(b), t), a);
+    const Image ia = to_image(a);
+    const Image ib = to_image(b);
+    const Image r = predictor_->interpolate(ia, ib, t);
+    Frame out = from_image(r, a);
+    keep_input_samples(r, {{&ia, &a}, {&ib, &b}}, out);
     blend_alpha(a, b, t, out);
     return out;
   }
   Frame extrapolate(const Frame& older, const Frame& previous, const Frame& last) override {
     const Image o = older ? to_image(older) : Image();
-    Frame out = from_image(predictor_->extrapolate(older ? &o : nullptr, to_image(previous), to_image(last)), last);
+    const Image il = to_image(last);
+    const Image r = predictor_->extrapolate(older ? &o : nullptr, to_image(previous), il);
+    Frame out = from_image(r, last);
+    keep_input_samples(r, {{&il, &last}}, out);
     blend_alpha(last, last, 0.0, out);
     return out;
   }
 
  private:
+  // The way back from RGB is not exact for YUV: chroma is resampled twice and
+  // colours outside the RGB cube are clipped (a still, saturated edge came back up
+  // to 30 code values off). Where the prediction is exactly an input's RGB (the
+  // predictors keep unchanged pixels; a still picture is predicted as itself), the
+  // output takes that input's own samples, so still regions of synthesised frames
+  // match the frames around them bit for bit: a chroma sample when every pixel it
+  // covers matches. 8-bit YUV formats (planar or semi-planar); others are left
+  // as converted.
+  static void keep_input_samples(const Image& r, std::initializer_list<std::pair<const Image*, const Frame*>> inputs,
+                                 Frame& out) {
+    const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(out.format());
+    if (d == nullptr || (d->flags & (AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_PAL | AV_PIX_FMT_FLAG_BITSTREAM |
+                                     AV_PIX_FMT_FLAG_HWACCEL | AV_PIX_FMT_FLAG_BE)) != 0) {
+      return;
+    }
+    const bool alpha = (d->flags & AV_PIX_FMT_FLAG_ALPHA) != 0;
+    const int colour = d->nb_components - (alpha ? 1 : 0);  // alpha: blend_alpha
+    for (int c = 0; c < colour; ++c) {
+      if (d->comp[c].depth != 8 || d->comp[c].shift != 0) {
+        return;
+      }
+    }
+    const int w = out.width();
+    const int h = out.height();
+    const std::size_t n = static_cast<std::size_t>(w) * static_cast<std::size_t>(h);
+    std::vector<uint8_t> source(n, 0);  // per pixel: 1 + the input whose RGB it is, 0 for none
+    bool any = false;
+    uint8_t index = 1;
+    for (const auto& [img, frame] : inputs) {
+      if (img->width != w || img->height != h || frame->format() != out.format() || img->width != r.width ||
+          img->height != r.height) {
+        return;
+      }
+      for (std::size_t p = 0; p < n; ++p) {
+        if (source[p] == 0 && std::memcmp(&r.data[3 * p], &img->data[3 * p], 3) == 0) {
+          source[p] = index;
+          any = true;
+        }
+      }
+      ++index;
+    }
+    if (!any) {
+      return;
+    }
+    for (int c = 0; c < colour; ++c) {
+      const AVComponentDescriptor& comp = d->comp[c];
+      const int sw = (c == 1 || c == 2) ? d->log2_chroma_w : 0;
+      const int sh = (c == 1 || c == 2) ? d->log2_chroma_h : 0;
+      const int cw = AV_CEIL_RSHIFT(w, sw);
+      const int ch = AV_CEIL_RSHIFT(h, sh);
+      for (int sy = 0; sy < ch; ++sy) {
+        for (int sx = 0; sx < cw; ++sx) {
+          // The input that every pixel under this sample shows, if one does.
+          uint8_t which = 0;
+          for (int y = sy << sh; y < std::min(h, (sy + 1) << sh) && which != 0xFF; ++y) {
+            for (int x = sx << sw; x < std::min(w, (sx + 1) << sw); ++x) {
+              const uint8_t s = source[static_cast<std::size_t>(y) * static_cast<std::size_t>(w) + x];
+              if (s == 0 || (which != 0 && s != which)) {
+                which = 0xFF;
+                break;
+              }
+              which = s;
+            }
+          }
+          if (which == 0 || which == 0xFF) {
+            continue;
+          }
+          const Frame& in = *std::data(inputs)[which - 1].second;
+          const std::ptrdiff_t off = static_cast<std::ptrdiff_t>(sy) * in.av()->linesize[comp.plane] +
+                                     static_cast<std::ptrdiff_t>(sx) * comp.step + comp.offset;
+          const std::ptrdiff_t out_off = static_cast<std::ptrdiff_t>(sy) * out.av()->linesize[comp.plane] +
+                                         static_cast<std::ptrdiff_t>(sx) * comp.step + comp.offset;
+          out.av()->data[comp.plane][out_off] = in.av()->data[comp.plane][off];
+        }
+      }
+    }
+  }
+
   // The predictors see RGB: the way back would make every synthesised frame opaque
   // (the input frames around it keep theirs: the alpha would flicker). Its alpha is
   // the inputs' blended at t (the last frame's, extrapolating). Alpha stored whole
