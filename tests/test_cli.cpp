@@ -513,6 +513,28 @@ TEST_F(CliTest, SigintStopsAnEvaluation) {
     ++saved;
   }
   EXPECT_LT(saved, 749u);  // stopped: not every sample was predicted
+
+  // Two signals: the second aborts at once (exit 130) and deletes the PNG being
+  // written, if any: no .part is left.
+  const std::string save2 = path("frames2");
+  const pid_t pid2 = start_cli({"eval", "interp", "--ref", in, "--model", "blend", "--save", save2});
+  started = false;
+  for (int i = 0; i < 12000 && !started; ++i) {
+    started = fs::exists(fs::path(save2) / "000003.png");
+    if (!started && ::waitpid(pid2, &status, WNOHANG) == pid2) {
+      FAIL() << "eval ended before saving a frame";
+    }
+    ::usleep(1000);
+  }
+  ASSERT_TRUE(started) << "eval never saved a frame";
+  ::kill(pid2, SIGINT);
+  ::kill(pid2, SIGINT);
+  ASSERT_EQ(::waitpid(pid2, &status, 0), pid2);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  for (const auto& e : fs::directory_iterator(save2)) {
+    EXPECT_EQ(e.path().extension(), ".png") << e.path();
+  }
 }
 
 TEST_F(CliTest, OptionsThatWouldBeIgnoredAreRefused) {

@@ -5,12 +5,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -58,7 +60,30 @@ void throw_if_interrupted() {
     throw Error(ErrorKind::kCancelled, "interrupted");
   }
 }
-char g_temp_path[4096] = {};
+// The file a second signal deletes (main.cpp's handler): the job's temporary
+// output, or the PNG that eval --save is writing. A pointer swapped whole, so the
+// handler never reads a half-written name.
+std::atomic<const char*> g_temp_path{nullptr};
+static_assert(std::atomic<const char*>::is_always_lock_free, "read from a signal handler");
+
+// Registers `path` with the signal handler while in scope.
+class SignalCleanup {
+ public:
+  explicit SignalCleanup(const std::string& path) : previous_(g_temp_path.exchange(path.c_str())) {}
+  ~SignalCleanup() { g_temp_path.store(previous_); }
+  SignalCleanup(const SignalCleanup&) = delete;
+  SignalCleanup& operator=(const SignalCleanup&) = delete;
+
+ private:
+  const char* previous_;
+};
+
+// write_png, with its temporary file (PATH.part) deleted by a second signal.
+void write_png_interruptibly(const std::string& path, const Image& rgb) {
+  const std::string part = path + ".part";
+  const SignalCleanup cleanup(part);
+  write_png(path, rgb);
+}
 
 std::string to_lower(std::string s) {
   for (char& c : s) {
@@ -145,11 +170,9 @@ class ProgressLine {
 // Deletes the temporary output unless committed.
 class TemporaryOutput {
  public:
-  explicit TemporaryOutput(std::string path) : path_(std::move(path)) {
-    std::snprintf(g_temp_path, sizeof(g_temp_path), "%s", path_.c_str());
-  }
+  explicit TemporaryOutput(std::string path) : path_(std::move(path)), cleanup_(std::in_place, path_) {}
   ~TemporaryOutput() {
-    g_temp_path[0] = '\0';
+    cleanup_.reset();
     if (!committed_) {
       std::error_code ec;
       fs::remove(path_, ec);
@@ -170,6 +193,7 @@ class TemporaryOutput {
 
  private:
   std::string path_;
+  std::optional<SignalCleanup> cleanup_;
   bool committed_ = false;
 };
 
@@ -210,7 +234,7 @@ bool request_stop_current_job() noexcept {
   return false;
 }
 
-const char* current_temporary_output() noexcept { return g_temp_path; }
+const char* current_temporary_output() noexcept { return g_temp_path.load(); }
 
 void validate_paths(const std::string& input, const std::string& output, bool overwrite) {
   if (output.empty()) {
@@ -602,7 +626,7 @@ nlohmann::json run_eval_sr(const EvalSrOptions& o) {
       if (!save.empty()) {
         char name[32];
         std::snprintf(name, sizeof(name), "%06zu.png", i);
-        write_png((fs::path(save) / name).string(), sr);
+        write_png_interruptibly((fs::path(save) / name).string(), sr);
       }
       if (is_tty && !o.json) {
         std::fprintf(stderr, "\r%s: %zu/%zu   ", ref.c_str(), i + 1, items.size());
@@ -712,7 +736,7 @@ nlohmann::json run_eval_pred(const EvalPredOptions& o) {
       if (!save.empty()) {
         char name[32];
         std::snprintf(name, sizeof(name), "%06d.png", target);
-        write_png((fs::path(save) / name).string(), pred);
+        write_png_interruptibly((fs::path(save) / name).string(), pred);
       }
     }
     if (n == 0) {
