@@ -94,6 +94,20 @@ struct PredictState {
   [[nodiscard]] GstClockTime in_duration() const {
     return in_n > 0 ? gst_util_uint64_scale_int(GST_SECOND, in_d, in_n) : GST_CLOCK_TIME_NONE;
   }
+  // interpolate: where `prev` ends, the last output slot it covers: one input frame
+  // duration after it, else (variable-rate input: framerate 0/1) its own buffer
+  // duration, else one output frame (a still image with no duration still makes
+  // one frame).
+  [[nodiscard]] GstClockTime end_of_prev() const {
+    GstClockTime d = in_duration();
+    if (!GST_CLOCK_TIME_IS_VALID(d) || d == 0) {
+      d = GST_BUFFER_DURATION(prev);
+    }
+    if ((!GST_CLOCK_TIME_IS_VALID(d) || d == 0) && out_n > 0) {
+      d = gst_util_uint64_scale_int(GST_SECOND, out_d, out_n);
+    }
+    return GST_CLOCK_TIME_IS_VALID(d) ? GST_BUFFER_PTS(prev) + d : GST_CLOCK_TIME_NONE;
+  }
   // n input frame durations, exactly (no accumulated rounding).
   [[nodiscard]] GstClockTime in_span(guint64 n, guint64 parts = 1) const {
     return gst_util_uint64_scale(n, static_cast<guint64>(GST_SECOND) * in_d, static_cast<guint64>(in_n) * parts);
@@ -656,8 +670,8 @@ static GstFlowReturn gst_fg_predict_chain(GstPad* /*pad*/, GstObject* parent, Gs
   }
   if (GST_BUFFER_IS_DISCONT(buf) && st->prev != nullptr && !fill) {
     GST_DEBUG_OBJECT(self, "discont at %" GST_TIME_FORMAT ": history reset", GST_TIME_ARGS(pts));
-    if (mode == kInterpolate) {
-      const GstFlowReturn ret = emit_interpolated(self, nullptr, GST_BUFFER_PTS(st->prev) + st->in_duration());
+    if (mode == kInterpolate && GST_CLOCK_TIME_IS_VALID(st->end_of_prev())) {
+      const GstFlowReturn ret = emit_interpolated(self, nullptr, st->end_of_prev());
       if (ret != GST_FLOW_OK) {
         gst_buffer_unref(buf);
         return ret;
@@ -881,8 +895,8 @@ static gboolean gst_fg_predict_sink_event(GstPad* pad, GstObject* parent, GstEve
         GST_OBJECT_LOCK(self);
         const gint mode = self->mode;
         GST_OBJECT_UNLOCK(self);
-        if (mode == kInterpolate && GST_CLOCK_TIME_IS_VALID(st->in_duration())) {
-          emit_interpolated(self, nullptr, GST_BUFFER_PTS(st->prev) + st->in_duration());
+        if (mode == kInterpolate && GST_CLOCK_TIME_IS_VALID(st->end_of_prev())) {
+          emit_interpolated(self, nullptr, st->end_of_prev());
         }
         st->reset();
       }

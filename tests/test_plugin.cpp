@@ -395,6 +395,55 @@ TEST(FgPredict, DoublesFifteenFpsWithExactTimestamps) {
   gst_harness_teardown(h);
 }
 
+// Variable-rate input (framerate 0/1) retimed to a fixed rate: the last frame
+// covers its own duration, or one output frame when it has none, so neither the
+// last frame of a clip nor a lone still image is dropped at EOS (both were).
+TEST(FgPredict, VariableRateInputKeepsItsLastFrame) {
+  const std::string vfr = "video/x-raw,format=I420,width=16,height=16,framerate=0/1";
+  // Frames at 0, 0.1 and 0.25 s; the last with no duration.
+  GstHarness* h = gst_harness_new_parse("fgpredict fps=20/1 model=blend");
+  gst_harness_set_src_caps_str(h, vfr.c_str());
+  for (const GstClockTime pts : std::vector<GstClockTime>{0, GST_SECOND / 10, GST_SECOND / 4}) {
+    GstBuffer* b = make_frame(caps_str("I420", 16, 16), pts, static_cast<int>(pts / GST_MSECOND));
+    GST_BUFFER_DURATION(b) = GST_CLOCK_TIME_NONE;
+    ASSERT_EQ(gst_harness_push(h, b), GST_FLOW_OK);
+  }
+  EXPECT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
+  ASSERT_EQ(gst_harness_buffers_received(h), 6u);  // 0, 0.05, ..., 0.25
+  for (guint i = 0; i < 6; ++i) {
+    GstBuffer* b = gst_harness_pull(h);
+    EXPECT_EQ(GST_BUFFER_PTS(b), gst_util_uint64_scale(i, GST_SECOND, 20)) << i;
+    gst_buffer_unref(b);
+  }
+  gst_harness_teardown(h);
+
+  // One still image, with a duration of 0.1 s: two frames at 20 fps.
+  h = gst_harness_new_parse("fgpredict fps=20/1 model=blend");
+  gst_harness_set_src_caps_str(h, vfr.c_str());
+  GstBuffer* still = make_frame(caps_str("I420", 16, 16), 0);
+  GST_BUFFER_DURATION(still) = GST_SECOND / 10;
+  const std::vector<guint8> pixels = bytes(still);
+  ASSERT_EQ(gst_harness_push(h, still), GST_FLOW_OK);
+  EXPECT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
+  ASSERT_EQ(gst_harness_buffers_received(h), 2u);
+  for (guint i = 0; i < 2; ++i) {
+    GstBuffer* b = gst_harness_pull(h);
+    EXPECT_EQ(bytes(b), pixels) << i;
+    gst_buffer_unref(b);
+  }
+  gst_harness_teardown(h);
+
+  // One still image without a duration (videotestsrc at 0/1 makes one): one frame.
+  h = gst_harness_new_parse("fgpredict fps=20/1 model=blend");
+  gst_harness_set_src_caps_str(h, vfr.c_str());
+  still = make_frame(caps_str("I420", 16, 16), 0);
+  GST_BUFFER_DURATION(still) = GST_CLOCK_TIME_NONE;
+  ASSERT_EQ(gst_harness_push(h, still), GST_FLOW_OK);
+  EXPECT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
+  EXPECT_EQ(gst_harness_buffers_received(h), 1u);
+  gst_harness_teardown(h);
+}
+
 TEST(FgPredict, MidpointIsTheBlendOfItsNeighbours) {
   GstHarness* h = gst_harness_new_parse("fgpredict factor=2 model=blend");
   gst_harness_set_src_caps_str(h, "video/x-raw,format=I420,width=8,height=8,framerate=10/1");
