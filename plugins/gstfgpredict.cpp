@@ -779,6 +779,11 @@ static gboolean handle_caps(GstFgPredict* self, GstCaps* caps) {
       GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, ("Input has no frame rate."),
                         ("interpolate needs a fixed input frame rate or an explicit fps"));
       return FALSE;
+    } else if (mode == kExtrapolate && st->in_n <= 0 && factor > 1) {
+      // The new frames go between the input's slots, which a variable rate lacks.
+      GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, ("Input has no frame rate."),
+                        ("extrapolate with factor %d needs a fixed input frame rate", factor));
+      return FALSE;
     }
     if (out_n > int64_t{framegen::kMaxRetimeRate} * out_d) {
       GST_ELEMENT_ERROR(self, LIBRARY, SETTINGS, ("Output frame rate too high."),
@@ -791,6 +796,11 @@ static gboolean handle_caps(GstFgPredict* self, GstCaps* caps) {
   } else {
     st->out_n = st->in_n;
     st->out_d = st->in_d;
+    if (st->in_n <= 0) {
+      GST_ELEMENT_WARNING(self, STREAM, FORMAT, ("Input has no frame rate."),
+                          ("conceal finds missing frames by the frame rate; with a variable rate (0/1) every "
+                           "frame passes unchanged and nothing is concealed"));
+    }
   }
   if (st->have_info && (GST_VIDEO_INFO_WIDTH(&info) != GST_VIDEO_INFO_WIDTH(&st->info) ||
                         GST_VIDEO_INFO_HEIGHT(&info) != GST_VIDEO_INFO_HEIGHT(&st->info) ||

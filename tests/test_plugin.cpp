@@ -398,7 +398,8 @@ TEST(FgPredict, DoublesFifteenFpsWithExactTimestamps) {
 // Variable-rate input (framerate 0/1) retimed to a fixed rate: the last frame
 // covers its own duration, or one output frame when it has none, so neither the
 // last frame of a clip nor a lone still image is dropped at EOS (both were).
-TEST(FgPredict, VariableRateInputKeepsItsLastFrame) {
+// Extrapolation with factor > 1 is refused on such input (factor was ignored).
+TEST(FgPredict, VariableRateInput) {
   const std::string vfr = "video/x-raw,format=I420,width=16,height=16,framerate=0/1";
   // Frames at 0, 0.1 and 0.25 s; the last with no duration.
   GstHarness* h = gst_harness_new_parse("fgpredict fps=20/1 model=blend");
@@ -440,6 +441,18 @@ TEST(FgPredict, VariableRateInputKeepsItsLastFrame) {
   GST_BUFFER_DURATION(still) = GST_CLOCK_TIME_NONE;
   ASSERT_EQ(gst_harness_push(h, still), GST_FLOW_OK);
   EXPECT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
+  EXPECT_EQ(gst_harness_buffers_received(h), 1u);
+  gst_harness_teardown(h);
+
+  // Extrapolating several frames per input frame needs the input's slots: refused,
+  // not silently one frame per frame. Conceal passes the frames (and warns).
+  h = gst_harness_new_parse("fgpredict mode=extrapolate factor=2 model=blend");
+  gst_harness_set_src_caps_str(h, vfr.c_str());
+  EXPECT_EQ(gst_harness_push(h, make_frame(caps_str("I420", 16, 16), 0)), GST_FLOW_NOT_NEGOTIATED);
+  gst_harness_teardown(h);
+  h = gst_harness_new_parse("fgpredict mode=conceal model=blend");
+  gst_harness_set_src_caps_str(h, vfr.c_str());
+  EXPECT_EQ(gst_harness_push(h, make_frame(caps_str("I420", 16, 16), 0)), GST_FLOW_OK);
   EXPECT_EQ(gst_harness_buffers_received(h), 1u);
   gst_harness_teardown(h);
 }
