@@ -767,6 +767,13 @@ static gboolean handle_caps(GstFgPredict* self, GstCaps* caps) {
   const bool ensemble = self->ensemble != FALSE;
   const GstClockTime deadline = self->deadline;
   GST_OBJECT_UNLOCK(self);
+  if (GST_VIDEO_INFO_IS_INTERLACED(&info)) {
+    // As the CLI: woven fields are blended and warped as one picture.
+    GST_ELEMENT_WARNING(self, STREAM, FORMAT, ("Interlaced input."),
+                        ("new frames are made from the woven frames as progressive pictures (their combing is "
+                         "blended and moved); deinterlace first for clean output, e.g. ... ! deinterlace ! "
+                         "fgpredict"));
+  }
   st->in_n = GST_VIDEO_INFO_FPS_N(&info);
   st->in_d = GST_VIDEO_INFO_FPS_D(&info);
   if (mode == kInterpolate || mode == kExtrapolate) {

@@ -269,6 +269,15 @@ static GstCaps* gst_fg_superres_transform_caps(GstBaseTransform* trans, GstPadDi
   for (guint i = 0; i < gst_caps_get_size(caps); ++i) {
     GstStructure* s = gst_structure_copy(gst_caps_get_structure(caps, i));
     const gboolean up = direction == GST_PAD_SINK;
+    if (scale > 1) {
+      // The frames are scaled as progressive pictures: fields woven into a frame
+      // do not survive a vertical resample (set_info warns). The output is
+      // progressive; any input is taken.
+      gst_structure_remove_fields(s, "interlace-mode", "field-order", nullptr);
+      if (up) {
+        gst_structure_set(s, "interlace-mode", G_TYPE_STRING, "progressive", nullptr);
+      }
+    }
     if (scale_dimension(s, "width", scale, up) && scale_dimension(s, "height", scale, up)) {
       gst_caps_append_structure_full(out, s, gst_caps_features_copy(gst_caps_get_features(caps, i)));
     } else {
@@ -353,6 +362,12 @@ static gboolean gst_fg_superres_set_info(GstVideoFilter* filter, GstCaps* /*inca
   if (framegen::gst::to_av_format(GST_VIDEO_INFO_FORMAT(in_info)) == AV_PIX_FMT_NONE) {
     return FALSE;
   }
+  if (scale > 1 && GST_VIDEO_INFO_IS_INTERLACED(in_info)) {
+    GST_ELEMENT_WARNING(self, STREAM, FORMAT, ("Interlaced input."),
+                        ("the frames are upscaled as progressive pictures (combing is kept and scaled) and the "
+                         "output is marked progressive; deinterlace first for clean output, e.g. ... ! "
+                         "deinterlace ! fgsuperres"));
+  }
   gst_base_transform_set_passthrough(GST_BASE_TRANSFORM(self), scale == 1);
   // Reuse the loaded model when the properties did not change (renegotiation).
   if (!ensure_worker(self)) {
@@ -390,6 +405,9 @@ static GstFlowReturn gst_fg_superres_transform_frame(GstVideoFilter* filter, Gst
     const framegen::Frame in = framegen::gst::wrap(inframe, GST_BUFFER_PTS(inframe->buffer));
     const framegen::Frame out = self->worker->process(in);
     framegen::gst::copy_into(out, outframe);
+    // Progressive output (transform_caps): no field flags copied from the input.
+    GST_BUFFER_FLAG_UNSET(outframe->buffer, GST_VIDEO_BUFFER_FLAG_INTERLACED | GST_VIDEO_BUFFER_FLAG_TFF |
+                                                GST_VIDEO_BUFFER_FLAG_RFF | GST_VIDEO_BUFFER_FLAG_ONEFIELD);
   } catch (const std::exception& e) {
     GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Super-resolution failed."), ("%s", e.what()));
     return GST_FLOW_ERROR;

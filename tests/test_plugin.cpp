@@ -212,6 +212,29 @@ TEST(FgSuperres, ScaleOneIsPassthrough) {
   gst_harness_teardown(h);
 }
 
+// Interlaced input is upscaled as progressive pictures (the CLI does the same and
+// warns): the output caps say progressive, not the input's interleaved fields that
+// the vertical resample destroyed, and the buffers carry no field flags.
+TEST(FgSuperres, InterlacedInputComesOutProgressive) {
+  GstHarness* h = gst_harness_new_parse("fgsuperres model=bicubic scale=2");
+  const std::string caps = caps_str("I420", 32, 24) + ",interlace-mode=interleaved,field-order=top-field-first";
+  gst_harness_set_src_caps_str(h, caps.c_str());
+  GstBuffer* in = make_frame(caps, 0);
+  GST_BUFFER_FLAG_SET(in, GST_VIDEO_BUFFER_FLAG_INTERLACED | GST_VIDEO_BUFFER_FLAG_TFF);
+  GstBuffer* out = gst_harness_push_and_pull(h, in);
+  ASSERT_NE(out, nullptr);
+  EXPECT_FALSE(GST_BUFFER_FLAG_IS_SET(out, GST_VIDEO_BUFFER_FLAG_INTERLACED));
+  EXPECT_FALSE(GST_BUFFER_FLAG_IS_SET(out, GST_VIDEO_BUFFER_FLAG_TFF));
+  gst_buffer_unref(out);
+  GstCaps* cur = gst_pad_get_current_caps(h->sinkpad);
+  GstVideoInfo info;
+  ASSERT_TRUE(gst_video_info_from_caps(&info, cur));
+  EXPECT_EQ(GST_VIDEO_INFO_INTERLACE_MODE(&info), GST_VIDEO_INTERLACE_MODE_PROGRESSIVE);
+  EXPECT_EQ(GST_VIDEO_INFO_HEIGHT(&info), 48);
+  gst_caps_unref(cur);
+  gst_harness_teardown(h);
+}
+
 TEST(FgSuperres, RenegotiatesToANewSizeMidStream) {
   GstHarness* h = gst_harness_new_parse("fgsuperres scale=2 model=fast");
   gst_harness_set_src_caps_str(h, caps_str("I420", 64, 48).c_str());
