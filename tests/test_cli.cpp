@@ -570,6 +570,19 @@ TEST_F(CliTest, OptionsThatWouldBeIgnoredAreRefused) {
   EXPECT_NE(r.err.find("--fps"), std::string::npos) << r.err;
   r = run_cli({"run", in, "-o", path("g.mkv"), "--scale", "2", "--predictor", "blend"});
   EXPECT_EQ(r.status, 2);
+  // run upscales only with --scale 2-4: an upscaler, tiles or a device chosen without
+  // it were ignored (the clip was re-encoded as it was, exit 0).
+  for (const std::vector<std::string>& extra :
+       std::vector<std::vector<std::string>>{{"--model", "quality"},
+                                             {"--tile", "64"},
+                                             {"--device", "cuda"},
+                                             {"--fps", "50", "--predictor", "blend", "--device", "cuda"}}) {
+    std::vector<std::string> args = {"run", in, "-o", path("h.mkv")};
+    args.insert(args.end(), extra.begin(), extra.end());
+    r = run_cli(args);
+    EXPECT_EQ(r.status, 2) << extra.front() << ": " << r.err;
+    EXPECT_NE(r.err.find(extra[extra.size() - 2]), std::string::npos) << r.err;
+  }
   expect_no_output_files();
   EXPECT_FALSE(file_exists(path("a.mkv")));
 }

@@ -298,11 +298,25 @@ JobResult run_video_job(const VideoJob& job) {
   }
   const bool upscaling = job.scale > 1;
   const bool classical = job.sr_model == "bicubic" || job.sr_model == "lanczos";
-  if (job.tile > 0 && !(upscaling && !classical)) {
-    throw Error(ErrorKind::kUsage, "--tile applies to the neural upscalers only");
+  // Options that nothing in the job would use are refused, not ignored.
+  if (job.sr_model_given && !upscaling) {
+    throw Error(ErrorKind::kUsage, "--model " + job.sr_model + " chooses the upscaler: give --scale 2, 3 or 4");
   }
-  if (upscaling && classical && job.device != "cpu" && !job.retime && job.extend_frames == 0) {
-    throw Error(ErrorKind::kUsage, "--device " + job.device + ": " + job.sr_model + " runs on the CPU only");
+  if (job.tile > 0 && !(upscaling && !classical)) {
+    throw Error(ErrorKind::kUsage, upscaling ? "--tile applies to the neural upscalers only"
+                                             : "--tile applies to the neural upscalers: give --scale 2, 3 or 4");
+  }
+  const bool predicting = job.retime || job.extend_frames > 0;
+  const bool network_predictor = predicting && job.predictor != "blend" && job.predictor != "repeat";
+  if (job.device != "cpu" && !(upscaling && !classical) && !network_predictor) {
+    if (upscaling && !predicting) {
+      throw Error(ErrorKind::kUsage, "--device " + job.device + ": " + job.sr_model + " runs on the CPU only");
+    }
+    if (!upscaling && !predicting) {
+      throw Error(ErrorKind::kUsage, "--device " + job.device +
+                                         ": this job runs no network (give --scale 2-4 with a neural --model, or "
+                                         "--fps with a network --predictor)");
+    }
   }
   validate_paths(common.input, common.output, common.overwrite);
   // Load the models before touching the input: a bad model is a usage error, fast.

@@ -54,6 +54,7 @@ struct VideoJob {
   CommonOptions common;
   int scale = 1;
   std::string sr_model = "fast";
+  bool sr_model_given = false;  // run: --model was on the command line
   std::string device = "cpu";
   int tile = 0;
   bool retime = false;

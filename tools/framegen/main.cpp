@@ -198,7 +198,9 @@ int main(int argc, char** argv) {
   add_common(run, rn.common, log_level);
   auto* rn_fps_opt = run->add_option("--fps", rn_fps, "Target frame rate, at most 1000 (omit to keep the input's)");
   run->add_option("--scale", rn.scale, "Scale factor (1: no upscaling)")->check(CLI::IsMember({1, 2, 3, 4}));
-  run->add_option("--model", rn.sr_model, "Upscaler: fast (default), quality, bicubic, lanczos, or a TorchScript file");
+  auto* rn_model_opt = run->add_option("--model", rn.sr_model,
+                                       "Upscaler (with --scale 2-4): fast (default), quality, bicubic, lanczos, or a "
+                                       "TorchScript file");
   run->add_option("--predictor", rn.predictor, "gan (default), global, blend or repeat (with --fps)")->needs(rn_fps_opt);
   run->add_flag("--ensemble", rn.ensemble,
                 "Predict each frame from both time directions and average (gan: ~0.1 dB better, twice the time)")
@@ -327,6 +329,7 @@ int main(int argc, char** argv) {
       return kExitOk;
     }
     if (*interpolate || *extend || *run) {
+      rn.sr_model_given = rn_model_opt->count() > 0;
       VideoJob& job = *interpolate ? ip : (*extend ? ex : rn);
       if (*interpolate) {
         if (ip_fps.empty() && ip.factor == 0) {
