@@ -818,4 +818,11 @@ TEST_F(ModelsTest, EvalSrReportsModelBesideBicubic) {
   const double second = psnr_y(load_rgb_frames(path("saved/000001.png")).front(),
                                modcrop(load_rgb_frames(path("set/b.png")).front(), 2), 2);
   EXPECT_NEAR((first + second) / 2, j["psnr"].get<double>(), 1e-9);
+  // --max-frames limits a folder too (the first images by name); it was ignored.
+  const RunResult one = run_command(
+      {kCli, "eval", "sr", "--ref", path("set"), "--scale", "2", "--model", "fast", "--json", "--max-frames", "1"});
+  ASSERT_EQ(one.status, 0) << one.err;
+  const auto j1 = nlohmann::json::parse(one.out);
+  EXPECT_EQ(j1["frames"], 1);
+  EXPECT_NEAR(j1["psnr"].get<double>(), first, 1e-9);
 }

@@ -373,6 +373,9 @@ std::vector<std::pair<std::string, Image>> load_rgb_source(const std::string& pa
     if (files.empty()) {
       throw Error(ErrorKind::kInput, "'" + path + "': no images in this folder");
     }
+    if (max_frames >= 0 && files.size() > static_cast<std::size_t>(max_frames)) {
+      files.resize(static_cast<std::size_t>(max_frames));  // the first N by name
+    }
     for (const auto& f : files) {
       out.emplace_back(fs::path(f).filename().string(), load_rgb_frames(f, 1).front());
     }

@@ -229,7 +229,8 @@ int main(int argc, char** argv) {
   eval_sr->add_option("--device", ev.device, "cpu or cuda");
   eval_sr->add_option("--tile", ev.tile, "Tile side in input pixels (0: whole frames)")->check(CLI::NonNegativeNumber);
   eval_sr->add_option("--threads", ev.threads, "LibTorch threads (0: one per core)")->check(CLI::NonNegativeNumber);
-  eval_sr->add_option("--max-frames", ev.max_frames, "Score only the first N frames of a video");
+  eval_sr->add_option("--max-frames", ev.max_frames,
+                      "Score only the first N frames of a video (or images of a folder, by name)");
   eval_sr->add_option("--save", ev.save_dir, "Write each super-resolved frame as DIR/%06d.png");
   eval_sr->add_flag("--json", ev.json, "Print JSON");
   eval_sr->add_option("--log-level", log_level, "trace, debug, info, warning (default), error, quiet");

@@ -58,7 +58,7 @@ inline constexpr int kPredScorerSwsFlags = 0x4;                   // SWS_BICUBIC
 std::vector<Image> load_rgb_frames(const std::string& path, int max_frames = -1, int every = 1,
                                    int sws_flags = kSrScorerSwsFlags);
 // Images of a folder (sorted by name; png, jpg, jpeg, bmp, tif, tiff) or the frames of one
-// video file.
+// video file; at most max_frames of them (the first by name or by time) when >= 0.
 std::vector<std::pair<std::string, Image>> load_rgb_source(const std::string& path, int max_frames = -1);
 // Copies between an rgb24 Frame and an Image of the same size (row by row: the
 // frame's rows are padded).
