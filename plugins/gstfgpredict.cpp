@@ -61,6 +61,10 @@ struct PredictState {
   GstBuffer* prev3 = nullptr;               // and the one before that (conceal only)
   GstClockTime base = GST_CLOCK_TIME_NONE;  // time of output frame 0
   guint64 next_out = 0;
+  // Reverse playback (segment rate < 0, taken at the first frame after a reset):
+  // frames arrive latest first and the output runs down the same slot grid, from
+  // the first frame's slot (`base`) down: next_out counts slots below it.
+  bool reverse = false;
   // conceal: `prev` is a prediction (its slot's real frame, should it still come,
   // is late), and how many predictions in a row have been emitted.
   bool prev_predicted = false;
@@ -81,6 +85,7 @@ struct PredictState {
     gst_clear_buffer(&prev3);
     base = GST_CLOCK_TIME_NONE;
     next_out = 0;
+    reverse = false;
     prev_predicted = false;
     predicted_run = 0;
   }
@@ -128,6 +133,11 @@ struct PredictState {
   }
   [[nodiscard]] GstClockTime out_time(guint64 n) const {
     return base + gst_util_uint64_scale(n, static_cast<guint64>(GST_SECOND) * out_d, out_n);
+  }
+  // reverse: slot n below base (none below time 0).
+  [[nodiscard]] GstClockTime out_time_below(guint64 n) const {
+    const GstClockTime back = gst_util_uint64_scale(n, static_cast<guint64>(GST_SECOND) * out_d, out_n);
+    return back <= base ? base - back : GST_CLOCK_TIME_NONE;
   }
 };
 
@@ -409,6 +419,51 @@ static GstFlowReturn push_at(GstFgPredict* self, GstBuffer* buf, GstClockTime pt
   return output_buffer(self, buf);
 }
 
+// interpolate in reverse playback: `first` (the first frame after a reset, the
+// latest in time) gives the slots of its own span, latest first, down to its own
+// slot; each later-arriving, earlier frame `cur` gives the slots down to its own
+// time, interpolated between it and prev (the frame after it in time).
+static GstFlowReturn emit_interpolated_reverse(GstFgPredict* self, GstBuffer* cur) {
+  PredictState* st = self->state;
+  const GstClockTime period = gst_util_uint64_scale_int(GST_SECOND, st->out_d, st->out_n);
+  if (st->prev == nullptr) {
+    // cur is the first frame: base is its time; the slots above it up to its end.
+    st->base = GST_BUFFER_PTS(cur);
+    st->next_out = 1;
+    GstClockTime d = GST_BUFFER_DURATION(cur);
+    if (GST_CLOCK_TIME_IS_VALID(st->in_duration())) {
+      d = st->in_duration();
+    }
+    guint64 top = 0;
+    while (GST_CLOCK_TIME_IS_VALID(d) && st->out_time(top + 1) < st->base + d) {
+      ++top;
+    }
+    for (guint64 n = top + 1; n-- > 0;) {
+      const GstClockTime t = st->out_time(n);
+      const GstFlowReturn ret = push_at(self, gst_buffer_copy(cur), t, st->out_time(n + 1) - t);
+      if (ret != GST_FLOW_OK) {
+        return ret;
+      }
+    }
+    return GST_FLOW_OK;
+  }
+  const GstClockTime t0 = GST_BUFFER_PTS(cur);
+  const GstClockTime t1 = GST_BUFFER_PTS(st->prev);
+  for (;;) {
+    const GstClockTime t = st->out_time_below(st->next_out);
+    if (!GST_CLOCK_TIME_IS_VALID(t) || t < t0) {
+      return GST_FLOW_OK;
+    }
+    const double alpha = static_cast<double>(t - t0) / static_cast<double>(t1 - t0);
+    GstBuffer* out = alpha < 1e-6 ? gst_buffer_copy(cur) : make_interpolated(st, cur, st->prev, alpha);
+    st->next_out++;
+    const GstFlowReturn ret = push_at(self, out, t, period);
+    if (ret != GST_FLOW_OK) {
+      return ret;
+    }
+  }
+}
+
 // interpolate: emit every output slot before `until` (exclusive) from prev and cur.
 static GstFlowReturn emit_interpolated(GstFgPredict* self, GstBuffer* cur, GstClockTime until) {
   PredictState* st = self->state;
@@ -670,7 +725,7 @@ static GstFlowReturn gst_fg_predict_chain(GstPad* /*pad*/, GstObject* parent, Gs
   }
   if (GST_BUFFER_IS_DISCONT(buf) && st->prev != nullptr && !fill) {
     GST_DEBUG_OBJECT(self, "discont at %" GST_TIME_FORMAT ": history reset", GST_TIME_ARGS(pts));
-    if (mode == kInterpolate && GST_CLOCK_TIME_IS_VALID(st->end_of_prev())) {
+    if (mode == kInterpolate && !st->reverse && GST_CLOCK_TIME_IS_VALID(st->end_of_prev())) {
       const GstFlowReturn ret = emit_interpolated(self, nullptr, st->end_of_prev());
       if (ret != GST_FLOW_OK) {
         gst_buffer_unref(buf);
@@ -685,6 +740,13 @@ static GstFlowReturn gst_fg_predict_chain(GstPad* /*pad*/, GstObject* parent, Gs
     switch (mode) {
       case kInterpolate: {
         if (st->prev == nullptr) {
+          st->reverse = st->segment.rate < 0;
+        }
+        if (st->reverse) {
+          if (st->prev == nullptr || pts < GST_BUFFER_PTS(st->prev)) {
+            ret = emit_interpolated_reverse(self, buf);
+          }
+        } else if (st->prev == nullptr) {
           st->base = pts;
           st->next_out = 0;
         } else if (pts > GST_BUFFER_PTS(st->prev)) {
@@ -695,12 +757,20 @@ static GstFlowReturn gst_fg_predict_chain(GstPad* /*pad*/, GstObject* parent, Gs
         return ret;
       }
       case kExtrapolate: {
+        if (st->prev == nullptr) {
+          st->reverse = st->segment.rate < 0;
+        }
         gst_buffer_ref(buf);
         ret = push_at(self, gst_buffer_copy(buf), pts, GST_CLOCK_TIME_IS_VALID(d) ? st->in_span(1, factor) : d);
         for (gint i = 1; i < factor && ret == GST_FLOW_OK && GST_CLOCK_TIME_IS_VALID(d); ++i) {
-          const GstClockTime t = pts + st->in_span(i, factor);
-          const GstClockTime next = pts + st->in_span(i + 1, factor);
-          ret = push_at(self, make_extrapolated(st, st->prev2, st->prev, buf), t, next - t);
+          // The frames that follow in playback order: later in time, or (reverse
+          // playback) earlier, down the slots below this frame.
+          if (st->reverse && st->in_span(i, factor) > pts) {
+            break;
+          }
+          const GstClockTime t = st->reverse ? pts - st->in_span(i, factor) : pts + st->in_span(i, factor);
+          const GstClockTime dur = st->in_span(i + 1, factor) - st->in_span(i, factor);
+          ret = push_at(self, make_extrapolated(st, st->prev2, st->prev, buf), t, dur);
         }
         st->shift(buf);
         gst_clear_buffer(&st->prev3);  // only conceal uses a third frame
@@ -912,8 +982,8 @@ static gboolean gst_fg_predict_sink_event(GstPad* pad, GstObject* parent, GstEve
         GST_OBJECT_LOCK(self);
         const gint mode = self->mode;
         GST_OBJECT_UNLOCK(self);
-        if (mode == kInterpolate && GST_CLOCK_TIME_IS_VALID(st->end_of_prev())) {
-          emit_interpolated(self, nullptr, st->end_of_prev());
+        if (mode == kInterpolate && !st->reverse && GST_CLOCK_TIME_IS_VALID(st->end_of_prev())) {
+          emit_interpolated(self, nullptr, st->end_of_prev());  // (reverse: its slot is out)
         }
         st->reset();
       }

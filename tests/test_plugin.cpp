@@ -480,6 +480,43 @@ TEST(FgPredict, VariableRateInput) {
   gst_harness_teardown(h);
 }
 
+// Reverse playback (a segment with rate < 0: frames arrive latest first):
+// interpolate emitted nothing at all, and extrapolate put its new frames after
+// each frame in time, against the playback order. Both now run down the slots.
+TEST(FgPredict, ReversePlaybackRunsDownTheSlots) {
+  const std::string caps = caps_str("I420", 16, 16, 10);
+  auto run = [&](const std::string& desc) {
+    GstHarness* h = gst_harness_new_parse(desc.c_str());
+    gst_harness_set_src_caps_str(h, caps.c_str());
+    GstSegment seg;
+    gst_segment_init(&seg, GST_FORMAT_TIME);
+    seg.rate = -1.0;
+    seg.start = 0;
+    seg.stop = 4 * GST_SECOND / 10;
+    EXPECT_TRUE(gst_harness_push_event(h, gst_event_new_segment(&seg)));
+    for (int i = 3; i >= 0; --i) {  // frames at 0.3, 0.2, 0.1, 0.0 s
+      EXPECT_EQ(gst_harness_push(h, make_frame(caps, i * GST_SECOND / 10, i)), GST_FLOW_OK);
+    }
+    EXPECT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
+    std::vector<GstClockTime> times;
+    while (gst_harness_buffers_in_queue(h) > 0) {
+      GstBuffer* b = gst_harness_pull(h);
+      times.push_back(GST_BUFFER_PTS(b));
+      EXPECT_EQ(GST_BUFFER_DURATION(b), GST_SECOND / 20);
+      gst_buffer_unref(b);
+    }
+    gst_harness_teardown(h);
+    return times;
+  };
+  std::vector<GstClockTime> want;
+  for (int k = 7; k >= 0; --k) {
+    want.push_back(k * GST_SECOND / 20);  // 0.35 (the first frame's second half) down to 0
+  }
+  EXPECT_EQ(run("fgpredict factor=2 model=blend"), want);
+  want.erase(want.begin());  // extrapolate: each frame, then the slot below it (none below 0)
+  EXPECT_EQ(run("fgpredict mode=extrapolate factor=2 model=blend"), want);
+}
+
 TEST(FgPredict, MidpointIsTheBlendOfItsNeighbours) {
   GstHarness* h = gst_harness_new_parse("fgpredict factor=2 model=blend");
   gst_harness_set_src_caps_str(h, "video/x-raw,format=I420,width=8,height=8,framerate=10/1");
