@@ -234,6 +234,23 @@ TEST_F(CliTest, ASingleImageOutputTakesOneFrameOnly) {
   EXPECT_FALSE(fs::exists(path("frame.png")));
 }
 
+// An output name near the file system's limit (255 bytes here) is valid, but the
+// temporary name beside it (".NAME.framegen-PID.part") was not: the job failed
+// with 'File name too long'. The temporary name now keeps what fits.
+TEST_F(CliTest, LongOutputNamesWork) {
+  FixtureSpec spec;
+  spec.width = 32;
+  spec.height = 24;
+  spec.frames = 2;
+  const std::string in = path("in.mkv");
+  make_fixture(in, spec);
+  const std::string out = path(std::string(250, 'n') + ".mkv");
+  const RunResult r = run_cli({"upscale", in, "-o", out, "--scale", "2", "--model", "bicubic"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(decode_video(out).pts_seconds.size(), 2u);
+  expect_no_output_files();
+}
+
 TEST_F(CliTest, ProbeDescribesStreams) {
   FixtureSpec spec;
   spec.frames = 10;

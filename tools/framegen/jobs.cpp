@@ -115,7 +115,16 @@ std::string default_codec_for(const std::string& output) {
 std::string temporary_path_for(const std::string& output) {
   const fs::path p(output);
   const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
-  return (dir / ("." + p.filename().string() + ".framegen-" + std::to_string(::getpid()) + ".part")).string();
+  const std::string suffix = ".framegen-" + std::to_string(::getpid()) + ".part";
+  std::string name = p.filename().string();
+  // A name that is valid as the output may be too long with the decorations: the
+  // temporary one keeps what fits (the container comes from the output's name).
+  const long name_max = ::pathconf(dir.c_str(), _PC_NAME_MAX);
+  const std::size_t limit = name_max > 0 ? static_cast<std::size_t>(name_max) : 255;
+  if (1 + name.size() + suffix.size() > limit) {
+    name.resize(limit > suffix.size() + 1 ? limit - suffix.size() - 1 : 0);
+  }
+  return (dir / ("." + name + suffix)).string();
 }
 
 class ProgressLine {
