@@ -404,6 +404,10 @@ TEST_F(CliTest, BadOptionsAreUsageErrors) {
   EXPECT_EQ(run_cli({"upscale", in, "-o", path("a.webm"), "--codec", "libx264"}).status, 2);
   // A flag the chosen encoder cannot use is an error, not silently ignored.
   EXPECT_EQ(run_cli({"upscale", in, "-o", path("a.mkv"), "--codec", "ffv1", "--crf", "20"}).status, 2);
+  // ... or a value x264 would clamp to 51 without a word (vp9 takes up to 63).
+  const RunResult crf = run_cli({"upscale", in, "-o", path("a.mp4"), "--crf", "60"});
+  EXPECT_EQ(crf.status, 2);
+  EXPECT_NE(crf.err.find("takes 0 (best) to 51"), std::string::npos) << crf.err;
   EXPECT_EQ(run_cli({"upscale", in}).status, 2);
   const RunResult rate = run_cli({"upscale", in, "-o", path("a.mp4"), "--bitrate", "2Mb"});
   EXPECT_EQ(rate.status, 2);

@@ -367,6 +367,11 @@ JobResult run_video_job(const VideoJob& job) {
   }
   enc.threads = common.threads;
   const AVCodec* codec = find_video_encoder(enc.codec);
+  if (enc.crf > 51 && (codec->id == AV_CODEC_ID_H264 || codec->id == AV_CODEC_ID_HEVC)) {
+    // x264 and x265 would clamp it to 51 without a word.
+    throw Error(ErrorKind::kUsage,
+                "--crf " + std::to_string(enc.crf) + ": " + enc.codec + " takes 0 (best) to 51 (smallest)");
+  }
   if (const AVOutputFormat* ofmt = av_guess_format(nullptr, common.output.c_str(), nullptr)) {
     if (container_refuses(ofmt, codec->id)) {
       throw Error(ErrorKind::kUsage, "the " + std::string(ofmt->name) + " container of '" + common.output +
