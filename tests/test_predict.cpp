@@ -80,6 +80,29 @@ class StoppingOutput : public FrameOutput {
   std::size_t stop_after_;
 };
 
+// Frames at the given times (ms), frame i filled with i * 10.
+class TimesSource : public FrameSource {
+ public:
+  explicit TimesSource(std::vector<int64_t> ms) : pool_(16, 16, AV_PIX_FMT_GRAY8), ms_(std::move(ms)) {}
+  std::string name() const override { return "times"; }
+  Frame next() override {
+    if (i_ >= ms_.size()) {
+      return {};
+    }
+    Frame f = pool_.acquire(AVRational{1, 1000});
+    std::memset(f.av()->data[0], static_cast<int>(i_) * 10, static_cast<std::size_t>(f.av()->linesize[0]) * 16);
+    f.set_pts(ms_[i_]);
+    f.set_duration(i_ + 1 < ms_.size() ? ms_[i_ + 1] - ms_[i_] : 40);
+    ++i_;
+    return f;
+  }
+
+ private:
+  FramePool pool_;
+  std::vector<int64_t> ms_;
+  std::size_t i_ = 0;
+};
+
 }  // namespace
 
 TEST(RetimeFilter, MakesNoNewFramesOnceThePipelineStops) {
@@ -118,6 +141,29 @@ TEST(ExtendFilter, StopsExtendingOnceThePipelineStops) {
   }
   extend.flush(out);
   EXPECT_EQ(out.pts, (std::vector<int64_t>{0, 1, 2, 3, 4, 5}));  // 3 inputs, 3 of the 1000 predicted
+}
+
+// Variable-rate video holds a picture for as long as it does not change (screen
+// recordings): re-timed, the hold stays a hold, and only the last 40 ms before the
+// next picture (the shortest interval seen) is interpolated. It was a morph
+// across the whole 1.92 s. A short gap (a dropped frame) is interpolated as before.
+TEST(RetimeFilter, AHeldFrameOfVariableRateVideoStaysHeld) {
+  Pipeline p(2);
+  p.set_source(std::make_unique<TimesSource>(std::vector<int64_t>{0, 40, 80, 2000, 2040, 2120}));
+  p.add_filter(std::make_unique<RetimeFilter>(AVRational{50, 1}, make_classical_interpolator("blend"), false));
+  auto sink = std::make_unique<Collect>();
+  Collect* c = sink.get();
+  p.set_sink(std::move(sink));
+  p.run();
+  ASSERT_EQ(c->pts.size(), 108u);  // 0 .. 2.14 s at 50 fps
+  auto at_ms = [&](int ms) { return c->first_byte[static_cast<std::size_t>(ms / 20)]; };
+  EXPECT_EQ(at_ms(20), 5);  // halfway between the first two frames (0 and 10)
+  for (int ms = 80; ms <= 1960; ms += 20) {
+    EXPECT_EQ(at_ms(ms), 20) << ms;  // frame 2, held
+  }
+  EXPECT_EQ(at_ms(1980), 25);  // halfway into the last 40 ms (20 -> 30)
+  EXPECT_EQ(at_ms(2000), 30);
+  EXPECT_EQ(at_ms(2080), 45);  // an 80 ms gap (twice the shortest) is interpolated: 40 -> 50
 }
 
 TEST(RetimeFilter, TwentyFiveToSixtyHasExactTimestamps) {

@@ -213,7 +213,15 @@ RetimeFilter::RetimeFilter(AVRational rate, std::vector<std::unique_ptr<FrameInt
 RetimeFilter::~RetimeFilter() = default;
 
 bool RetimeFilter::emit_until(double until, const Frame* next, bool cut, FrameOutput& out) {
-  const double t0 = prev_.seconds();
+  // From t0 the synthesis runs to the next frame; before it, prev_ is held (a
+  // long interval of variable-rate video: see kHoldFactor).
+  double t0 = prev_.seconds();
+  if (next != nullptr && shortest_ > 0) {
+    const double gap = next->seconds() - t0;
+    if (gap > kHoldFactor * shortest_ && gap > kHoldSeconds) {
+      t0 = next->seconds() - shortest_;
+    }
+  }
   for (;;) {
     const double t = base_ + static_cast<double>(next_) * av_q2d(av_inv_q(rate_));
     if (t >= until - 1e-9) {
@@ -228,7 +236,7 @@ bool RetimeFilter::emit_until(double until, const Frame* next, bool cut, FrameOu
     }
     Pending p;
     p.index = next_++;
-    const double alpha = next != nullptr ? (t - t0) / (next->seconds() - t0) : 0.0;
+    const double alpha = next != nullptr && t > t0 ? (t - t0) / (next->seconds() - t0) : 0.0;
     if (next == nullptr || cut || alpha < 1e-6) {
       p.frame = prev_.ref();
     } else if (workers_) {
@@ -302,7 +310,12 @@ void RetimeFilter::process(Frame frame, FrameOutput& out) {
     ++cuts_;
     spdlog::info("scene cut at {:.3f}s: not interpolated across", frame.seconds());
   }
-  if (!emit_until(frame.seconds(), &frame, cut, out)) {
+  const bool go_on = emit_until(frame.seconds(), &frame, cut, out);
+  const double interval = frame.seconds() - prev_.seconds();
+  if (interval > 0 && (shortest_ <= 0 || interval < shortest_)) {
+    shortest_ = interval;
+  }
+  if (!go_on) {
     return;
   }
   prev_ = std::move(frame);

@@ -45,14 +45,21 @@ inline constexpr int kMaxRetimeRate = 1000;
 // first_pts + n / rate exactly (in a time base where both are whole numbers); each is the input frame at
 // that instant or a frame synthesised between its two neighbours. Scene cuts
 // between two input frames are never interpolated across: the earlier frame is
-// repeated instead. Holds one input frame. Once the pipeline is stopping
-// (FrameOutput::stopping) it makes no new frames and ignores the rest.
+// repeated instead. A held frame of variable-rate video (a screen recording that
+// shows one picture for seconds) stays held: when two input frames are more than
+// kHoldFactor of the shortest interval seen so far apart, and more than
+// kHoldSeconds, the earlier one is repeated and only the last such interval before
+// the later one is interpolated (a 2 s hold was a 2 s morph). Holds one input
+// frame. Once the pipeline is stopping (FrameOutput::stopping) it makes no new
+// frames and ignores the rest.
 //
 // Given several models, each gets a worker thread of its own and up to that many
 // frames are synthesised at once (every frame depends only on its two input
 // frames), still emitted in order. That holds up to one more input frame per
 // extra model, and as many frames' latency: for files, not for live sources.
 class InterpolationWorkers;
+inline constexpr double kHoldFactor = 4.0;
+inline constexpr double kHoldSeconds = 0.25;
 class RetimeFilter final : public FrameFilter {
  public:
   RetimeFilter(AVRational rate, std::unique_ptr<FrameInterpolator> model, bool detect_cuts = true);
@@ -88,6 +95,7 @@ class RetimeFilter final : public FrameFilter {
   int64_t base_out_ = 0;  // its pts in out_tb_
   int64_t step_ = 1;      // one output frame in out_tb_
   int64_t next_ = 0;      // next output index
+  double shortest_ = 0;   // the shortest interval between input frames so far (s)
   int64_t synthesised_ = 0;
   int64_t cuts_ = 0;
   bool stopped_ = false;  // the pipeline is stopping: nothing more is made
