@@ -65,6 +65,9 @@ struct PredictState {
   // frames arrive latest first and the output runs down the same slot grid, from
   // the first frame's slot (`base`) down: next_out counts slots below it.
   bool reverse = false;
+  // interpolate: the shortest interval between input frames so far (a hold of
+  // variable-rate video stays held: framegen::kHoldFactor).
+  GstClockTime shortest = GST_CLOCK_TIME_NONE;
   // conceal: `prev` is a prediction (its slot's real frame, should it still come,
   // is late), and how many predictions in a row have been emitted.
   bool prev_predicted = false;
@@ -86,6 +89,7 @@ struct PredictState {
     base = GST_CLOCK_TIME_NONE;
     next_out = 0;
     reverse = false;
+    shortest = GST_CLOCK_TIME_NONE;
     prev_predicted = false;
     predicted_run = 0;
   }
@@ -447,14 +451,19 @@ static GstFlowReturn emit_interpolated_reverse(GstFgPredict* self, GstBuffer* cu
     }
     return GST_FLOW_OK;
   }
-  const GstClockTime t0 = GST_BUFFER_PTS(cur);
   const GstClockTime t1 = GST_BUFFER_PTS(st->prev);
+  GstClockTime t0 = GST_BUFFER_PTS(cur);  // the synthesis runs from t0 to t1; cur is held before
+  if (GST_CLOCK_TIME_IS_VALID(st->shortest) &&
+      static_cast<double>(t1 - t0) > framegen::kHoldFactor * static_cast<double>(st->shortest) &&
+      static_cast<double>(t1 - t0) > framegen::kHoldSeconds * GST_SECOND) {
+    t0 = t1 - st->shortest;  // as going forwards: only the last interval before prev
+  }
   for (;;) {
     const GstClockTime t = st->out_time_below(st->next_out);
-    if (!GST_CLOCK_TIME_IS_VALID(t) || t < t0) {
+    if (!GST_CLOCK_TIME_IS_VALID(t) || t < GST_BUFFER_PTS(cur)) {
       return GST_FLOW_OK;
     }
-    const double alpha = static_cast<double>(t - t0) / static_cast<double>(t1 - t0);
+    const double alpha = t <= t0 ? 0.0 : static_cast<double>(t - t0) / static_cast<double>(t1 - t0);
     GstBuffer* out = alpha < 1e-6 ? gst_buffer_copy(cur) : make_interpolated(st, cur, st->prev, alpha);
     st->next_out++;
     const GstFlowReturn ret = push_at(self, out, t, period);
@@ -467,7 +476,16 @@ static GstFlowReturn emit_interpolated_reverse(GstFgPredict* self, GstBuffer* cu
 // interpolate: emit every output slot before `until` (exclusive) from prev and cur.
 static GstFlowReturn emit_interpolated(GstFgPredict* self, GstBuffer* cur, GstClockTime until) {
   PredictState* st = self->state;
-  const GstClockTime t0 = GST_BUFFER_PTS(st->prev);
+  // Synthesis runs from t0 to cur; before t0 prev is held (a long interval of
+  // variable-rate video, as RetimeFilter does).
+  GstClockTime t0 = GST_BUFFER_PTS(st->prev);
+  if (cur != nullptr && GST_CLOCK_TIME_IS_VALID(st->shortest)) {
+    const GstClockTime gap = GST_BUFFER_PTS(cur) - t0;
+    if (static_cast<double>(gap) > framegen::kHoldFactor * static_cast<double>(st->shortest) &&
+        static_cast<double>(gap) > framegen::kHoldSeconds * GST_SECOND) {
+      t0 = GST_BUFFER_PTS(cur) - st->shortest;
+    }
+  }
   for (;;) {
     const GstClockTime t = st->out_time(st->next_out);
     if (t >= until) {
@@ -476,7 +494,7 @@ static GstFlowReturn emit_interpolated(GstFgPredict* self, GstBuffer* cur, GstCl
     const GstClockTime dur = st->out_time(st->next_out + 1) - t;
     GstBuffer* out = nullptr;
     if (cur == nullptr || t <= t0) {
-      out = gst_buffer_copy(st->prev);  // at (or before) a real frame: the frame itself
+      out = gst_buffer_copy(st->prev);  // at (or before) a real frame, or held: the frame itself
     } else {
       const double alpha = static_cast<double>(t - t0) / static_cast<double>(GST_BUFFER_PTS(cur) - t0);
       out = alpha < 1e-6 ? gst_buffer_copy(st->prev) : make_interpolated(st, st->prev, cur, alpha);
@@ -742,6 +760,12 @@ static GstFlowReturn gst_fg_predict_chain(GstPad* /*pad*/, GstObject* parent, Gs
         if (st->prev == nullptr) {
           st->reverse = st->segment.rate < 0;
         }
+        // A frame's own duration counts as an interval too (the first intervals of
+        // a reverse run, or of a clip, may be the hold itself).
+        const GstClockTime own = GST_BUFFER_DURATION(buf);
+        if (GST_CLOCK_TIME_IS_VALID(own) && own > 0 && (!GST_CLOCK_TIME_IS_VALID(st->shortest) || own < st->shortest)) {
+          st->shortest = own;
+        }
         if (st->reverse) {
           if (st->prev == nullptr || pts < GST_BUFFER_PTS(st->prev)) {
             ret = emit_interpolated_reverse(self, buf);
@@ -751,6 +775,13 @@ static GstFlowReturn gst_fg_predict_chain(GstPad* /*pad*/, GstObject* parent, Gs
           st->next_out = 0;
         } else if (pts > GST_BUFFER_PTS(st->prev)) {
           ret = emit_interpolated(self, buf, pts);
+        }
+        if (st->prev != nullptr && pts != GST_BUFFER_PTS(st->prev)) {
+          const GstClockTime a = GST_BUFFER_PTS(st->prev);
+          const GstClockTime interval = pts > a ? pts - a : a - pts;
+          if (!GST_CLOCK_TIME_IS_VALID(st->shortest) || interval < st->shortest) {
+            st->shortest = interval;
+          }
         }
         st->shift(buf);
         gst_clear_buffer(&st->prev3);  // only conceal uses a third frame

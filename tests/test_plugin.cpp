@@ -5,6 +5,7 @@
 #include <gst/video/video.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
@@ -466,6 +467,47 @@ TEST(FgPredict, VariableRateInput) {
   EXPECT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
   EXPECT_EQ(gst_harness_buffers_received(h), 1u);
   gst_harness_teardown(h);
+
+  // A picture held for 1.92 s (a screen recording) stays held, forwards and
+  // backwards; only the last 40 ms (the shortest interval) before the next picture
+  // is interpolated, as the CLI does. It was a morph across the whole hold.
+  for (const double rate : {1.0, -1.0}) {
+    h = gst_harness_new_parse("fgpredict fps=50/1 model=blend");
+    gst_harness_set_src_caps_str(h, vfr.c_str());
+    GstSegment seg;
+    gst_segment_init(&seg, GST_FORMAT_TIME);
+    seg.rate = rate;
+    EXPECT_TRUE(gst_harness_push_event(h, gst_event_new_segment(&seg)));
+    std::vector<GstClockTime> at = {0, 40 * GST_MSECOND, 80 * GST_MSECOND, 2000 * GST_MSECOND};
+    if (rate < 0) {
+      std::reverse(at.begin(), at.end());
+    }
+    std::vector<guint8> held;
+    for (const GstClockTime t : at) {
+      GstBuffer* b = make_frame(caps_str("I420", 16, 16), t, static_cast<int>(t / GST_MSECOND));
+      GST_BUFFER_DURATION(b) = 40 * GST_MSECOND;
+      if (t == 80 * GST_MSECOND) {
+        held = bytes(b);
+      }
+      ASSERT_EQ(gst_harness_push(h, b), GST_FLOW_OK);
+    }
+    EXPECT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
+    int copies = 0;
+    int between = 0;
+    while (gst_harness_buffers_in_queue(h) > 0) {
+      GstBuffer* b = gst_harness_pull(h);
+      const GstClockTime t = GST_BUFFER_PTS(b);
+      if (t >= 80 * GST_MSECOND && t <= 1960 * GST_MSECOND) {
+        copies += bytes(b) == held ? 1 : 0;
+      } else if (t > 1960 * GST_MSECOND && t < 2000 * GST_MSECOND) {
+        between += bytes(b) != held ? 1 : 0;  // 1980 ms: on the way to the next picture
+      }
+      gst_buffer_unref(b);
+    }
+    EXPECT_EQ(copies, 95) << rate;  // 80, 100, ..., 1960 ms
+    EXPECT_EQ(between, 1) << rate;
+    gst_harness_teardown(h);
+  }
 
   // Extrapolating several frames per input frame needs the input's slots: refused,
   // not silently one frame per frame. Conceal passes the frames (and warns).

@@ -286,6 +286,9 @@ void RetimeFilter::process(Frame frame, FrameOutput& out) {
     return;
   }
   if (!prev_) {
+    if (frame.duration() > 0) {
+      shortest_ = static_cast<double>(frame.duration()) * av_q2d(frame.time_base());
+    }
     // A time base in which both the first frame's time and 1/rate are whole
     // numbers, so the output grid starts exactly at the first input frame and
     // every step is exact. Falls back to 1/rate (the start rounded to it).
@@ -309,6 +312,11 @@ void RetimeFilter::process(Frame frame, FrameOutput& out) {
   if (cut) {
     ++cuts_;
     spdlog::info("scene cut at {:.3f}s: not interpolated across", frame.seconds());
+  }
+  // A frame's own duration counts as an interval too (a clip may open with a hold).
+  const double own = frame.duration() > 0 ? static_cast<double>(frame.duration()) * av_q2d(frame.time_base()) : 0;
+  if (own > 0 && (shortest_ <= 0 || own < shortest_)) {
+    shortest_ = own;
   }
   const bool go_on = emit_until(frame.seconds(), &frame, cut, out);
   const double interval = frame.seconds() - prev_.seconds();

@@ -47,7 +47,7 @@ inline constexpr int kMaxRetimeRate = 1000;
 // between two input frames are never interpolated across: the earlier frame is
 // repeated instead. A held frame of variable-rate video (a screen recording that
 // shows one picture for seconds) stays held: when two input frames are more than
-// kHoldFactor of the shortest interval seen so far apart, and more than
+// kHoldFactor of the shortest interval (or frame duration) seen so far apart, and more than
 // kHoldSeconds, the earlier one is repeated and only the last such interval before
 // the later one is interpolated (a 2 s hold was a 2 s morph). Holds one input
 // frame. Once the pipeline is stopping (FrameOutput::stopping) it makes no new
