@@ -486,6 +486,29 @@ TEST_F(HardeningTest, VariableFrameRateFollowsTheSource) {
   EXPECT_EQ(stream_of(dump_packets(path("vfr30.mkv")), "audio")->data, stream_of(din, "audio")->data);
 }
 
+// Chapters are copied with their titles, as the global metadata already was
+// (an upscaled film kept its title and lost its chapter marks).
+TEST_F(HardeningTest, ChaptersAreKept) {
+  {
+    std::ofstream meta(path("meta.txt"));
+    meta << ";FFMETADATA1\ntitle=A Film\n"
+         << "[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=500\ntitle=Intro\n"
+         << "[CHAPTER]\nTIMEBASE=1/1000\nSTART=500\nEND=1000\ntitle=Main\n";
+  }
+  ffmpeg({"-f", "lavfi", "-i", "testsrc=size=64x48:rate=10", "-i", path("meta.txt"), "-map_metadata", "1",
+          "-map_chapters", "1", "-t", "1", "-c:v", "libx264", path("chap.mkv")});
+  for (const std::string out : {"chap_up.mkv", "chap_up.mp4"}) {
+    const RunResult r =
+        run_command({kCli, "upscale", path("chap.mkv"), "-o", path(out), "--scale", "2", "--model", "bicubic"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    const RunResult p = run_command({"/usr/bin/ffprobe", "-v", "error", "-show_chapters", "-of", "compact", path(out)});
+    ASSERT_EQ(p.status, 0) << p.err;
+    EXPECT_NE(p.out.find("end_time=0.500000|tag:title=Intro"), std::string::npos) << out << ": " << p.out;
+    EXPECT_NE(p.out.find("start_time=0.500000|end="), std::string::npos) << out << ": " << p.out;
+    EXPECT_NE(p.out.find("tag:title=Main"), std::string::npos) << out << ": " << p.out;
+  }
+}
+
 // 15: interlaced input is flagged and warned about; every frame is still written.
 TEST_F(HardeningTest, InterlacedInputIsFlaggedAndWarned) {
   ffmpeg({"-f", "lavfi", "-i", "testsrc=size=128x96:rate=25", "-t", "1", "-c:v", "mpeg2video", "-flags", "+ilme+ildct",

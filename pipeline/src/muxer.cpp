@@ -42,6 +42,30 @@ Muxer::Muxer(const std::string& format_path, const std::string& write_path, AVFo
     throw Error(ErrorKind::kOutput, "cannot create output '" + format_path + "': " + av_error_text(ret));
   }
   av_dict_copy(&output_->metadata, input->metadata, 0);
+  // Chapters (as ffmpeg copies them): the output keeps the source's timeline.
+  // avformat_free_context frees them.
+  if (input->nb_chapters > 0 && !is_single_image()) {
+    auto** list = static_cast<AVChapter**>(av_calloc(input->nb_chapters, sizeof(AVChapter*)));
+    if (list == nullptr) {
+      avformat_free_context(output_);
+      throw std::bad_alloc();
+    }
+    output_->chapters = list;
+    for (unsigned i = 0; i < input->nb_chapters; ++i) {
+      const AVChapter* in = input->chapters[i];
+      auto* ch = static_cast<AVChapter*>(av_mallocz(sizeof(AVChapter)));
+      if (ch == nullptr) {
+        avformat_free_context(output_);
+        throw std::bad_alloc();
+      }
+      ch->id = in->id;
+      ch->time_base = in->time_base;
+      ch->start = in->start;
+      ch->end = in->end;
+      av_dict_copy(&ch->metadata, in->metadata, 0);
+      list[output_->nb_chapters++] = ch;
+    }
+  }
 
   for (unsigned i = 0; i < input->nb_streams; ++i) {
     AVStream* in = input->streams[i];
