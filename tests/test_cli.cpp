@@ -604,6 +604,12 @@ TEST_F(CliTest, OptionsThatWouldBeIgnoredAreRefused) {
     EXPECT_EQ(r.status, 2) << extra.front() << ": " << r.err;
     EXPECT_NE(r.err.find(extra[extra.size() - 2]), std::string::npos) << r.err;
   }
+  // Nothing to do at all: done, but said.
+  r = run_cli({"run", in, "-o", path("i.mkv")});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("run without --fps or --scale"), std::string::npos) << r.err;
+  ASSERT_TRUE(file_exists(path("i.mkv")));
+  fs::remove(path("i.mkv"));
   expect_no_output_files();
   EXPECT_FALSE(file_exists(path("a.mkv")));
 }

@@ -328,6 +328,9 @@ JobResult run_video_job(const VideoJob& job) {
     }
   }
   validate_paths(common.input, common.output, common.overwrite);
+  if (job.command == "run" && !upscaling && !job.retime) {
+    spdlog::warn("run without --fps or --scale: '{}' is re-encoded as it is", common.input);
+  }
   // Load the models before touching the input: a bad model is a usage error, fast.
   std::unique_ptr<SuperResolveFilter> sr_filter;
   if (upscaling && !classical) {
