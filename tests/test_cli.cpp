@@ -512,18 +512,28 @@ TEST_F(CliTest, SigintStopsAnEvaluation) {
   // evaluation ran on to exit 0. The signal is sent once the first predicted frame
   // is saved, so it lands mid-run on any machine.
   const std::string in = make_long_input();
-  const std::string save = path("frames");
-  const pid_t pid = start_cli({"eval", "interp", "--ref", in, "--model", "blend", "--save", save});
-  bool started = false;
-  int status = 0;
-  for (int i = 0; i < 12000 && !started; ++i) {  // up to 120 s
-    started = fs::exists(fs::path(save) / "000001.png");
-    if (!started && ::waitpid(pid, &status, WNOHANG) == pid) {
-      FAIL() << "eval ended before saving a frame";
+  // Starts eval --save DIR and waits (up to 120 s) until it has written `file`:
+  // its pid, or -1 if it ended (or hung) before that.
+  auto start_saving = [&](const std::string& dir, const char* file) -> pid_t {
+    const pid_t p = start_cli({"eval", "interp", "--ref", in, "--model", "blend", "--save", dir});
+    int st = 0;
+    for (int i = 0; i < 12000; ++i) {
+      if (fs::exists(fs::path(dir) / file)) {
+        return p;
+      }
+      if (::waitpid(p, &st, WNOHANG) == p) {
+        return -1;
+      }
+      ::usleep(10000);
     }
-    ::usleep(10000);
-  }
-  ASSERT_TRUE(started) << "eval never saved a frame";
+    ::kill(p, SIGKILL);
+    ::waitpid(p, &st, 0);
+    return -1;
+  };
+  const std::string save = path("frames");
+  const pid_t pid = start_saving(save, "000001.png");
+  ASSERT_GT(pid, 0) << "eval never saved a frame";
+  int status = 0;
   ::kill(pid, SIGINT);
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
   ASSERT_TRUE(WIFEXITED(status));
@@ -538,16 +548,8 @@ TEST_F(CliTest, SigintStopsAnEvaluation) {
   // Two signals: the second aborts at once (exit 130) and deletes the PNG being
   // written, if any: no .part is left.
   const std::string save2 = path("frames2");
-  const pid_t pid2 = start_cli({"eval", "interp", "--ref", in, "--model", "blend", "--save", save2});
-  started = false;
-  for (int i = 0; i < 12000 && !started; ++i) {
-    started = fs::exists(fs::path(save2) / "000003.png");
-    if (!started && ::waitpid(pid2, &status, WNOHANG) == pid2) {
-      FAIL() << "eval ended before saving a frame";
-    }
-    ::usleep(1000);
-  }
-  ASSERT_TRUE(started) << "eval never saved a frame";
+  const pid_t pid2 = start_saving(save2, "000003.png");
+  ASSERT_GT(pid2, 0) << "eval never saved a frame";
   ::kill(pid2, SIGINT);
   ::kill(pid2, SIGINT);
   ASSERT_EQ(::waitpid(pid2, &status, 0), pid2);
