@@ -321,7 +321,8 @@ TEST(Prediction, StillPartsOfYuvFramesComeBackBitExact) {
             const int ly = y << sh;
             // Texture without a period (a hash of the position), so that no motion but
             // zero lines the still part up.
-            const auto hash = static_cast<unsigned>((lx * 73856093) ^ (ly * 19349663) ^ (c * 83492791));
+            const unsigned hash = (static_cast<unsigned>(lx) * 73856093U) ^ (static_cast<unsigned>(ly) * 19349663U) ^
+                                  (static_cast<unsigned>(c) * 83492791U);
             int v = c == 0 ? 40 + static_cast<int>(hash % 180U) : ((hash >> 7) % 2U != 0 ? 16 : 240);
             if (lx >= 8 + 3 * moved && lx < 24 + 3 * moved && ly >= 20 && ly < 36) {
               v = c == 0 ? 60 + (lx * 11) % 150 : 128;
