@@ -65,6 +65,11 @@ struct PredictState {
   // frames arrive latest first and the output runs down the same slot grid, from
   // the first frame's slot (`base`) down: next_out counts slots below it.
   bool reverse = false;
+  // Whether frames `gap` apart are a held picture (framegen::is_hold).
+  [[nodiscard]] bool is_hold(GstClockTime gap) const {
+    return GST_CLOCK_TIME_IS_VALID(shortest) &&
+           framegen::is_hold(static_cast<double>(gap) / GST_SECOND, static_cast<double>(shortest) / GST_SECOND);
+  }
   // interpolate: the shortest interval between input frames so far (a hold of
   // variable-rate video stays held: framegen::kHoldFactor).
   GstClockTime shortest = GST_CLOCK_TIME_NONE;
@@ -453,9 +458,7 @@ static GstFlowReturn emit_interpolated_reverse(GstFgPredict* self, GstBuffer* cu
   }
   const GstClockTime t1 = GST_BUFFER_PTS(st->prev);
   GstClockTime t0 = GST_BUFFER_PTS(cur);  // the synthesis runs from t0 to t1; cur is held before
-  if (GST_CLOCK_TIME_IS_VALID(st->shortest) &&
-      static_cast<double>(t1 - t0) > framegen::kHoldFactor * static_cast<double>(st->shortest) &&
-      static_cast<double>(t1 - t0) > framegen::kHoldSeconds * GST_SECOND) {
+  if (st->is_hold(t1 - t0)) {
     t0 = t1 - st->shortest;  // as going forwards: only the last interval before prev
   }
   for (;;) {
@@ -479,12 +482,8 @@ static GstFlowReturn emit_interpolated(GstFgPredict* self, GstBuffer* cur, GstCl
   // Synthesis runs from t0 to cur; before t0 prev is held (a long interval of
   // variable-rate video, as RetimeFilter does).
   GstClockTime t0 = GST_BUFFER_PTS(st->prev);
-  if (cur != nullptr && GST_CLOCK_TIME_IS_VALID(st->shortest)) {
-    const GstClockTime gap = GST_BUFFER_PTS(cur) - t0;
-    if (static_cast<double>(gap) > framegen::kHoldFactor * static_cast<double>(st->shortest) &&
-        static_cast<double>(gap) > framegen::kHoldSeconds * GST_SECOND) {
-      t0 = GST_BUFFER_PTS(cur) - st->shortest;
-    }
+  if (cur != nullptr && st->is_hold(GST_BUFFER_PTS(cur) - t0)) {
+    t0 = GST_BUFFER_PTS(cur) - st->shortest;
   }
   for (;;) {
     const GstClockTime t = st->out_time(st->next_out);

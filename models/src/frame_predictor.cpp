@@ -194,8 +194,8 @@ class ImageFramePredictor final : public FrameInterpolator {
   // match the frames around them bit for bit: a chroma sample when every pixel it
   // covers matches. 8-bit YUV formats (planar or semi-planar); others are left
   // as converted.
-  static void keep_input_samples(const Image& r, std::initializer_list<std::pair<const Image*, const Frame*>> inputs,
-                                 Frame& out) {
+  void keep_input_samples(const Image& r, std::initializer_list<std::pair<const Image*, const Frame*>> inputs,
+                          Frame& out) {
     const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(out.format());
     if (d == nullptr || (d->flags & (AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_PAL | AV_PIX_FMT_FLAG_BITSTREAM |
                                      AV_PIX_FMT_FLAG_HWACCEL | AV_PIX_FMT_FLAG_BE)) != 0) {
@@ -211,7 +211,8 @@ class ImageFramePredictor final : public FrameInterpolator {
     const int w = out.width();
     const int h = out.height();
     const std::size_t n = static_cast<std::size_t>(w) * static_cast<std::size_t>(h);
-    std::vector<uint8_t> source(n, 0);  // per pixel: 1 + the input whose RGB it is, 0 for none
+    std::vector<uint8_t>& source = source_;  // per pixel: 1 + the input whose RGB it is, 0 for none
+    source.assign(n, 0);                     // (kept between frames: no allocation per frame)
     bool any = false;
     uint8_t index = 1;
     for (const auto& [img, frame] : inputs) {
@@ -331,6 +332,7 @@ class ImageFramePredictor final : public FrameInterpolator {
   std::unique_ptr<FrameScaler> to_rgb_;
   std::unique_ptr<FrameScaler> from_rgb_;
   std::unique_ptr<FramePool> rgb_pool_;
+  std::vector<uint8_t> source_;  // keep_input_samples' per-pixel map
 };
 
 // Options that do not fit the model are refused, not ignored.

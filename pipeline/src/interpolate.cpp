@@ -216,11 +216,8 @@ bool RetimeFilter::emit_until(double until, const Frame* next, bool cut, FrameOu
   // From t0 the synthesis runs to the next frame; before it, prev_ is held (a
   // long interval of variable-rate video: see kHoldFactor).
   double t0 = prev_.seconds();
-  if (next != nullptr && shortest_ > 0) {
-    const double gap = next->seconds() - t0;
-    if (gap > kHoldFactor * shortest_ && gap > kHoldSeconds) {
-      t0 = next->seconds() - shortest_;
-    }
+  if (next != nullptr && is_hold(next->seconds() - t0, shortest_)) {
+    t0 = next->seconds() - shortest_;
   }
   for (;;) {
     const double t = base_ + static_cast<double>(next_) * av_q2d(av_inv_q(rate_));

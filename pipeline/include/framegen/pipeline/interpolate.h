@@ -60,6 +60,11 @@ inline constexpr int kMaxRetimeRate = 1000;
 class InterpolationWorkers;
 inline constexpr double kHoldFactor = 4.0;
 inline constexpr double kHoldSeconds = 0.25;
+// Whether two input frames `gap` seconds apart are a held picture, given the
+// shortest interval seen so far (0: none yet).
+[[nodiscard]] inline bool is_hold(double gap, double shortest) {
+  return shortest > 0 && gap > kHoldFactor * shortest && gap > kHoldSeconds;
+}
 class RetimeFilter final : public FrameFilter {
  public:
   RetimeFilter(AVRational rate, std::unique_ptr<FrameInterpolator> model, bool detect_cuts = true);
