@@ -606,6 +606,18 @@ TEST_F(CliTest, OptionsThatWouldBeIgnoredAreRefused) {
     EXPECT_EQ(r.status, 2) << extra.front() << ": " << r.err;
     EXPECT_NE(r.err.find(extra[extra.size() - 2]), std::string::npos) << r.err;
   }
+  // --precision chooses the networks' arithmetic: blend has none, and run without
+  // --fps runs no predictor.
+  r = run_cli({"interpolate", in, "-o", path("j.mkv"), "--factor", "2", "--model", "blend", "--precision", "fp32"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("--precision"), std::string::npos) << r.err;
+  r = run_cli({"run", in, "-o", path("k.mkv"), "--scale", "2", "--precision", "fp32"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("--fps"), std::string::npos) << r.err;
+  r = run_cli({"eval", "interp", "--ref", in, "--model", "repeat", "--precision", "bf16"});
+  EXPECT_EQ(r.status, 2);
+  r = run_cli({"extend", in, "-o", path("l.mkv"), "--frames", "1", "--precision", "fp16"});
+  EXPECT_EQ(r.status, 2);
   // Nothing to do at all: done, but said.
   r = run_cli({"run", in, "-o", path("i.mkv")});
   EXPECT_EQ(r.status, 0) << r.err;

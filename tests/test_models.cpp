@@ -255,6 +255,80 @@ TEST(Prediction, EnsembleIsSymmetricInTime) {
   }
 }
 
+// bfloat16 convolutions (--precision bf16, the default where the CPU multiplies
+// bfloat16 natively): a different computation (else the option would do nothing),
+// but the same frames to within rounding, and as close to the truth as fp32.
+TEST(Prediction, Bf16StaysCloseToFloat) {
+  if (!models::cpu_has_native_bf16()) {
+    GTEST_SKIP() << "this CPU has no AVX512_BF16";
+  }
+  // Five frames of the sample clip (a night city pan), a 320x192 window of each.
+  const std::vector<Image> clip = load_rgb_frames(FRAMEGEN_SAMPLE_PATH, 5);
+  ASSERT_EQ(clip.size(), 5U);
+  auto frame = [&](int i) { return window(clip[static_cast<std::size_t>(i)], 160, 84, 320, 192); };
+  PredictorOptions o;
+  o.threads = 2;
+  o.precision = "fp32";
+  auto fp32 = make_image_predictor(o);
+  o.precision = "bf16";
+  auto bf16 = make_image_predictor(o);
+  EXPECT_EQ(resolved_precision(o), "bf16");
+  o.precision = "auto";
+  EXPECT_EQ(resolved_precision(o), "bf16");
+  const Image a = frame(1);
+  const Image b = frame(3);
+  const Image truth = frame(2);
+  const Image f = fp32->interpolate(a, b, 0.5);
+  const Image g = bf16->interpolate(a, b, 0.5);
+  EXPECT_NE(f.data, g.data);
+  EXPECT_GT(psnr_rgb(f, g), 40.0);
+  EXPECT_NEAR(psnr_rgb(f, truth), psnr_rgb(g, truth), 0.1);
+  const Image older = frame(0);
+  const Image p = frame(2);
+  const Image fe = fp32->extrapolate(&older, frame(1), p);
+  const Image ge = bf16->extrapolate(&older, frame(1), p);
+  EXPECT_NE(fe.data, ge.data);
+  EXPECT_GT(psnr_rgb(fe, ge), 40.0);
+  EXPECT_NEAR(psnr_rgb(fe, frame(3)), psnr_rgb(ge, frame(3)), 0.1);
+  std::printf("interp fp32 %.3f dB, bf16 %.3f dB (%.1f dB apart); extrap fp32 %.3f, bf16 %.3f\n", psnr_rgb(f, truth),
+              psnr_rgb(g, truth), psnr_rgb(f, g), psnr_rgb(fe, frame(3)), psnr_rgb(ge, frame(3)));
+}
+
+// --precision is checked, not ignored: unknown values, precision for a model without
+// a network, bf16 on a GPU (or on a CPU without it).
+TEST(Prediction, PrecisionIsCheckedNotIgnored) {
+  PredictorOptions o;
+  o.precision = "fp16";
+  EXPECT_THROW(make_image_predictor(o), Error);
+  o.precision = "fp32";
+  EXPECT_EQ(resolved_precision(o), "fp32");
+  o.model = "gan-l1";
+  EXPECT_EQ(resolved_precision(o), "fp32");
+  for (const char* classical : {"blend", "repeat", "global"}) {
+    PredictorOptions c;
+    c.model = classical;
+    EXPECT_EQ(resolved_precision(c), "") << classical;
+    c.precision = "fp32";
+    EXPECT_THROW(make_image_predictor(c), Error) << classical;
+    EXPECT_THROW(make_frame_predictor(c), Error) << classical;
+  }
+  o.model = "gan";
+  o.device = "cuda";
+  o.precision = "bf16";
+  EXPECT_THROW(resolved_precision(o), Error);
+  o.precision = "auto";
+  EXPECT_EQ(resolved_precision(o), "fp32");
+  o.device = "cpu";
+  o.precision = "bf16";
+  if (models::cpu_has_native_bf16()) {
+    EXPECT_EQ(resolved_precision(o), "bf16");
+  } else {
+    EXPECT_THROW(resolved_precision(o), Error);
+    o.precision = "auto";
+    EXPECT_EQ(resolved_precision(o), "fp32");
+  }
+}
+
 // The image predictors see RGB; frames with alpha keep it: the synthesised frame's
 // alpha is its neighbours' blended at t (the last frame's when extrapolating), in a
 // packed (rgba) and a planar (yuva420p) format. They came out opaque, between input

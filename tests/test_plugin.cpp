@@ -771,7 +771,7 @@ TEST(ElementsMatrix, OddAndTinySizes) {
   const std::string tiny = "videotestsrc num-buffers=4 ! video/x-raw,format=I420,width=6,height=4,framerate=30/1 ! ";
   // The gan; model=global (the camera's motion alone); ensemble=true (the gan's two
   // time directions).
-  for (const std::string extra : {"", " model=global", " ensemble=true"}) {
+  for (const std::string extra : {"", " model=global", " ensemble=true", " precision=fp32"}) {
     r = run_pipeline(tiny + "fgpredict fps=60/1" + extra + " ! fakesink name=sink");
     ASSERT_TRUE(r.finished) << extra;
     EXPECT_FALSE(r.error) << extra << r.message;
@@ -786,6 +786,11 @@ TEST(ElementsMatrix, OddAndTinySizes) {
     EXPECT_TRUE(r.error) << bad;
     EXPECT_NE(r.message.find("ensemble"), std::string::npos) << bad << ": " << r.message;
   }
+  // precision for a model without a network: the same.
+  r = run_pipeline(tiny + "fgpredict fps=60/1 model=global precision=fp32 ! fakesink name=sink", 20);
+  ASSERT_TRUE(r.finished);
+  EXPECT_TRUE(r.error);
+  EXPECT_NE(r.message.find("precision"), std::string::npos) << r.message;
   // deadline outside mode=conceal: the same.
   r = run_pipeline(tiny + "fgpredict mode=extrapolate deadline=50000000 ! fakesink name=sink", 20);
   ASSERT_TRUE(r.finished);

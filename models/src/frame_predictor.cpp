@@ -28,7 +28,7 @@ namespace {
 
 using models::FrameGenerator;
 
-FrameGenerator load_generator(const std::string& key, torch::Device device) {
+FrameGenerator load_generator(const std::string& key, torch::Device device, bool bf16) {
   const std::string_view bytes = models::embedded_weights(key);
   if (bytes.empty()) {
     throw Error(ErrorKind::kUsage, "no built-in '" + key + "' predictor weights in this build");
@@ -39,7 +39,7 @@ FrameGenerator load_generator(const std::string& key, torch::Device device) {
   g->eval();
   g->to(device);
   if (device.is_cpu()) {
-    g->prepare_cpu_inference();
+    g->prepare_cpu_inference(bf16);
   }
   return g;
 }
@@ -81,8 +81,9 @@ class GanImagePredictor final : public ImagePredictor {
       throw Error(ErrorKind::kUsage, "unknown device '" + o.device + "' (cpu or cuda)");
     }
     models::configure_torch_runtime(o.threads);
-    interp_ = load_generator("interp" + suffix, device_);
-    extrap_ = load_generator("extrap" + suffix, device_);
+    const bool bf16 = resolved_precision(o) == "bf16";
+    interp_ = load_generator("interp" + suffix, device_, bf16);
+    extrap_ = load_generator("extrap" + suffix, device_, bf16);
   }
 
   Image interpolate(const Image& a, const Image& b, double t) override {
@@ -335,14 +336,45 @@ class ImageFramePredictor final : public FrameInterpolator {
   std::vector<uint8_t> source_;  // keep_input_samples' per-pixel map
 };
 
+bool is_network(const std::string& model) { return model == "gan" || model == "gan-l1"; }
+
 // Options that do not fit the model are refused, not ignored.
 void check_options(const PredictorOptions& o) {
-  if (o.ensemble && o.model != "gan" && o.model != "gan-l1") {
+  if (o.ensemble && !is_network(o.model)) {
     throw Error(ErrorKind::kUsage, "--ensemble needs a network predictor (gan or gan-l1), not '" + o.model + "'");
   }
+  resolved_precision(o);
 }
 
 }  // namespace
+
+std::string resolved_precision(const PredictorOptions& o) {
+  if (o.precision != "auto" && o.precision != "fp32" && o.precision != "bf16") {
+    throw Error(ErrorKind::kUsage, "unknown precision '" + o.precision + "' (auto, fp32 or bf16)");
+  }
+  if (!is_network(o.model)) {
+    if (o.precision != "auto") {
+      throw Error(ErrorKind::kUsage, "--precision " + o.precision +
+                                         " applies to the network predictors (gan, gan-l1), not to '" + o.model + "'");
+    }
+    return "";
+  }
+  if (o.device != "cpu") {
+    if (o.precision == "bf16") {
+      throw Error(ErrorKind::kUsage,
+                  "--precision bf16 applies to the CPU; on " + o.device + " the networks run in fp32");
+    }
+    return "fp32";
+  }
+  if (o.precision == "bf16" && !models::cpu_has_native_bf16()) {
+    throw Error(ErrorKind::kUsage,
+                "--precision bf16: this CPU has no native bfloat16 arithmetic (AVX512_BF16); use fp32 or auto");
+  }
+  if (o.precision == "fp32" || (o.precision == "auto" && !models::cpu_has_native_bf16())) {
+    return "fp32";
+  }
+  return "bf16";
+}
 
 std::unique_ptr<ImagePredictor> make_image_predictor(const PredictorOptions& o) {
   check_options(o);

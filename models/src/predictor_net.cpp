@@ -2,10 +2,15 @@
 
 #include <ATen/Parallel.h>
 #include <ATen/ops/mkldnn_convolution.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <limits>
 #include <mutex>
 #include <utility>
@@ -255,24 +260,65 @@ void prelu_cpu_(torch::Tensor& x, const torch::Tensor& weight) {
   }
 }
 
-// A conv/PReLU stack: the module's own forward, or layer by layer with prelu_cpu_ and oneDNN.
-torch::Tensor run_block(nn::Sequential& s, torch::Tensor x) {
+// PReLU in place on a channels-last bfloat16 tensor (the low-precision path of
+// run_block): each value widened to float, rounded back to nearest even.
+void prelu_bf16_(torch::Tensor& x, const torch::Tensor& weight) {
+  if (!x.is_contiguous(at::MemoryFormat::ChannelsLast)) {
+    x = x.contiguous(at::MemoryFormat::ChannelsLast);
+  }
+  const torch::Tensor a_t = weight.contiguous();
+  const int64_t c = x.size(1);
+  const int64_t pixels = x.size(0) * x.size(2) * x.size(3);
+  const float* __restrict a = a_t.data_ptr<float>();
+  auto* __restrict px = reinterpret_cast<uint16_t*>(x.data_ptr<at::BFloat16>());
+  at::parallel_for(0, pixels, 2048, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      for (int64_t k = 0; k < c; ++k) {
+        uint32_t bits = static_cast<uint32_t>(px[i * c + k]) << 16;
+        float v = 0.0F;
+        std::memcpy(&v, &bits, sizeof v);
+        v = std::max(v, 0.0F) + a[k] * std::min(v, 0.0F);
+        std::memcpy(&bits, &v, sizeof v);
+        bits += 0x7FFFU + ((bits >> 16) & 1U);
+        px[i * c + k] = static_cast<uint16_t>(bits >> 16);
+      }
+    }
+  });
+}
+
+// A conv/PReLU stack: the module's own forward, or layer by layer with prelu_cpu_ and
+// oneDNN; with `lowp` (FrameGeneratorImpl::prepare_cpu_inference) the convolutions
+// run in bfloat16 (float accumulation) and the block returns float.
+torch::Tensor run_block(nn::Sequential& s, const LowPrecisionWeights* lowp, torch::Tensor x) {
   if (!fast_cpu_path(x)) {
     return s->forward(x);
   }
   for (const auto& m : s->children()) {
     if (const auto* p = m->as<nn::PReLU>()) {
-      prelu_cpu_(x, p->weight);  // x is the previous convolution's output
+      // x is the previous convolution's output
+      if (x.scalar_type() == torch::kBFloat16) {
+        prelu_bf16_(x, p->weight);
+      } else {
+        prelu_cpu_(x, p->weight);
+      }
     } else if (auto* c = m->as<nn::Conv2d>(); at::hasMKLDNN()) {
       // oneDNN directly: ATen sends inputs under 20480 values (the 1/16 block of a
       // 640x360 frame) to a fallback that was 20x slower here. All convolutions
       // here are 3x3, stride 1, padding 1.
-      x = at::mkldnn_convolution(x, c->weight, c->bias, {1, 1}, {1, 1}, {1, 1}, 1);
+      const auto low = lowp != nullptr ? lowp->find(c) : LowPrecisionWeights::const_iterator{};
+      if (lowp != nullptr && low != lowp->end()) {
+        if (x.scalar_type() != torch::kBFloat16) {
+          x = x.to(torch::kBFloat16);
+        }
+        x = at::mkldnn_convolution(x, low->second.first, low->second.second, {1, 1}, {1, 1}, {1, 1}, 1);
+      } else {
+        x = at::mkldnn_convolution(x.to(torch::kFloat), c->weight, c->bias, {1, 1}, {1, 1}, {1, 1}, 1);
+      }
     } else {
       x = c->forward(x);
     }
   }
-  return x;
+  return x.scalar_type() == torch::kFloat ? x : x.to(torch::kFloat);
 }
 
 // grid_sample (bilinear, border padding, align_corners=true) of the three h x w
@@ -305,7 +351,7 @@ float sigmoidf(float v) { return 1.0F / (1.0F + std::exp(-v)); }
 // without their full-resolution temporaries.
 torch::Tensor full_resolution_cpu(const torch::Tensor& i0, const torch::Tensor& i1, const torch::Tensor& flow_half,
                                   const torch::Tensor& mask_half, const torch::Tensor& t, bool extrapolate,
-                                  nn::Sequential& refine) {
+                                  nn::Sequential& refine, const LowPrecisionWeights* lowp) {
   const torch::Tensor a = i0.contiguous();
   const torch::Tensor b = i1.contiguous();
   const torch::Tensor f = flow_half.contiguous();
@@ -379,7 +425,7 @@ torch::Tensor full_resolution_cpu(const torch::Tensor& i0, const torch::Tensor& 
       }
     }
   });
-  const torch::Tensor r = run_block(refine, x9).contiguous(at::MemoryFormat::ChannelsLast);
+  const torch::Tensor r = run_block(refine, lowp, x9).contiguous(at::MemoryFormat::ChannelsLast);
   torch::Tensor out = torch::empty({n, 3, h, w}, a.options());
   const float* pr = r.data_ptr<float>();
   float* po = out.data_ptr<float>();
@@ -1182,11 +1228,11 @@ FrameGeneratorImpl::Estimate FrameGeneratorImpl::pyramid(const Levels& a, const 
   const torch::Tensor global = torch::cat({u * tv, u * (tv - 1.0)}, 1);
   // 1/16: motion from scratch (flow in 1/16 pixels, up to a few of them), and a
   // per-pixel gate between it and the global motion.
-  torch::Tensor est = run_block(
-      coarse_,
-      torch::cat({a[3], b[3], t.expand({n, 1, h / 16, w / 16}), global, backward_warp(a[3], global.slice(1, 0, 2)),
-                  backward_warp(b[3], global.slice(1, 2, 4))},
-                 1));
+  torch::Tensor est =
+      run_block(coarse_, low_precision(),
+                torch::cat({a[3], b[3], t.expand({n, 1, h / 16, w / 16}), global,
+                            backward_warp(a[3], global.slice(1, 0, 2)), backward_warp(b[3], global.slice(1, 2, 4))},
+                           1));
   const torch::Tensor gate = torch::sigmoid(est.slice(1, 5, 6));
   torch::Tensor flow = est.slice(1, 0, 4) * 4.0;
   flow = flow + gate * (global - flow);
@@ -1208,10 +1254,10 @@ FrameGeneratorImpl::Estimate FrameGeneratorImpl::pyramid(const Levels& a, const 
     const torch::Tensor& bl = b[l.index];
     const torch::Tensor wa = backward_warp(al, flow.slice(1, 0, 2));
     const torch::Tensor wb = backward_warp(bl, flow.slice(1, 2, 4));
-    const torch::Tensor d =
-        run_block(*l.block, torch::cat({al, bl, wa, wb, flow * (static_cast<double>(l.div) / 16.0), mask,
-                                        t.expand({n, 1, lh, lw}), cost_volume(wa, wb, l.radius)},
-                                       1));
+    const torch::Tensor d = run_block(*l.block, low_precision(),
+                                      torch::cat({al, bl, wa, wb, flow * (static_cast<double>(l.div) / 16.0), mask,
+                                                  t.expand({n, 1, lh, lw}), cost_volume(wa, wb, l.radius)},
+                                                 1));
     flow = flow + d.slice(1, 0, 4) * l.step;
     mask = mask + d.slice(1, 4, 5);
   }
@@ -1302,8 +1348,9 @@ PredictorOutput FrameGeneratorImpl::forward(const torch::Tensor& i0_in, const to
   PredictorOutput o;
   if (fast_cpu_path(i0)) {
     // Inference on the CPU: the same stage fused (only the frame is returned).
-    o.frame =
-        full_resolution_cpu(i0, i1, flow_half, mask_half, t, extrapolate, refine_).slice(2, 0, h0).slice(3, 0, w0);
+    o.frame = full_resolution_cpu(i0, i1, flow_half, mask_half, t, extrapolate, refine_, low_precision())
+                  .slice(2, 0, h0)
+                  .slice(3, 0, w0);
     return o;
   }
   // Full resolution: warp, blend, correct the mask, add a residual.
@@ -1325,15 +1372,36 @@ PredictorOutput FrameGeneratorImpl::forward(const torch::Tensor& i0_in, const to
   return o;
 }
 
-void FrameGeneratorImpl::prepare_cpu_inference() {
+void FrameGeneratorImpl::prepare_cpu_inference(bool bf16) {
   torch::NoGradGuard no_grad;
+  bf16_.clear();
   for (nn::Sequential* s : {&coarse_, &fine8_, &fine4_, &fine2_, &refine_}) {
     for (const auto& m : (*s)->children()) {
       if (auto* c = m->as<nn::Conv2d>()) {
         c->weight.set_data(c->weight.contiguous(at::MemoryFormat::ChannelsLast));
+        if (bf16) {
+          bf16_.emplace(c, std::make_pair(c->weight.to(torch::kBFloat16), c->bias.to(torch::kBFloat16)));
+        }
       }
     }
   }
+}
+
+bool cpu_has_native_bf16() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  unsigned eax = 0;
+  unsigned ebx = 0;
+  unsigned ecx = 0;
+  unsigned edx = 0;
+  // CPUID leaf 7, sub-leaf 1: EAX bit 5 is AVX512_BF16 (the OS must also save the
+  // AVX-512 state, which __builtin_cpu_supports("avx512f") checks).
+  if (__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) == 0) {
+    return false;
+  }
+  return ((eax >> 5) & 1U) != 0 && __builtin_cpu_supports("avx512f");
+#else
+  return false;
+#endif
 }
 
 int64_t FrameGeneratorImpl::macs_per_pixel() const {

@@ -348,7 +348,11 @@ JobResult run_video_job(const VideoJob& job) {
   // (many small serial operations); two side by side keep them busy. Extension
   // is autoregressive: one predictor.
   std::vector<std::unique_ptr<FrameInterpolator>> predictors;
-  if (job.retime || job.extend_frames > 0) {
+  std::string precision;  // of the network predictor ("" for blend, repeat)
+  if (!predicting && job.precision != "auto") {
+    throw Error(ErrorKind::kUsage, "--precision applies to the predictor: give --fps");
+  }
+  if (predicting) {
     const int cores = common.threads > 0 ? common.threads
                                          : static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
     const bool network = job.predictor != "blend" && job.predictor != "repeat";
@@ -356,12 +360,14 @@ JobResult run_video_job(const VideoJob& job) {
     PredictorOptions po;
     po.model = job.predictor;
     po.ensemble = job.ensemble;
+    po.precision = job.precision;
     po.device = job.device;
     po.threads = common.threads;
     po.threads_per_call = workers > 1 ? cores / workers : 0;
     for (int i = 0; i < workers; ++i) {
       predictors.push_back(make_frame_predictor(po));
     }
+    precision = resolved_precision(po);
   }
 
   EncoderOptions enc = common.encoder;
@@ -591,11 +597,13 @@ JobResult run_video_job(const VideoJob& job) {
   if (retime != nullptr) {
     result.summary["predictor"] = job.predictor;
     result.summary["ensemble"] = job.ensemble;
+    result.summary["precision"] = precision;
     result.summary["frames_synthesised"] = retime->frames_synthesised();
     result.summary["scene_cuts"] = retime->cuts();
   }
   if (job.extend_frames > 0) {
     result.summary["predictor"] = job.predictor;
+    result.summary["precision"] = precision;
     result.summary["frames_added"] = job.extend_frames;
   }
   return result;
@@ -708,9 +716,11 @@ nlohmann::json run_eval_pred(const EvalPredOptions& o) {
   PredictorOptions po;
   po.model = o.model;
   po.ensemble = o.ensemble;
+  po.precision = o.precision;
   po.device = o.device;
   po.threads = o.threads;
   auto model = make_image_predictor(po);
+  const std::string precision = resolved_precision(po);
   PredictorOptions bo;
   bo.model = "blend";
   auto blend = make_image_predictor(bo);
@@ -794,6 +804,7 @@ nlohmann::json run_eval_pred(const EvalPredOptions& o) {
       {"command", "eval " + o.task},
       {"model", o.model},
       {"ensemble", o.ensemble},
+      {"precision", precision},
       {"refs", per_ref},
       {"samples", all_n},
       {"psnr", all[0] / refs},

@@ -28,7 +28,17 @@ struct PredictorOptions {
   // swapped (time reversed, t -> 1 - t) and average the two. Twice the work; the
   // two predictions' errors differ (six clips: +0.13 dB). Other models: kUsage.
   bool ensemble = false;
+  // The gan / gan-l1 convolutions on the CPU: "bf16" (bfloat16 operands, float
+  // sums; about twice as fast where the CPU multiplies bfloat16 natively, and the
+  // same scores to 0.001 dB on the six evaluation clips), "fp32", or "auto" (bf16
+  // where native, else fp32; always fp32 on CUDA). bf16 on a CPU without native
+  // support, or anything but auto for another model, is kUsage.
+  std::string precision = "auto";
 };
+
+// The precision a predictor with these options computes in: "bf16" or "fp32" for
+// the network models, "" for the others (after check: unknown values throw kUsage).
+std::string resolved_precision(const PredictorOptions& options);
 
 // Throws Error(kUsage) for unknown models / devices or weights missing from the build.
 std::unique_ptr<FrameInterpolator> make_frame_predictor(const PredictorOptions& options);
