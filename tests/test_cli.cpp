@@ -611,9 +611,16 @@ TEST_F(CliTest, OptionsThatWouldBeIgnoredAreRefused) {
   r = run_cli({"interpolate", in, "-o", path("j.mkv"), "--factor", "2", "--model", "blend", "--precision", "fp32"});
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("--precision"), std::string::npos) << r.err;
-  r = run_cli({"run", in, "-o", path("k.mkv"), "--scale", "2", "--precision", "fp32"});
+  r = run_cli({"run", in, "-o", path("k.mkv"), "--precision", "fp32"});
   EXPECT_EQ(r.status, 2);
-  EXPECT_NE(r.err.find("--fps"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--precision"), std::string::npos) << r.err;
+  r = run_cli({"run", in, "-o", path("k.mkv"), "--scale", "2", "--model", "lanczos", "--fps", "50", "--predictor",
+               "blend", "--precision", "bf16"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("--precision"), std::string::npos) << r.err;
+  r = run_cli({"upscale", in, "-o", path("k.mkv"), "--model", "bicubic", "--precision", "fp32"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("--precision"), std::string::npos) << r.err;
   r = run_cli({"eval", "interp", "--ref", in, "--model", "repeat", "--precision", "bf16"});
   EXPECT_EQ(r.status, 2);
   r = run_cli({"extend", in, "-o", path("l.mkv"), "--frames", "1", "--precision", "fp16"});

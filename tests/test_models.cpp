@@ -329,6 +329,44 @@ TEST(Prediction, PrecisionIsCheckedNotIgnored) {
   }
 }
 
+// The upscalers in bfloat16 (--precision; the default where native): not the fp32
+// computation, but the same image to within rounding. Classical models and
+// TorchScript files take no precision.
+TEST_F(ModelsTest, SuperResolutionBf16StaysCloseToFloat) {
+  SrOptions o;
+  o.precision = "fp16";
+  EXPECT_THROW(SuperResolution{o}, Error);
+  o.model = "bicubic";
+  o.precision = "fp32";
+  EXPECT_THROW(SuperResolution{o}, Error);
+  o.precision = "auto";
+  EXPECT_EQ(SuperResolution(o).precision(), "");
+  if (!models::cpu_has_native_bf16()) {
+    GTEST_SKIP() << "this CPU has no AVX512_BF16";
+  }
+  const std::vector<Image> clip = load_rgb_frames(FRAMEGEN_SAMPLE_PATH, 1);
+  ASSERT_EQ(clip.size(), 1U);
+  const Image lr = window(clip[0], 100, 60, 240, 160);
+  for (const char* model : {"fast", "quality"}) {
+    o.model = model;
+    o.scale = 3;
+    o.threads = 2;
+    o.precision = "fp32";
+    SuperResolution fp32(o);
+    EXPECT_EQ(fp32.precision(), "fp32");
+    o.precision = "bf16";
+    SuperResolution bf16(o);
+    EXPECT_EQ(bf16.precision(), "bf16");
+    o.precision = "auto";
+    EXPECT_EQ(SuperResolution(o).precision(), "bf16");
+    const Image f = fp32.upscale(lr);
+    const Image g = bf16.upscale(lr);
+    EXPECT_NE(f.data, g.data) << model;
+    EXPECT_GT(psnr_rgb(f, g), 45.0) << model;
+    std::printf("%s x3: fp32 and bf16 %.1f dB apart\n", model, psnr_rgb(f, g));
+  }
+}
+
 // The image predictors see RGB; frames with alpha keep it: the synthesised frame's
 // alpha is its neighbours' blended at t (the last frame's when extrapolating), in a
 // packed (rgba) and a planar (yuva420p) format. They came out opaque, between input

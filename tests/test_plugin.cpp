@@ -306,13 +306,25 @@ TEST(FgSuperres, BadPropertiesAreRefusedAndMissingModelIsABusError) {
   g_object_get(e, "device", &device, nullptr);
   EXPECT_STREQ(device, "cpu");
   g_free(device);
+  g_object_set(e, "precision", "fp16", nullptr);
+  gchar* precision = nullptr;
+  g_object_get(e, "precision", &precision, nullptr);
+  EXPECT_STREQ(precision, "auto");
+  g_free(precision);
   gst_object_unref(e);
 
-  const PipelineRun r =
-      run_pipeline("videotestsrc num-buffers=2 ! fgsuperres model=/nonexistent/model.pt ! fakesink", 10);
+  PipelineRun r = run_pipeline("videotestsrc num-buffers=2 ! fgsuperres model=/nonexistent/model.pt ! fakesink", 10);
   ASSERT_TRUE(r.finished);
   ASSERT_TRUE(r.error);
   EXPECT_NE(r.message.find("/nonexistent/model.pt"), std::string::npos) << r.message;
+  // A precision for a model without a network: a bus error, not ignored.
+  r = run_pipeline("videotestsrc num-buffers=2 ! fgsuperres model=bicubic precision=fp32 ! fakesink", 10);
+  ASSERT_TRUE(r.finished);
+  ASSERT_TRUE(r.error);
+  EXPECT_NE(r.message.find("precision"), std::string::npos) << r.message;
+  r = run_pipeline("videotestsrc num-buffers=2 ! fgsuperres model=fast precision=fp32 ! fakesink", 20);
+  ASSERT_TRUE(r.finished);
+  EXPECT_FALSE(r.error) << r.message;
 }
 
 TEST(FgSuperres, PixelsMatchTheCli) {

@@ -349,31 +349,7 @@ void check_options(const PredictorOptions& o) {
 }  // namespace
 
 std::string resolved_precision(const PredictorOptions& o) {
-  if (o.precision != "auto" && o.precision != "fp32" && o.precision != "bf16") {
-    throw Error(ErrorKind::kUsage, "unknown precision '" + o.precision + "' (auto, fp32 or bf16)");
-  }
-  if (!is_network(o.model)) {
-    if (o.precision != "auto") {
-      throw Error(ErrorKind::kUsage, "--precision " + o.precision +
-                                         " applies to the network predictors (gan, gan-l1), not to '" + o.model + "'");
-    }
-    return "";
-  }
-  if (o.device != "cpu") {
-    if (o.precision == "bf16") {
-      throw Error(ErrorKind::kUsage,
-                  "--precision bf16 applies to the CPU; on " + o.device + " the networks run in fp32");
-    }
-    return "fp32";
-  }
-  if (o.precision == "bf16" && !models::cpu_has_native_bf16()) {
-    throw Error(ErrorKind::kUsage,
-                "--precision bf16: this CPU has no native bfloat16 arithmetic (AVX512_BF16); use fp32 or auto");
-  }
-  if (o.precision == "fp32" || (o.precision == "auto" && !models::cpu_has_native_bf16())) {
-    return "fp32";
-  }
-  return "bf16";
+  return models::resolve_precision(o.precision, o.device, is_network(o.model), o.model);
 }
 
 std::unique_ptr<ImagePredictor> make_image_predictor(const PredictorOptions& o) {

@@ -1,5 +1,10 @@
 #include "framegen/models/networks.h"
 
+#include <ATen/ops/mkldnn_convolution.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
 #include <stdexcept>
 
 namespace framegen::models {
@@ -19,6 +24,8 @@ class ResBlockImpl : public nn::Module {
     register_module("b", b_);
   }
   torch::Tensor forward(const torch::Tensor& x) { return x + b_(torch::relu(a_(x))); }
+  [[nodiscard]] const nn::Conv2d& a() const { return a_; }
+  [[nodiscard]] const nn::Conv2d& b() const { return b_; }
 
  private:
   nn::Conv2d a_;
@@ -72,7 +79,9 @@ torch::Tensor SrNetImpl::forward(const torch::Tensor& y) {
   // with one input channel); everything after it runs channels-last.
   torch::Tensor x = torch::relu(head_(y.contiguous()));
   x = x.contiguous(at::MemoryFormat::ChannelsLast);
-  if (config_.residual_blocks) {
+  if (!bf16_.empty() && !torch::GradMode::is_enabled() && y.device().is_cpu()) {
+    x = body_bf16(x);
+  } else if (config_.residual_blocks) {
     torch::Tensor skip = x;
     for (auto& m : *body_) {
       x = m->as<ResBlock>()->forward(x);
@@ -83,13 +92,73 @@ torch::Tensor SrNetImpl::forward(const torch::Tensor& y) {
       x = m->as<nn::Conv2d>()->forward(x).relu_();
     }
   }
-  torch::Tensor residual = F::pixel_shuffle(tail_(x), F::PixelShuffleFuncOptions(s));
+  torch::Tensor residual =
+      F::pixel_shuffle(x.scalar_type() == torch::kBFloat16 ? conv_bf16(tail_, x).to(torch::kFloat) : tail_(x),
+                       F::PixelShuffleFuncOptions(s));
   torch::Tensor base =
       F::interpolate(y, F::InterpolateFuncOptions()
                             .scale_factor(std::vector<double>{static_cast<double>(s), static_cast<double>(s)})
                             .mode(torch::kBicubic)
                             .align_corners(false));
   return base + residual;
+}
+
+void SrNetImpl::set_bf16(bool on) {
+  torch::NoGradGuard no_grad;
+  bf16_.clear();
+  if (!on) {
+    return;
+  }
+  for (const auto& m : modules(/*include_self=*/false)) {
+    if (const auto* c = m->as<nn::Conv2d>(); c != nullptr && c != head_.get()) {
+      bf16_.emplace(c, std::make_pair(c->weight.contiguous(at::MemoryFormat::ChannelsLast).to(torch::kBFloat16),
+                                      c->bias.to(torch::kBFloat16)));
+    }
+  }
+}
+
+torch::Tensor SrNetImpl::conv_bf16(const nn::Conv2d& c, const torch::Tensor& x) const {
+  const auto& w = bf16_.at(c.get());
+  // oneDNN directly (3x3, stride 1, padding 1), as the predictor does: ATen's own
+  // dispatch sends small inputs to a slow fallback.
+  return at::mkldnn_convolution(x.scalar_type() == torch::kBFloat16 ? x : x.to(torch::kBFloat16), w.first, w.second,
+                                {1, 1}, {1, 1}, {1, 1}, 1);
+}
+
+// The body in bfloat16, from the head's float output: returns the tail's input
+// (bfloat16). Residual blocks add into a float stream, so that rounding does not
+// accumulate along it.
+torch::Tensor SrNetImpl::body_bf16(torch::Tensor x) const {
+  if (!config_.residual_blocks) {
+    x = x.to(torch::kBFloat16);
+    for (const auto& m : *body_) {
+      x = conv_bf16(nn::Conv2d(std::dynamic_pointer_cast<nn::Conv2dImpl>(m)), x).relu_();
+    }
+    return x;
+  }
+  const torch::Tensor skip = x;
+  for (const auto& m : *body_) {
+    const auto* block = m->as<ResBlockImpl>();
+    x = x + conv_bf16(block->b(), conv_bf16(block->a(), x).relu_());
+  }
+  return (conv_bf16(body_tail_, x) + skip).to(torch::kBFloat16);
+}
+
+bool cpu_has_native_bf16() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  unsigned eax = 0;
+  unsigned ebx = 0;
+  unsigned ecx = 0;
+  unsigned edx = 0;
+  // CPUID leaf 7, sub-leaf 1: EAX bit 5 is AVX512_BF16 (the OS must also save the
+  // AVX-512 state, which __builtin_cpu_supports("avx512f") checks).
+  if (__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) == 0) {
+    return false;
+  }
+  return ((eax >> 5) & 1U) != 0 && __builtin_cpu_supports("avx512f");
+#else
+  return false;
+#endif
 }
 
 int SrNetImpl::receptive_radius() const {

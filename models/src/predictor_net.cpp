@@ -2,9 +2,6 @@
 
 #include <ATen/Parallel.h>
 #include <ATen/ops/mkldnn_convolution.h>
-#if defined(__x86_64__)
-#include <cpuid.h>
-#endif
 
 #include <algorithm>
 #include <array>
@@ -1385,23 +1382,6 @@ void FrameGeneratorImpl::prepare_cpu_inference(bool bf16) {
       }
     }
   }
-}
-
-bool cpu_has_native_bf16() {
-#if defined(__x86_64__) && defined(__GNUC__)
-  unsigned eax = 0;
-  unsigned ebx = 0;
-  unsigned ecx = 0;
-  unsigned edx = 0;
-  // CPUID leaf 7, sub-leaf 1: EAX bit 5 is AVX512_BF16 (the OS must also save the
-  // AVX-512 state, which __builtin_cpu_supports("avx512f") checks).
-  if (__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) == 0) {
-    return false;
-  }
-  return ((eax >> 5) & 1U) != 0 && __builtin_cpu_supports("avx512f");
-#else
-  return false;
-#endif
 }
 
 int64_t FrameGeneratorImpl::macs_per_pixel() const {

@@ -8,6 +8,9 @@
 #include <mutex>
 #include <thread>
 
+#include "framegen/models/networks.h"
+#include "framegen/pipeline/error.h"
+
 namespace framegen::models {
 
 void configure_torch_runtime(int threads) {
@@ -34,6 +37,32 @@ void set_calling_thread_torch_threads(int threads) {
   if (threads > 0) {
     omp_set_num_threads(threads);
   }
+}
+
+std::string resolve_precision(const std::string& requested, const std::string& device, bool network,
+                              const std::string& what) {
+  if (requested != "auto" && requested != "fp32" && requested != "bf16") {
+    throw Error(ErrorKind::kUsage, "unknown precision '" + requested + "' (auto, fp32 or bf16)");
+  }
+  if (!network) {
+    if (requested != "auto") {
+      throw Error(ErrorKind::kUsage,
+                  "--precision " + requested + " applies to the built-in networks, not to '" + what + "'");
+    }
+    return "";
+  }
+  if (device != "cpu") {
+    if (requested == "bf16") {
+      throw Error(ErrorKind::kUsage, "--precision bf16 applies to the CPU; on " + device + " the networks run in fp32");
+    }
+    return "fp32";
+  }
+  const bool native = cpu_has_native_bf16();
+  if (requested == "bf16" && !native) {
+    throw Error(ErrorKind::kUsage,
+                "--precision bf16: this CPU has no native bfloat16 arithmetic (AVX512_BF16); use fp32 or auto");
+  }
+  return requested == "fp32" || !native ? "fp32" : "bf16";
 }
 
 }  // namespace framegen::models

@@ -116,6 +116,8 @@ class SuperResolution::Impl {
     if (o.tile < 0) {
       throw Error(ErrorKind::kUsage, "--tile must be 0 (off) or a tile side in pixels");
     }
+    const bool builtin_net = o.model == "fast" || o.model == "quality";
+    precision_ = models::resolve_precision(o.precision, o.device, builtin_net, o.model);
     if (o.model == "bicubic" || o.model == "lanczos") {
       // Options the classical path cannot honour are errors, not silently ignored.
       if (o.device != "cpu") {
@@ -158,10 +160,12 @@ class SuperResolution::Impl {
       }
     }
     net_->to(device_);
+    net_->set_bf16(precision_ == "bf16");
     kind_ = Kind::kLumaNet;
     scale_ = options_.scale;
     overlap_ = net_->receptive_radius();
-    description_ = "built-in " + key + " (" + std::to_string(net_->macs_per_pixel()) + " MACs per input pixel)";
+    description_ = "built-in " + key + " (" + std::to_string(net_->macs_per_pixel()) + " MACs per input pixel, " +
+                   precision_ + ")";
   }
 
   void load_script() {
@@ -383,6 +387,7 @@ class SuperResolution::Impl {
   int scale_ = 2;
   int overlap_ = 0;
   std::string description_;
+  std::string precision_;  // resolve_precision
   std::optional<ScaleAlgorithm> classical_;
   SrNet net_{nullptr};
   torch::jit::Module script_;
@@ -395,6 +400,8 @@ SuperResolution::SuperResolution(const SrOptions& options) : impl_(std::make_uni
 SuperResolution::~SuperResolution() = default;
 
 int SuperResolution::scale() const { return impl_->scale_; }
+std::string SuperResolution::precision() const { return impl_->precision_; }
+
 std::string SuperResolution::description() const {
   return impl_->kind_ == Impl::Kind::kClassical ? std::string(to_string(*impl_->classical_)) : impl_->description_;
 }

@@ -331,6 +331,14 @@ JobResult run_video_job(const VideoJob& job) {
   if (job.command == "run" && !upscaling && !job.retime) {
     spdlog::warn("run without --fps or --scale: '{}' is re-encoded as it is", common.input);
   }
+  // --precision goes to the job's built-in networks; a job with none would ignore it.
+  const bool sr_network = upscaling && SuperResolution::is_builtin(job.sr_model) && !classical;
+  const bool predictor_network = predicting && (job.predictor == "gan" || job.predictor == "gan-l1");
+  if (job.precision != "auto" && !sr_network && !predictor_network) {
+    throw Error(ErrorKind::kUsage, "--precision " + job.precision +
+                                       " applies to the built-in networks (the gan predictor with --fps, the fast "
+                                       "and quality upscalers with --scale); this job runs none");
+  }
   // Load the models before touching the input: a bad model is a usage error, fast.
   std::unique_ptr<SuperResolveFilter> sr_filter;
   if (upscaling && !classical) {
@@ -340,6 +348,7 @@ JobResult run_video_job(const VideoJob& job) {
     so.device = job.device;
     so.threads = common.threads;
     so.tile = job.tile;
+    so.precision = sr_network ? job.precision : "auto";
     sr_filter = std::make_unique<SuperResolveFilter>(so);
   }
   // Retiming with a network on the CPU: two predictors on worker threads, each
@@ -348,10 +357,9 @@ JobResult run_video_job(const VideoJob& job) {
   // (many small serial operations); two side by side keep them busy. Extension
   // is autoregressive: one predictor.
   std::vector<std::unique_ptr<FrameInterpolator>> predictors;
-  std::string precision;  // of the network predictor ("" for blend, repeat)
-  if (!predicting && job.precision != "auto") {
-    throw Error(ErrorKind::kUsage, "--precision applies to the predictor: give --fps");
-  }
+  // The arithmetic of the job's networks (both resolve the same request on the
+  // same device); "" without one.
+  std::string precision = sr_filter ? sr_filter->model().precision() : "";
   if (predicting) {
     const int cores = common.threads > 0 ? common.threads
                                          : static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
@@ -360,14 +368,16 @@ JobResult run_video_job(const VideoJob& job) {
     PredictorOptions po;
     po.model = job.predictor;
     po.ensemble = job.ensemble;
-    po.precision = job.precision;
+    po.precision = predictor_network ? job.precision : "auto";
     po.device = job.device;
     po.threads = common.threads;
     po.threads_per_call = workers > 1 ? cores / workers : 0;
     for (int i = 0; i < workers; ++i) {
       predictors.push_back(make_frame_predictor(po));
     }
-    precision = resolved_precision(po);
+    if (predictor_network) {
+      precision = resolved_precision(po);
+    }
   }
 
   EncoderOptions enc = common.encoder;
@@ -594,16 +604,17 @@ JobResult run_video_job(const VideoJob& job) {
       {"size_changes", dec->size_changes()},
       {"cancelled", stats.cancelled},
   };
+  if (!precision.empty()) {
+    result.summary["precision"] = precision;
+  }
   if (retime != nullptr) {
     result.summary["predictor"] = job.predictor;
     result.summary["ensemble"] = job.ensemble;
-    result.summary["precision"] = precision;
     result.summary["frames_synthesised"] = retime->frames_synthesised();
     result.summary["scene_cuts"] = retime->cuts();
   }
   if (job.extend_frames > 0) {
     result.summary["predictor"] = job.predictor;
-    result.summary["precision"] = precision;
     result.summary["frames_added"] = job.extend_frames;
   }
   return result;
@@ -617,6 +628,7 @@ JobResult run_upscale(const UpscaleOptions& options) {
   job.sr_model = options.model;
   job.device = options.device;
   job.tile = options.tile;
+  job.precision = options.precision;
   return run_video_job(job);
 }
 
@@ -631,6 +643,7 @@ nlohmann::json run_eval_sr(const EvalSrOptions& o) {
   so.device = o.device;
   so.threads = o.threads;
   so.tile = o.tile;
+  so.precision = o.precision;
   SuperResolution model(so);
   const int s = o.scale;
   const bool is_tty = ::isatty(STDERR_FILENO) != 0;
@@ -691,6 +704,7 @@ nlohmann::json run_eval_sr(const EvalSrOptions& o) {
   return {{"command", "eval sr"},
           {"model", o.model},
           {"description", model.description()},
+          {"precision", model.precision()},
           {"scale", s},
           {"refs", per_ref},
           {"frames", all_n},

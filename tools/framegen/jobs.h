@@ -46,6 +46,7 @@ struct UpscaleOptions {
   std::string model = "fast";
   std::string device = "cpu";
   int tile = 0;
+  std::string precision = "auto";  // SrOptions::precision
 };
 
 // One pass: decode -> [re-time | extend] -> [upscale] -> encode.
@@ -62,7 +63,7 @@ struct VideoJob {
   int factor = 0;        // target = input rate x factor
   std::string predictor = "gan";
   bool ensemble = false;  // PredictorOptions::ensemble
-  std::string precision = "auto";  // PredictorOptions::precision
+  std::string precision = "auto";  // PredictorOptions / SrOptions::precision (the job's networks)
   bool detect_cuts = true;
   int extend_frames = 0;
 };
@@ -86,6 +87,7 @@ struct EvalSrOptions {
   int scale = 2;
   std::string model = "fast";
   std::string device = "cpu";
+  std::string precision = "auto";  // SrOptions::precision
   int tile = 0;
   int threads = 0;
   int max_frames = -1;

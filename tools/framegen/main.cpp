@@ -24,8 +24,9 @@ using namespace framegen;
 using namespace framegen::cli;
 
 constexpr const char* kPrecisionHelp =
-    "Arithmetic of the gan / gan-l1 networks on the CPU: auto (default: bf16 where the CPU has AVX512_BF16, "
-    "else fp32), fp32, or bf16 (bfloat16 operands, float sums: about twice as fast, same scores to 0.001 dB)";
+    "Arithmetic of the built-in networks (gan predictor, fast and quality upscalers) on the CPU: auto (default: "
+    "bf16 where the CPU has AVX512_BF16, else fp32), fp32, or bf16 (bfloat16 operands, float sums: the "
+    "convolutions about twice as fast; the same scores to about 0.01 dB)";
 
 constexpr const char* kExitCodesHelp =
     "Exit codes:\n"
@@ -153,6 +154,7 @@ int main(int argc, char** argv) {
                       "Upscaler: fast (default, built-in network, real time), quality (built-in, deeper), "
                       "bicubic, lanczos, or a TorchScript file (*.pt: NCHW float RGB in [0,1] in and out)");
   upscale->add_option("--device", up.device, "cpu (default) or cuda (needs a CUDA build of LibTorch)");
+  upscale->add_option("--precision", up.precision, kPrecisionHelp)->check(CLI::IsMember({"auto", "fp32", "bf16"}));
   upscale
       ->add_option("--tile", up.tile,
                    "Process frames in overlapping tiles of at most N x N input pixels (0: whole frames)")
@@ -211,9 +213,7 @@ int main(int argc, char** argv) {
   run->add_flag("--ensemble", rn.ensemble,
                 "Predict each frame from both time directions and average (gan: ~0.1 dB better, twice the time)")
       ->needs(rn_fps_opt);
-  run->add_option("--precision", rn.precision, kPrecisionHelp)
-      ->check(CLI::IsMember({"auto", "fp32", "bf16"}))
-      ->needs(rn_fps_opt);
+  run->add_option("--precision", rn.precision, kPrecisionHelp)->check(CLI::IsMember({"auto", "fp32", "bf16"}));
   run->add_option("--device", rn.device, "cpu or cuda");
   run->add_option("--tile", rn.tile, "Tile side in input pixels (0: whole frames)")->check(CLI::NonNegativeNumber);
   run->footer(kExitCodesHelp);
@@ -236,6 +236,7 @@ int main(int argc, char** argv) {
   eval_sr->add_option("--scale", ev.scale, "Scale factor")->check(CLI::IsMember({2, 3, 4}));
   eval_sr->add_option("--model", ev.model, "fast, quality, bicubic, lanczos or a TorchScript file");
   eval_sr->add_option("--device", ev.device, "cpu or cuda");
+  eval_sr->add_option("--precision", ev.precision, kPrecisionHelp)->check(CLI::IsMember({"auto", "fp32", "bf16"}));
   eval_sr->add_option("--tile", ev.tile, "Tile side in input pixels (0: whole frames)")->check(CLI::NonNegativeNumber);
   eval_sr->add_option("--threads", ev.threads, "LibTorch threads (0: one per core)")->check(CLI::NonNegativeNumber);
   eval_sr->add_option("--max-frames", ev.max_frames,

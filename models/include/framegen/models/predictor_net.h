@@ -27,10 +27,11 @@
 
 #include <torch/torch.h>
 
+#include <array>
 #include <unordered_map>
 #include <utility>
 
-#include <array>
+#include "framegen/models/networks.h"  // cpu_has_native_bf16
 
 namespace framegen::models {
 
@@ -88,10 +89,6 @@ class FrameGeneratorImpl : public torch::nn::Module {
   [[nodiscard]] const LowPrecisionWeights* low_precision() const { return bf16_.empty() ? nullptr : &bf16_; }
 };
 TORCH_MODULE(FrameGenerator);
-
-// Whether this CPU has native bfloat16 dot products (AVX512_BF16), where oneDNN runs
-// bfloat16 convolutions at about twice the float rate; elsewhere it emulates them.
-bool cpu_has_native_bf16();
 
 class PatchDiscriminatorImpl : public torch::nn::Module {
  public:

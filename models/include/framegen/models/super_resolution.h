@@ -29,6 +29,11 @@ struct SrOptions {
   std::string device = "cpu";  // "cpu" or "cuda"
   int threads = 0;             // LibTorch intra-op threads; 0: one per core
   int tile = 0;                // max LR tile side in pixels; 0: whole frames
+  // The built-in networks' convolutions on the CPU: "bf16" (bfloat16 operands,
+  // float sums; about twice as fast where the CPU multiplies bfloat16 natively),
+  // "fp32", or "auto" (bf16 where native, else fp32; fp32 on CUDA). bf16 where it
+  // is not native, or anything but auto for a classical or TorchScript model: kUsage.
+  std::string precision = "auto";
 };
 
 class SuperResolution {
@@ -42,6 +47,8 @@ class SuperResolution {
 
   [[nodiscard]] int scale() const;
   [[nodiscard]] std::string description() const;
+  // "bf16" or "fp32" for the built-in networks, "" for the others.
+  [[nodiscard]] std::string precision() const;
   // Convolution multiply-accumulates per input pixel (built-in networks; 0 otherwise).
   [[nodiscard]] int64_t macs_per_pixel() const;
   // LR pixels of context tiles overlap by.
