@@ -3,7 +3,8 @@
 // frames of the sample clip (640x360) or of argv[1], with LibTorch on `threads`
 // threads (argv[3], default 1: `interpolate` runs one predictor per core). `blend`
 // is the baseline measured in the same run; the live concealment budget is one
-// frame period (33 ms at 30 fps).
+// frame period (33 ms at 30 fps). gan runs in fp32 and, where the CPU multiplies
+// bfloat16 natively, in bf16 (the default there), side by side.
 //   bench_predict_model [input, "" for the sample] [frames per model, default 20] [threads] [model]
 #include <chrono>
 #include <cstdio>
@@ -42,10 +43,15 @@ int main(int argc, char** argv) {
   struct Variant {
     const char* model;
     bool ensemble;
+    const char* precision;  // "auto": bf16 where the CPU has it natively
   };
   double base_i = 0;
-  for (const Variant v : {Variant{"blend", false}, Variant{"global", false}, Variant{"gan", false},
-                          Variant{"gan", true}}) {
+  const bool bf16 = resolved_precision(PredictorOptions{}) == "bf16";  // native bfloat16 here
+  for (const Variant v : {Variant{"blend", false, "auto"}, Variant{"global", false, "auto"},
+                          Variant{"gan", false, "fp32"}, Variant{"gan", false, "bf16"}, Variant{"gan", true, "auto"}}) {
+    if (std::string(v.precision) == "bf16" && !bf16) {
+      continue;
+    }
     if (!only.empty() && only != v.model && std::string(v.model) != "blend") {
       continue;
     }
@@ -53,6 +59,7 @@ int main(int argc, char** argv) {
     o.model = v.model;
     o.threads = threads;
     o.ensemble = v.ensemble;
+    o.precision = v.precision;
     std::unique_ptr<FrameInterpolator> p = make_frame_predictor(o);
     auto time_ms = [&](auto&& one) {
       one(0);  // warm-up
@@ -70,7 +77,8 @@ int main(int argc, char** argv) {
     if (base_i == 0) {
       base_i = mi;
     }
-    const std::string name = std::string(v.model) + (v.ensemble ? " --ensemble" : "");
+    const std::string name = std::string(v.model) + (v.ensemble ? " --ensemble" : "") +
+                             (std::string(v.precision) != "auto" ? " " + std::string(v.precision) : "");
     if (v.ensemble) {
       std::printf("%-14s interpolate %8.2f ms/frame (%6.1fx blend)\n", name.c_str(), mi, mi / base_i);
     } else {

@@ -35,17 +35,23 @@ int main(int argc, char** argv) {
   std::printf("input %s: %dx%d %s, %d timed frames, threads %d (0 = all cores)\n", input.c_str(), clip[0].width(),
               clip[0].height(), av_get_pix_fmt_name(clip[0].format()), frames, threads);
   double lanczos_ms = 0;
-  for (const std::string model : {"lanczos", "fast", "quality"}) {
+  // The networks in fp32 and, where the CPU multiplies bfloat16 natively (the
+  // default there), in bf16, side by side.
+  for (const std::string variant : {"lanczos", "fast fp32", "fast bf16", "quality fp32", "quality bf16"}) {
+    const std::string model = variant.substr(0, variant.find(' '));
+    const std::string precision =
+        variant.find(' ') == std::string::npos ? "auto" : variant.substr(variant.find(' ') + 1);
     for (int scale : {2, 4}) {
       SrOptions o;
       o.model = model;
       o.scale = scale;
       o.threads = threads;
+      o.precision = precision;
       std::unique_ptr<SuperResolution> model_ptr;
       try {
         model_ptr = std::make_unique<SuperResolution>(o);
       } catch (const std::exception& e) {
-        std::printf("%-8s x%d  skipped: %s\n", model.c_str(), scale, e.what());
+        std::printf("%-12s x%d  skipped: %s\n", variant.c_str(), scale, e.what());
         continue;
       }
       SuperResolution& sr = *model_ptr;
@@ -62,8 +68,8 @@ int main(int argc, char** argv) {
         lanczos_ms = ms;
       }
       const double macs = static_cast<double>(sr.macs_per_pixel()) * clip[0].width() * clip[0].height();
-      std::printf("%-8s x%d  %8.2f ms/frame  %7.1f fps  %6.2f GMAC/frame  %6.1f GMAC/s  (%.1fx lanczos x2 time)\n",
-                  model.c_str(), scale, ms, 1000.0 / ms, macs / 1e9, macs / 1e9 / (ms / 1000.0),
+      std::printf("%-12s x%d  %8.2f ms/frame  %7.1f fps  %6.2f GMAC/frame  %6.1f GMAC/s  (%.1fx lanczos x2 time)\n",
+                  variant.c_str(), scale, ms, 1000.0 / ms, macs / 1e9, macs / 1e9 / (ms / 1000.0),
                   lanczos_ms > 0 ? ms / lanczos_ms : 0.0);
     }
   }
