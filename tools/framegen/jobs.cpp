@@ -327,17 +327,25 @@ JobResult run_video_job(const VideoJob& job) {
                                          "--fps with a network --predictor)");
     }
   }
-  validate_paths(common.input, common.output, common.overwrite);
-  if (job.command == "run" && !upscaling && !job.retime) {
-    spdlog::warn("run without --fps or --scale: '{}' is re-encoded as it is", common.input);
-  }
   // --precision goes to the job's built-in networks; a job with none would ignore it.
   const bool sr_network = upscaling && SuperResolution::is_builtin(job.sr_model) && !classical;
   const bool predictor_network = predicting && (job.predictor == "gan" || job.predictor == "gan-l1");
   if (job.precision != "auto" && !sr_network && !predictor_network) {
+    std::string runs;
+    if (upscaling) {
+      runs = "the upscaler '" + job.sr_model + "'";
+    }
+    if (predicting) {
+      runs += (runs.empty() ? "the predictor '" : " and the predictor '") + job.predictor + "'";
+    }
     throw Error(ErrorKind::kUsage, "--precision " + job.precision +
-                                       " applies to the built-in networks (the gan predictor with --fps, the fast "
-                                       "and quality upscalers with --scale); this job runs none");
+                                       " applies to the built-in networks (the gan predictor, the fast and quality "
+                                       "upscalers); this job runs " +
+                                       (runs.empty() ? std::string("no network") : runs));
+  }
+  validate_paths(common.input, common.output, common.overwrite);
+  if (job.command == "run" && !upscaling && !job.retime) {
+    spdlog::warn("run without --fps or --scale: '{}' is re-encoded as it is", common.input);
   }
   // Load the models before touching the input: a bad model is a usage error, fast.
   std::unique_ptr<SuperResolveFilter> sr_filter;
@@ -704,7 +712,7 @@ nlohmann::json run_eval_sr(const EvalSrOptions& o) {
   return {{"command", "eval sr"},
           {"model", o.model},
           {"description", model.description()},
-          {"precision", model.precision()},
+          {"precision", model.precision().empty() ? nlohmann::json() : nlohmann::json(model.precision())},
           {"scale", s},
           {"refs", per_ref},
           {"frames", all_n},
@@ -818,7 +826,7 @@ nlohmann::json run_eval_pred(const EvalPredOptions& o) {
       {"command", "eval " + o.task},
       {"model", o.model},
       {"ensemble", o.ensemble},
-      {"precision", precision},
+      {"precision", precision.empty() ? nlohmann::json() : nlohmann::json(precision)},
       {"refs", per_ref},
       {"samples", all_n},
       {"psnr", all[0] / refs},
