@@ -289,6 +289,13 @@ TEST_F(CliTest, MissingInput) {
   EXPECT_NE(r.err.find("nope.mp4"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("No such file"), std::string::npos) << r.err;
   EXPECT_FALSE(file_exists(path("out.mp4")));
+  // An image-sequence pattern (as ffmpeg reads them) is not a missing file: say what
+  // it is and how to get a video from it.
+  const RunResult seq = run_cli({"upscale", path("frames_%04d.png"), "-o", path("out.mp4")});
+  EXPECT_EQ(seq.status, 3);
+  EXPECT_NE(seq.err.find("numbered image sequences are not read"), std::string::npos) << seq.err;
+  EXPECT_NE(seq.err.find("frames_%04d.png"), std::string::npos) << seq.err;
+  EXPECT_FALSE(file_exists(path("out.mp4")));
 }
 
 TEST_F(CliTest, EmptyInput) {

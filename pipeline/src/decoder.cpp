@@ -5,10 +5,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
+#include <cerrno>
 #include <chrono>
-#include <cstring>
-
 #include <cmath>
+#include <cstring>
 
 #include "framegen/pipeline/error.h"
 
@@ -34,7 +35,18 @@ void check_is_readable_file(const std::string& path) {
   }
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
-    throw Error(ErrorKind::kInput, "cannot open input '" + path + "': " + std::strerror(errno));
+    const int err = errno;
+    // A printf pattern ('frames/%04d.png', as ffmpeg reads image sequences) is not
+    // a file: say so instead of "No such file or directory".
+    std::array<char, 4096> numbered{};
+    if (err == ENOENT && path.find('%') != std::string::npos &&
+        av_get_frame_filename2(numbered.data(), static_cast<int>(numbered.size()), path.c_str(), 1, 0) == 0) {
+      throw Error(ErrorKind::kInput, "cannot open input '" + path +
+                                         "': numbered image sequences are not read; join the images into a video "
+                                         "first, e.g. ffmpeg -framerate 25 -i '" +
+                                         path + "' -c:v ffv1 in.mkv");
+    }
+    throw Error(ErrorKind::kInput, "cannot open input '" + path + "': " + std::strerror(err));
   }
   if (S_ISDIR(st.st_mode)) {
     throw Error(ErrorKind::kInput, "cannot open input '" + path + "': is a directory");
