@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "framegen/models/frame_predictor.h"
+#include "framegen/models/networks.h"
 #include "framegen/models/predictor_net.h"
 #include "framegen/models/super_resolution.h"
 #include "framegen/pipeline/error.h"
@@ -252,6 +253,24 @@ TEST(Prediction, EnsembleIsSymmetricInTime) {
     c.ensemble = true;
     EXPECT_THROW(make_image_predictor(c), Error) << classical;
     EXPECT_THROW(make_frame_predictor(c), Error) << classical;
+  }
+}
+
+// SrNet's inference path adds the pixel-shuffled residual into the bicubic base in
+// one pass; training keeps the tensor expression. Same values, every scale, batch > 1.
+TEST(SrNet, FusedInferenceMatchesTheTrainingPath) {
+  torch::manual_seed(3);
+  for (int scale : {2, 3, 4}) {
+    models::SrNet net(models::builtin_config("fast", scale));
+    const torch::Tensor y = torch::rand({2, 1, 19, 23});
+    const torch::Tensor train = net->forward(y).detach();
+    torch::Tensor fused;
+    {
+      torch::NoGradGuard no_grad;
+      fused = net->forward(y);
+    }
+    ASSERT_EQ(fused.sizes(), train.sizes()) << scale;
+    EXPECT_LT((fused - train).abs().max().item<float>(), 1e-6F) << scale;
   }
 }
 

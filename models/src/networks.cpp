@@ -1,5 +1,6 @@
 #include "framegen/models/networks.h"
 
+#include <ATen/Parallel.h>
 #include <ATen/ops/mkldnn_convolution.h>
 #if defined(__x86_64__)
 #include <cpuid.h>
@@ -92,15 +93,41 @@ torch::Tensor SrNetImpl::forward(const torch::Tensor& y) {
       x = m->as<nn::Conv2d>()->forward(x).relu_();
     }
   }
-  torch::Tensor residual =
-      F::pixel_shuffle(x.scalar_type() == torch::kBFloat16 ? conv_bf16(tail_, x).to(torch::kFloat) : tail_(x),
-                       F::PixelShuffleFuncOptions(s));
+  const torch::Tensor tail = x.scalar_type() == torch::kBFloat16 ? conv_bf16(tail_, x).to(torch::kFloat) : tail_(x);
   torch::Tensor base =
       F::interpolate(y, F::InterpolateFuncOptions()
                             .scale_factor(std::vector<double>{static_cast<double>(s), static_cast<double>(s)})
                             .mode(torch::kBicubic)
                             .align_corners(false));
-  return base + residual;
+  if (torch::GradMode::is_enabled() || !y.device().is_cpu() || tail.scalar_type() != torch::kFloat ||
+      !base.is_contiguous()) {
+    return base + F::pixel_shuffle(tail, F::PixelShuffleFuncOptions(s));
+  }
+  // Inference on the CPU: the pixel shuffle added into the base in one pass (the
+  // same sums, without the shuffled copy and a third full-size tensor).
+  const torch::Tensor r = tail.contiguous(at::MemoryFormat::ChannelsLast);  // [N, s*s, h, w]: s*s per pixel
+  const int64_t n = r.size(0);
+  const int64_t h = r.size(2);
+  const int64_t w = r.size(3);
+  const int64_t ss = static_cast<int64_t>(s) * s;
+  const float* __restrict pr = r.data_ptr<float>();
+  float* __restrict pb = base.data_ptr<float>();
+  at::parallel_for(0, n * h * s, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t row = begin; row < end; ++row) {  // output row, over the batch
+      const int64_t img = row / (h * s);
+      const int64_t oy = row % (h * s);
+      const int64_t iy = oy / s;
+      const int64_t i = oy % s;
+      float* out = pb + row * w * s;
+      const float* in = pr + (img * h + iy) * w * ss + i * s;
+      for (int64_t ix = 0; ix < w; ++ix) {
+        for (int64_t j = 0; j < s; ++j) {
+          out[ix * s + j] += in[ix * ss + j];
+        }
+      }
+    }
+  });
+  return base;
 }
 
 void SrNetImpl::set_bf16(bool on) {

@@ -1,10 +1,12 @@
 #include "framegen/models/super_resolution.h"
 
+#include <ATen/Parallel.h>
 #include <spdlog/spdlog.h>
 #include <torch/script.h>
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <mutex>
@@ -87,6 +89,23 @@ torch::Tensor plane_to_tensor(const uint8_t* data, int linesize, int w, int h) {
 }
 
 void tensor_to_plane(const torch::Tensor& t, uint8_t* data, int linesize) {
+  if (t.device().is_cpu() && t.scalar_type() == torch::kFloat && t.is_contiguous()) {
+    // One pass, straight into the plane: x 255, round half to even (as round_()),
+    // clamp to 0..255.
+    const int64_t h = t.size(-2);
+    const int64_t w = t.size(-1);
+    const float* __restrict src = t.data_ptr<float>();
+    at::parallel_for(0, h, 16, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
+        uint8_t* __restrict dst = data + r * linesize;
+        const float* row = src + r * w;
+        for (int64_t x = 0; x < w; ++x) {
+          dst[x] = static_cast<uint8_t>(std::clamp(std::nearbyint(row[x] * 255.0F), 0.0F, 255.0F));
+        }
+      }
+    });
+    return;
+  }
   torch::Tensor u8 = t.mul(255.0F).round_().clamp_(0, 255).to(torch::kUInt8).contiguous().cpu();
   const int64_t h = u8.size(-2);
   const int64_t w = u8.size(-1);
