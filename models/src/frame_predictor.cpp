@@ -1,7 +1,9 @@
 #include "framegen/models/frame_predictor.h"
 
+#include <ATen/Parallel.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <initializer_list>
@@ -44,12 +46,26 @@ FrameGenerator load_generator(const std::string& key, torch::Device device, bool
   return g;
 }
 
+// RGB bytes -> [1, 3, H, W] float in [0, 1] (NCHW: the pyramid and the fused loops
+// read it so), in one pass.
 torch::Tensor image_to_tensor(const Image& img) {
-  return torch::from_blob(const_cast<uint8_t*>(img.data.data()), {1, img.height, img.width, 3}, torch::kUInt8)
-      .permute({0, 3, 1, 2})
-      .contiguous()  // NCHW (the pyramid and the fused loops read it so), reordered as bytes
-      .to(torch::kFloat)
-      .div_(255.0F);
+  const int64_t h = img.height;
+  const int64_t w = img.width;
+  torch::Tensor out = torch::empty({1, 3, h, w});
+  float* __restrict dst = out.data_ptr<float>();
+  const uint8_t* __restrict src = img.data.data();
+  at::parallel_for(0, h, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t y = begin; y < end; ++y) {
+      for (int64_t c = 0; c < 3; ++c) {
+        float* o = dst + (c * h + y) * w;
+        const uint8_t* in = src + y * w * 3 + c;
+        for (int64_t x = 0; x < w; ++x) {
+          o[x] = static_cast<float>(in[x * 3]) / 255.0F;
+        }
+      }
+    }
+  });
+  return out;
 }
 
 // Extrapolation's optional frame before `previous`, as a tensor (undefined when
@@ -62,6 +78,30 @@ torch::Tensor older_tensor(const Image* older, const Image& previous, torch::Dev
 }
 
 Image tensor_to_image(const torch::Tensor& t) {
+  if (t.device().is_cpu() && t.scalar_type() == torch::kFloat && t.dim() == 4 && t.size(0) == 1 && t.size(1) == 3) {
+    // One pass on the CPU (any strides: the frame is often a slice of a padded one):
+    // x 255, round half to even (as round_()), clamp, interleave.
+    const int64_t h = t.size(2);
+    const int64_t w = t.size(3);
+    const int64_t sc = t.stride(1);
+    const int64_t sy = t.stride(2);
+    const int64_t sx = t.stride(3);
+    Image img(static_cast<int>(w), static_cast<int>(h), 3);
+    const float* __restrict src = t.data_ptr<float>();
+    uint8_t* __restrict dst = img.data.data();
+    at::parallel_for(0, h, 16, [&](int64_t begin, int64_t end) {
+      for (int64_t y = begin; y < end; ++y) {
+        for (int64_t c = 0; c < 3; ++c) {
+          const float* in = src + c * sc + y * sy;
+          uint8_t* o = dst + y * w * 3 + c;
+          for (int64_t x = 0; x < w; ++x) {
+            o[x * 3] = static_cast<uint8_t>(std::clamp(std::nearbyint(in[x * sx] * 255.0F), 0.0F, 255.0F));
+          }
+        }
+      }
+    });
+    return img;
+  }
   torch::Tensor u8 = t.mul(255.0F).round_().clamp_(0, 255).to(torch::kUInt8).permute({0, 2, 3, 1}).contiguous().cpu();
   Image img(static_cast<int>(u8.size(2)), static_cast<int>(u8.size(1)), 3);
   std::memcpy(img.data.data(), u8.data_ptr<uint8_t>(), img.data.size());
