@@ -138,16 +138,19 @@ void SrNetImpl::set_bf16(bool on) {
   }
   for (const auto& m : modules(/*include_self=*/false)) {
     if (const auto* c = m->as<nn::Conv2d>(); c != nullptr && c != head_.get()) {
-      bf16_.emplace(c, std::make_pair(c->weight.contiguous(at::MemoryFormat::ChannelsLast).to(torch::kBFloat16),
-                                      c->bias.to(torch::kBFloat16)));
+      add_bf16_copy(bf16_, *c);
     }
   }
 }
 
-torch::Tensor SrNetImpl::conv_bf16(const nn::Conv2d& c, const torch::Tensor& x) const {
-  const auto& w = bf16_.at(c.get());
-  // oneDNN directly (3x3, stride 1, padding 1), as the predictor does: ATen's own
-  // dispatch sends small inputs to a slow fallback.
+void add_bf16_copy(LowPrecisionWeights& weights, const nn::Conv2dImpl& conv) {
+  torch::NoGradGuard no_grad;
+  weights.emplace(&conv, std::make_pair(conv.weight.contiguous(at::MemoryFormat::ChannelsLast).to(torch::kBFloat16),
+                                        conv.bias.to(torch::kBFloat16)));
+}
+
+torch::Tensor conv3x3_bf16(const LowPrecisionWeights& weights, const nn::Conv2dImpl& conv, const torch::Tensor& x) {
+  const auto& w = weights.at(&conv);
   return at::mkldnn_convolution(x.scalar_type() == torch::kBFloat16 ? x : x.to(torch::kBFloat16), w.first, w.second,
                                 {1, 1}, {1, 1}, {1, 1}, 1);
 }

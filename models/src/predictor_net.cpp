@@ -302,15 +302,8 @@ torch::Tensor run_block(nn::Sequential& s, const LowPrecisionWeights* lowp, torc
       // oneDNN directly: ATen sends inputs under 20480 values (the 1/16 block of a
       // 640x360 frame) to a fallback that was 20x slower here. All convolutions
       // here are 3x3, stride 1, padding 1.
-      const auto low = lowp != nullptr ? lowp->find(c) : LowPrecisionWeights::const_iterator{};
-      if (lowp != nullptr && low != lowp->end()) {
-        if (x.scalar_type() != torch::kBFloat16) {
-          x = x.to(torch::kBFloat16);
-        }
-        x = at::mkldnn_convolution(x, low->second.first, low->second.second, {1, 1}, {1, 1}, {1, 1}, 1);
-      } else {
-        x = at::mkldnn_convolution(x.to(torch::kFloat), c->weight, c->bias, {1, 1}, {1, 1}, {1, 1}, 1);
-      }
+      x = lowp != nullptr ? conv3x3_bf16(*lowp, *c, x)
+                          : at::mkldnn_convolution(x, c->weight, c->bias, {1, 1}, {1, 1}, {1, 1}, 1);
     } else {
       x = c->forward(x);
     }
@@ -1377,7 +1370,7 @@ void FrameGeneratorImpl::prepare_cpu_inference(bool bf16) {
       if (auto* c = m->as<nn::Conv2d>()) {
         c->weight.set_data(c->weight.contiguous(at::MemoryFormat::ChannelsLast));
         if (bf16) {
-          bf16_.emplace(c, std::make_pair(c->weight.to(torch::kBFloat16), c->bias.to(torch::kBFloat16)));
+          add_bf16_copy(bf16_, *c);
         }
       }
     }

@@ -28,6 +28,17 @@ struct SrNetConfig {
 // bfloat16 convolutions at about twice the float rate; elsewhere it emulates them.
 bool cpu_has_native_bf16();
 
+// bfloat16 copies of convolutions' weights (channels-last) and biases, by module: the
+// low-precision inference path of both networks (SrNetImpl::set_bf16,
+// FrameGeneratorImpl::prepare_cpu_inference).
+using LowPrecisionWeights = std::unordered_map<const torch::nn::Conv2dImpl*, std::pair<torch::Tensor, torch::Tensor>>;
+void add_bf16_copy(LowPrecisionWeights& weights, const torch::nn::Conv2dImpl& conv);
+// conv (3x3, stride 1, padding 1) with its copy in `weights`, through oneDNN directly
+// (ATen's dispatch sends small inputs to a slow fallback); x is rounded to bfloat16
+// unless it is already, and so is the output.
+torch::Tensor conv3x3_bf16(const LowPrecisionWeights& weights, const torch::nn::Conv2dImpl& conv,
+                           const torch::Tensor& x);
+
 // The shipped configurations. Throws std::invalid_argument for unknown names/scales.
 SrNetConfig builtin_config(const std::string& name, int scale);
 
@@ -53,8 +64,10 @@ class SrNetImpl : public torch::nn::Module {
   torch::nn::Conv2d body_tail_{nullptr};  // quality only: closes the long skip
   torch::nn::Conv2d tail_{nullptr};
   // bfloat16 copies of the convolutions' weights and biases (set_bf16).
-  std::unordered_map<const torch::nn::Conv2dImpl*, std::pair<torch::Tensor, torch::Tensor>> bf16_;
-  [[nodiscard]] torch::Tensor conv_bf16(const torch::nn::Conv2d& c, const torch::Tensor& x) const;
+  LowPrecisionWeights bf16_;
+  [[nodiscard]] torch::Tensor conv_bf16(const torch::nn::Conv2d& c, const torch::Tensor& x) const {
+    return conv3x3_bf16(bf16_, *c, x);
+  }
   [[nodiscard]] torch::Tensor body_bf16(torch::Tensor x) const;
 };
 TORCH_MODULE(SrNet);

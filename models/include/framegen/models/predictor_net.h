@@ -28,10 +28,8 @@
 #include <torch/torch.h>
 
 #include <array>
-#include <unordered_map>
-#include <utility>
 
-#include "framegen/models/networks.h"  // cpu_has_native_bf16
+#include "framegen/models/networks.h"  // LowPrecisionWeights, cpu_has_native_bf16
 
 namespace framegen::models {
 
@@ -45,9 +43,6 @@ struct PredictorOutput {
   torch::Tensor warped0;  // input 0 warped to the target time (training: photometric loss on the flow)
   torch::Tensor warped1;
 };
-
-// bfloat16 copies of convolution weights and biases (FrameGeneratorImpl::prepare_cpu_inference).
-using LowPrecisionWeights = std::unordered_map<const torch::nn::Conv2dImpl*, std::pair<torch::Tensor, torch::Tensor>>;
 
 class FrameGeneratorImpl : public torch::nn::Module {
  public:
