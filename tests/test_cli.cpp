@@ -227,11 +227,148 @@ TEST_F(CliTest, ASingleImageOutputTakesOneFrameOnly) {
   r = run_cli({"interpolate", still, "-o", path("frames.png"), "--factor", "2", "--model", "blend"});
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("is a single image"), std::string::npos) << r.err;
-  r = run_cli({"upscale", still, "-o", path("frame_%04d.png"), "--scale", "2"});
-  EXPECT_EQ(r.status, 2);
-  EXPECT_NE(r.err.find("numbered image sequences"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(path("frames.png")));
   EXPECT_FALSE(fs::exists(path("frame.png")));
+}
+
+// Numbered images ('frames/%04d.png', as ffmpeg writes them): one file per frame,
+// numbered from 1, moved into place when the job ends; never mixed with the images
+// of an earlier run without -y.
+TEST_F(CliTest, NumberedImageOutput) {
+  FixtureSpec spec;
+  spec.width = 64;
+  spec.height = 48;
+  spec.frames = 6;
+  spec.audio = true;
+  const std::string in = path("clip.mkv");
+  make_fixture(in, spec);
+  const std::string frames = path("frames");
+  fs::create_directory(frames);
+  auto images_in = [](const std::string& folder) {
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(folder)) {
+      names.push_back(e.path().filename().string());
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  RunResult r = run_cli({"upscale", in, "-o", frames + "/f%04d.png", "--scale", "2", "--model", "bicubic"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("images hold no audio"), std::string::npos) << r.err;  // said, not silently dropped
+  const std::vector<std::string> want = {"f0001.png", "f0002.png", "f0003.png", "f0004.png", "f0005.png", "f0006.png"};
+  ASSERT_EQ(images_in(frames), want);  // nothing else: the temporary folder is gone
+  for (const std::string& name : want) {
+    const DecodedVideo v = decode_video(frames + "/" + name);
+    EXPECT_EQ(v.width, 128) << name;
+    EXPECT_EQ(v.height, 96) << name;
+    EXPECT_EQ(v.pts_seconds.size(), 1u) << name;
+  }
+  // The same images again: refused without -y, and nothing changes.
+  const auto before = fs::last_write_time(frames + "/f0001.png");
+  r = run_cli({"upscale", in, "-o", frames + "/f%04d.png", "--scale", "2", "--model", "bicubic"});
+  EXPECT_EQ(r.status, 4);
+  EXPECT_NE(r.err.find("already holds 6 image(s)"), std::string::npos) << r.err;
+  EXPECT_EQ(fs::last_write_time(frames + "/f0001.png"), before);
+  // With -y a shorter job overwrites its own numbers and names the older images it left.
+  spec.frames = 4;
+  spec.audio = false;
+  const std::string shorter = path("short.mkv");
+  make_fixture(shorter, spec);
+  r = run_cli({"upscale", shorter, "-o", frames + "/f%04d.png", "--scale", "3", "--model", "bicubic", "-y"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("also holds 2 older image(s)"), std::string::npos) << r.err;
+  EXPECT_EQ(decode_video(frames + "/f0004.png").width, 192);
+  EXPECT_EQ(decode_video(frames + "/f0005.png").width, 128);
+  // Any frame count: interpolation to JPEG images, '%%' for a literal '%'.
+  const std::string jpegs = path("jpegs");
+  fs::create_directory(jpegs);
+  r = run_cli({"interpolate", in, "-o", jpegs + "/100%%_%03d.jpg", "--factor", "2", "--model", "blend", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  const std::vector<std::string> jpeg_names = images_in(jpegs);
+  ASSERT_EQ(static_cast<int64_t>(jpeg_names.size()), j["frames_out"].get<int64_t>());
+  EXPECT_EQ(jpeg_names.size(), 12u);
+  EXPECT_EQ(jpeg_names.front(), "100%_001.jpg");
+  EXPECT_EQ(jpeg_names.back(), "100%_012.jpg");
+  // Names ffmpeg would not number are usage errors that say why.
+  const std::pair<std::string, std::string> bad[] = {
+      {frames + "/f%d_%d.png", "more than one frame number"},
+      {path("f%d") + "/x.png", "must be in the file name"},
+      {frames + "/50%_%d.png", "must be written %%"},
+  };
+  for (const auto& [out, why] : bad) {
+    r = run_cli({"upscale", in, "-o", out, "--scale", "2", "--model", "bicubic"});
+    EXPECT_EQ(r.status, 2) << out;
+    EXPECT_NE(r.err.find(why), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(images_in(frames).size(), 6u);
+  expect_no_output_files();
+}
+
+// Ctrl-C on a numbered-image job: the first one keeps every image finished so far
+// (all of them whole), the second deletes them with their temporary folder.
+TEST_F(CliTest, SigintOnNumberedImages) {
+  const std::string in = make_long_input();
+  auto temporary_folder_has_an_image = [&](const std::string& folder, pid_t pid) {
+    int st = 0;
+    for (int i = 0; i < 12000; ++i) {
+      for (const auto& e : fs::directory_iterator(folder)) {
+        if (e.is_directory() && fs::exists(e.path() / "0002.png")) {
+          return true;
+        }
+      }
+      if (::waitpid(pid, &st, WNOHANG) == pid) {
+        return false;
+      }
+      ::usleep(10000);
+    }
+    return false;
+  };
+  for (const int signals : {1, 2}) {
+    const std::string folder = path("seq" + std::to_string(signals));
+    fs::create_directory(folder);
+    int out_pipe[2];
+    ASSERT_EQ(::pipe(out_pipe), 0);
+    const pid_t pid = start_cli(
+        {"upscale", in, "-o", folder + "/%04d.png", "--scale", "2", "--model", "bicubic", "--threads", "1", "--json"},
+        out_pipe[1]);
+    ::close(out_pipe[1]);
+    ASSERT_TRUE(temporary_folder_has_an_image(folder, pid)) << "the job never wrote an image";
+    ::kill(pid, SIGINT);
+    if (signals == 2) {
+      ::usleep(20000);  // two signals at once may arrive as one
+      ::kill(pid, SIGINT);
+    }
+    std::string json;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(out_pipe[0], buf, sizeof(buf))) > 0) {
+      json.append(buf, static_cast<size_t>(n));
+    }
+    ::close(out_pipe[0]);
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 130);
+    std::size_t images = 0;
+    for (const auto& e : fs::directory_iterator(folder)) {
+      EXPECT_FALSE(e.is_directory()) << "left behind: " << e.path();
+      EXPECT_EQ(decode_video(e.path().string()).width, 640) << e.path();
+      ++images;
+    }
+    if (json.empty()) {
+      // Aborted by the second signal (it can also land after the first one has
+      // already finished the job): nothing remains.
+      EXPECT_EQ(signals, 2);
+      EXPECT_EQ(images, 0u);
+    } else {
+      const auto j = nlohmann::json::parse(json);
+      EXPECT_TRUE(j["cancelled"].get<bool>());
+      EXPECT_EQ(static_cast<int64_t>(images), j["frames_out"].get<int64_t>());
+      EXPECT_GE(images, 2u);
+      EXPECT_LT(images, 1500u);
+    }
+  }
 }
 
 // An output name near the file system's limit (255 bytes here) is valid, but the

@@ -169,7 +169,7 @@ void EncodeSink::consume(Frame frame) {
     // Keeping the first frame and dropping the rest would be a silently cut output.
     throw Error(ErrorKind::kOutput, "'" + muxer_.format_path() +
                                         "' is a single image, but the input has more than one frame; write a video "
-                                        "(.mp4, .mkv, .gif, ...) instead");
+                                        "(.mp4, .mkv, .gif, ...) or numbered images (frames/%06d.png) instead");
   }
   if (frame.width() != codec_->width || frame.height() != codec_->height || frame.format() != codec_->pix_fmt) {
     throw Error(ErrorKind::kProcessing,

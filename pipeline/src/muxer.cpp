@@ -44,7 +44,7 @@ Muxer::Muxer(const std::string& format_path, const std::string& write_path, AVFo
   av_dict_copy(&output_->metadata, input->metadata, 0);
   // Chapters (as ffmpeg copies them): the output keeps the source's timeline.
   // avformat_free_context frees them.
-  if (input->nb_chapters > 0 && !is_single_image()) {
+  if (input->nb_chapters > 0 && !is_image_output()) {
     auto** list = static_cast<AVChapter**>(av_calloc(input->nb_chapters, sizeof(AVChapter*)));
     if (list == nullptr) {
       avformat_free_context(output_);
@@ -89,7 +89,14 @@ Muxer::Muxer(const std::string& format_path, const std::string& write_path, AVFo
       continue;
     }
     const AVMediaType type = in->codecpar->codec_type;
-    if (!is_copyable(type) || is_single_image()) {
+    if (!is_copyable(type)) {
+      continue;
+    }
+    if (is_image_output()) {
+      if (type != AVMEDIA_TYPE_ATTACHMENT && type != AVMEDIA_TYPE_DATA) {
+        spdlog::warn("'{}': images hold no {}; stream #{} is not written", format_path, av_get_media_type_string(type),
+                     idx);
+      }
       continue;
     }
     if ((in->disposition & AV_DISPOSITION_ATTACHED_PIC) != 0) {
@@ -145,7 +152,14 @@ bool Muxer::counts_frames() const {
   return std::strncmp(name, "mxf", 3) == 0 || std::strcmp(name, "gxf") == 0 || std::strcmp(name, "dv") == 0;
 }
 
-bool Muxer::is_single_image() const { return std::strcmp(output_->oformat->name, "image2") == 0; }
+bool Muxer::is_image_output() const { return std::strcmp(output_->oformat->name, "image2") == 0; }
+
+bool Muxer::is_image_sequence() const {
+  char name[4096];
+  return is_image_output() && av_get_frame_filename2(name, sizeof(name), format_path_.c_str(), 1, 0) >= 0;
+}
+
+bool Muxer::is_single_image() const { return is_image_output() && !is_image_sequence(); }
 
 void Muxer::open_video(const AVCodecContext* encoder) {
   std::lock_guard lock(mutex_);

@@ -26,6 +26,7 @@
 #include "framegen/pipeline/muxer.h"
 #include "framegen/pipeline/pipeline.h"
 #include "framegen/pipeline/scaler.h"
+#include "sequence.h"
 
 extern "C" {
 #include <libavutil/parseutils.h>
@@ -65,6 +66,10 @@ void throw_if_interrupted() {
 // handler never reads a half-written name.
 std::atomic<const char*> g_temp_path{nullptr};
 static_assert(std::atomic<const char*>::is_always_lock_free, "read from a signal handler");
+// Set while a finished image sequence is moved into place (well under a
+// millisecond): a second signal then lets the move finish instead of leaving some
+// images in place and deleting the rest.
+std::atomic<bool> g_committing{false};
 
 // Registers `path` with the signal handler while in scope.
 class SignalCleanup {
@@ -176,15 +181,44 @@ class ProgressLine {
   std::chrono::steady_clock::time_point last_{};
 };
 
-// Deletes the temporary output unless committed.
+// A numbered image-sequence output ('frames/%06d.png'): only for image names
+// (a video container takes the name as it is).
+std::optional<NumberedName> sequence_output(const std::string& output) {
+  const AVOutputFormat* ofmt = av_guess_format(nullptr, output.c_str(), nullptr);
+  if (ofmt == nullptr || std::strcmp(ofmt->name, "image2") != 0) {
+    return std::nullopt;
+  }
+  return NumberedName::parse(output);
+}
+
+// Where the job writes: a temporary file beside the output, or for an image
+// sequence a temporary folder beside the images. Deleted unless committed.
 class TemporaryOutput {
  public:
-  explicit TemporaryOutput(std::string path) : path_(std::move(path)), cleanup_(std::in_place, path_) {}
+  explicit TemporaryOutput(const std::string& output) : sequence_(sequence_output(output)) {
+    if (sequence_) {
+      folder_ = (fs::path(sequence_->folder()) / (".framegen-" + std::to_string(::getpid()) + ".part")).string();
+      std::error_code ec;
+      fs::remove_all(folder_, ec);  // left by an earlier process with this pid that was killed
+      if (!fs::create_directory(folder_, ec)) {
+        throw Error(ErrorKind::kOutput, "cannot create the folder '" + folder_ + "' for the images: " + ec.message());
+      }
+      path_ = (fs::path(folder_) / fs::path(output).filename()).string();
+      cleanup_.emplace(folder_);
+    } else {
+      path_ = temporary_path_for(output);
+      cleanup_.emplace(path_);
+    }
+  }
   ~TemporaryOutput() {
     cleanup_.reset();
     if (!committed_) {
       std::error_code ec;
-      fs::remove(path_, ec);
+      if (sequence_) {
+        fs::remove_all(folder_, ec);
+      } else {
+        fs::remove(path_, ec);
+      }
     }
   }
   TemporaryOutput(const TemporaryOutput&) = delete;
@@ -192,15 +226,59 @@ class TemporaryOutput {
 
   void commit(const std::string& final_path) {
     std::error_code ec;
+    if (sequence_) {
+      commit_sequence();
+      return;
+    }
     fs::rename(path_, final_path, ec);
     if (ec) {
       throw Error(ErrorKind::kOutput, "cannot move the finished output to '" + final_path + "': " + ec.message());
     }
     committed_ = true;
   }
+  // The path the muxer writes (for a sequence: the pattern inside the temporary folder).
   [[nodiscard]] const std::string& path() const { return path_; }
 
  private:
+  void commit_sequence() {
+    std::vector<std::string> names;
+    std::error_code ec;
+    for (fs::directory_iterator it(folder_, ec), end; !ec && it != end; it.increment(ec)) {
+      names.push_back(it->path().filename().string());
+    }
+    if (ec) {
+      throw Error(ErrorKind::kOutput, "cannot read the folder '" + folder_ + "': " + ec.message());
+    }
+    std::sort(names.begin(), names.end());
+    g_committing.store(true);
+    for (const std::string& name : names) {
+      fs::rename(fs::path(folder_) / name, fs::path(sequence_->folder()) / name, ec);
+      if (ec) {
+        g_committing.store(false);
+        throw Error(ErrorKind::kOutput,
+                    "cannot move the finished image '" + name + "' to '" + sequence_->folder() + "': " + ec.message());
+      }
+    }
+    committed_ = true;
+    cleanup_.reset();
+    g_committing.store(false);
+    fs::remove(folder_, ec);
+    // With -y, images of an earlier, longer run past the last frame written stay:
+    // say so, they would read as part of this sequence.
+    std::size_t stale = 0;
+    for (const std::string& name : sequence_->existing()) {
+      if (!std::binary_search(names.begin(), names.end(), name)) {
+        ++stale;
+      }
+    }
+    if (stale > 0) {
+      spdlog::warn("'{}' also holds {} older image(s) named like '{}' that this job did not write", sequence_->folder(),
+                   stale, fs::path(sequence_->pattern()).filename().string());
+    }
+  }
+
+  std::optional<NumberedName> sequence_;
+  std::string folder_;
   std::string path_;
   std::optional<SignalCleanup> cleanup_;
   bool committed_ = false;
@@ -245,12 +323,22 @@ bool request_stop_current_job() noexcept {
 
 const char* current_temporary_output() noexcept { return g_temp_path.load(); }
 
+bool committing_output() noexcept { return g_committing.load(); }
+
 void validate_paths(const std::string& input, const std::string& output, bool overwrite) {
   if (output.empty()) {
     throw Error(ErrorKind::kUsage, "no output given (-o OUTPUT)");
   }
   if (output == "-") {
     throw Error(ErrorKind::kUsage, "writing to stdout is not supported; give an output file");
+  }
+  if (const std::optional<NumberedName> seq = sequence_output(output)) {
+    const std::vector<std::string> existing = seq->existing();
+    if (!existing.empty() && !overwrite) {
+      throw Error(ErrorKind::kOutput, "'" + seq->folder() + "' already holds " + std::to_string(existing.size()) +
+                                          " image(s) named like '" + fs::path(output).filename().string() + "' ('" +
+                                          existing.front() + "'...) (use -y to overwrite them)");
+    }
   }
   struct stat out_st {};
   const bool out_exists = ::stat(output.c_str(), &out_st) == 0;
@@ -434,15 +522,12 @@ JobResult run_video_job(const VideoJob& job) {
   }
 
   if (const AVOutputFormat* ofmt = av_guess_format(nullptr, common.output.c_str(), nullptr);
-      ofmt != nullptr && std::strcmp(ofmt->name, "image2") == 0) {
-    if (common.output.find('%') != std::string::npos) {
-      throw Error(ErrorKind::kUsage, "'" + common.output +
-                                         "': numbered image sequences are not written; write a video (.mp4, .mkv, "
-                                         ".gif, ...) and split it with ffmpeg if frames are needed");
-    }
+      ofmt != nullptr && std::strcmp(ofmt->name, "image2") == 0 && !sequence_output(common.output)) {
     if (job.retime || job.extend_frames > 0 || info.frame_count > 1) {
-      throw Error(ErrorKind::kUsage, "'" + common.output + "' is a single image, but the " + job.command +
-                                         " output has more than one frame; write a video (.mp4, .mkv, .gif, ...)");
+      throw Error(ErrorKind::kUsage,
+                  "'" + common.output + "' is a single image, but the " + job.command +
+                      " output has more than one frame; write a video (.mp4, .mkv, .gif, ...) or numbered images "
+                      "(frames/%06d.png)");
     }
   }
 
@@ -490,7 +575,7 @@ JobResult run_video_job(const VideoJob& job) {
                  in_desc->comp[0].depth, in_desc->comp[0].depth);
   }
 
-  TemporaryOutput temp(temporary_path_for(common.output));
+  TemporaryOutput temp(common.output);
   Muxer muxer(common.output, temp.path(), decoder->format_context(), info.stream_index);
   decoder->set_passthrough([&muxer](AVPacket* pkt, const AVStream* st) { muxer.write_passthrough(pkt, st); });
 

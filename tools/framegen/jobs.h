@@ -107,6 +107,8 @@ struct JobResult {
 // before exiting.
 bool request_stop_current_job() noexcept;
 const char* current_temporary_output() noexcept;
+// Whether finished output is being moved into place (a signal should let it finish).
+bool committing_output() noexcept;
 
 // Checks the input/output pair before any work. Throws Error(kOutput/kInput).
 void validate_paths(const std::string& input, const std::string& output, bool overwrite);

@@ -5,14 +5,16 @@
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 
-#include <csignal>
+#include <cerrno>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 
 #include "framegen/pipeline/error.h"
 #include "framegen/pipeline/log.h"
 #include "jobs.h"
+#include "sequence.h"
 
 extern "C" {
 #include <libavutil/eval.h>
@@ -52,9 +54,12 @@ extern "C" void on_signal(int /*sig*/) {
   if (g_signals.fetch_add(1) == 0 && request_stop_current_job()) {
     return;
   }
+  if (committing_output()) {
+    return;  // the finished output is being moved into place; the job ends right after
+  }
   const char* tmp = current_temporary_output();
-  if (tmp != nullptr && tmp[0] != '\0') {
-    ::unlink(tmp);
+  if (tmp != nullptr && tmp[0] != '\0' && ::unlink(tmp) != 0 && errno == EISDIR) {
+    remove_flat_folder_signal_safe(tmp);  // an image sequence's temporary folder
   }
   static const char msg[] = "\nframegen: aborted\n";
   [[maybe_unused]] auto n = ::write(STDERR_FILENO, msg, sizeof(msg) - 1);
@@ -102,7 +107,9 @@ std::string parse_bitrate(const std::string& text) {
 void add_common(CLI::App* cmd, CommonOptions& o, std::string& log_level) {
   cmd->add_option("INPUT", o.input, "Input video or image (any format FFmpeg reads; '-' for stdin)")->required();
   cmd->add_option("-o,--output", o.output,
-                  "Output file; the container follows the extension (.mp4 .mkv .mov .webm, .png for one image)")
+                  "Output file; the container follows the extension (.mp4 .mkv .mov .webm, .png for one image); "
+                  "numbered images with a frame number in the name: frames/%06d.png (.png .jpg .tiff ..., from 1, "
+                  "as ffmpeg numbers them; no audio)")
       ->required();
   cmd->add_flag("-y,--overwrite", o.overwrite, "Overwrite the output if it exists");
   cmd->add_option("--codec", o.encoder.codec,

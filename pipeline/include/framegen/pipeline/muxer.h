@@ -40,6 +40,10 @@ class Muxer {
 
   [[nodiscard]] const AVOutputFormat* format() const { return output_->oformat; }
   [[nodiscard]] const std::string& format_path() const { return format_path_; }
+  // image2: one image ('still.png') or a numbered sequence ('frames/%06d.png',
+  // one file per frame, numbered from 1 as ffmpeg does).
+  [[nodiscard]] bool is_image_output() const;
+  [[nodiscard]] bool is_image_sequence() const;
   [[nodiscard]] bool is_single_image() const;
   [[nodiscard]] bool needs_global_header() const { return (output_->oformat->flags & AVFMT_GLOBALHEADER) != 0; }
   // Containers that count in frames (MXF, GXF, DV) read the frame rate from the
