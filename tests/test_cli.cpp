@@ -305,6 +305,49 @@ TEST_F(CliTest, NumberedImageOutput) {
   expect_no_output_files();
 }
 
+// Numbered images as input, read as ffmpeg reads them: the frame rate from
+// --input-fps (25 without it), the input ends at the first missing number.
+TEST_F(CliTest, NumberedImageInput) {
+  FixtureSpec spec;
+  spec.width = 64;
+  spec.height = 48;
+  spec.frames = 8;
+  const std::string in = path("clip.mkv");
+  make_fixture(in, spec);
+  const std::string frames = path("frames");
+  fs::create_directory(frames);
+  RunResult r = run_cli({"upscale", in, "-o", frames + "/%03d.png", "--scale", "2", "--model", "bicubic"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  r = run_cli({"interpolate", frames + "/%03d.png", "-o", path("out.mkv"), "--input-fps", "24000/1001", "--fps",
+               "60000/1001", "--model", "blend", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["frames_in"].get<int64_t>(), 8);
+  EXPECT_EQ(j["frame_rate_in"].get<std::string>(), "24000/1001");
+  // 8 frames at 23.976 fps last 1001/3000 s; at 59.94 fps that is 20 frames.
+  EXPECT_EQ(j["frames_out"].get<int64_t>(), 20);
+  const DecodedVideo v = decode_video(path("out.mkv"));
+  EXPECT_EQ(v.width, 128);
+  EXPECT_EQ(v.pts_seconds.size(), 20u);
+  r = run_cli({"upscale", frames + "/%03d.png", "-o", path("x25.mkv"), "--scale", "2", "--model", "bicubic", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["frame_rate_in"].get<std::string>(), "25/1");
+  // --input-fps on anything else would be ignored: refused.
+  r = run_cli({"upscale", in, "-o", path("y.mkv"), "--scale", "2", "--input-fps", "30"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("--input-fps"), std::string::npos) << r.err;
+  // A missing image in the middle ends the input there, as a cut-short input does:
+  // exit 5, the output holds the images before it.
+  fs::remove(frames + "/005.png");
+  r = run_cli({"upscale", frames + "/%03d.png", "-o", path("gap.mkv"), "--scale", "2", "--model", "bicubic", "--json"});
+  EXPECT_EQ(r.status, 5) << r.err;
+  EXPECT_NE(r.err.find("image '005.png' is missing, so the input ends before it (3 later image(s) not read)"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(decode_video(path("gap.mkv")).pts_seconds.size(), 4u);
+  EXPECT_FALSE(fs::exists(path("y.mkv")));
+}
+
 // Ctrl-C on a numbered-image job: the first one keeps every image finished so far
 // (all of them whole), the second deletes them with their temporary folder.
 TEST_F(CliTest, SigintOnNumberedImages) {
@@ -426,11 +469,10 @@ TEST_F(CliTest, MissingInput) {
   EXPECT_NE(r.err.find("nope.mp4"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("No such file"), std::string::npos) << r.err;
   EXPECT_FALSE(file_exists(path("out.mp4")));
-  // An image-sequence pattern (as ffmpeg reads them) is not a missing file: say what
-  // it is and how to get a video from it.
+  // Numbered images that are not there: say which numbers were looked for.
   const RunResult seq = run_cli({"upscale", path("frames_%04d.png"), "-o", path("out.mp4")});
   EXPECT_EQ(seq.status, 3);
-  EXPECT_NE(seq.err.find("numbered image sequences are not read"), std::string::npos) << seq.err;
+  EXPECT_NE(seq.err.find("no image of that name numbered 0 to 4"), std::string::npos) << seq.err;
   EXPECT_NE(seq.err.find("frames_%04d.png"), std::string::npos) << seq.err;
   EXPECT_FALSE(file_exists(path("out.mp4")));
 }

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <chrono>
@@ -36,16 +37,6 @@ void check_is_readable_file(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     const int err = errno;
-    // A printf pattern ('frames/%04d.png', as ffmpeg reads image sequences) is not
-    // a file: say so instead of "No such file or directory".
-    std::array<char, 4096> numbered{};
-    if (err == ENOENT && path.find('%') != std::string::npos &&
-        av_get_frame_filename2(numbered.data(), static_cast<int>(numbered.size()), path.c_str(), 1, 0) == 0) {
-      throw Error(ErrorKind::kInput, "cannot open input '" + path +
-                                         "': numbered image sequences are not read; join the images into a video "
-                                         "first, e.g. ffmpeg -framerate 25 -i '" +
-                                         path + "' -c:v ffv1 in.mkv");
-    }
     throw Error(ErrorKind::kInput, "cannot open input '" + path + "': " + std::strerror(err));
   }
   if (S_ISDIR(st.st_mode)) {
@@ -56,8 +47,20 @@ void check_is_readable_file(const std::string& path) {
   }
 }
 
-AvInputPtr open_input(const std::string& path, AVIOInterruptCB* cb, AVIOContext* custom_io = nullptr) {
-  if (custom_io == nullptr) {
+// Whether `path` names numbered images ('frames/%06d.png', as ffmpeg reads them)
+// rather than one file: a frame number in it, and no file of that very name.
+bool is_numbered_images(const std::string& path) {
+  std::array<char, 4096> name{};
+  struct stat st {};
+  return path.find('%') != std::string::npos &&
+         av_get_frame_filename2(name.data(), static_cast<int>(name.size()), path.c_str(), 1, 0) == 0 &&
+         ::stat(path.c_str(), &st) != 0;
+}
+
+AvInputPtr open_input(const std::string& path, AVIOInterruptCB* cb, AVIOContext* custom_io = nullptr,
+                      AVRational image_rate = {0, 0}) {
+  const bool numbered = custom_io == nullptr && is_numbered_images(path);
+  if (custom_io == nullptr && !numbered) {
     check_is_readable_file(path);
   }
   AVFormatContext* raw = avformat_alloc_context();
@@ -71,7 +74,23 @@ AvInputPtr open_input(const std::string& path, AVIOInterruptCB* cb, AVIOContext*
     raw->pb = custom_io;
     raw->flags |= AVFMT_FLAG_CUSTOM_IO;
   }
-  int ret = avformat_open_input(&raw, custom_io != nullptr ? "" : url_for(path).c_str(), nullptr, nullptr);
+  const AVInputFormat* format = nullptr;
+  AVDictionary* options = nullptr;
+  if (numbered) {
+    // ffmpeg's image2 demuxer: the first image numbered 0 to 4, then every next
+    // number; the frame rate is not in the images.
+    format = av_find_input_format("image2");
+    const AVRational rate = image_rate.num > 0 ? image_rate : AVRational{25, 1};
+    av_dict_set(&options, "framerate", (std::to_string(rate.num) + "/" + std::to_string(rate.den)).c_str(), 0);
+  }
+  int ret = avformat_open_input(&raw, custom_io != nullptr ? "" : url_for(path).c_str(), format, &options);
+  av_dict_free(&options);
+  if (ret < 0 && numbered) {
+    throw Error(ErrorKind::kInput, "cannot open input '" + path + "': " +
+                                       (ret == AVERROR(ENOENT) ? std::string("no image of that name numbered 0 to 4 "
+                                                                             "(the first image must be one of them)")
+                                                               : av_error_text(ret)));
+  }
   if (ret < 0) {
     // avformat_open_input frees the context on failure.
     std::string why = av_error_text(ret);
@@ -219,11 +238,18 @@ Decoder::Decoder(const std::string& path, const DecoderOptions& options)
   if (options.timeout > 0 && path != "-") {
     throw Error(ErrorKind::kUsage, "--timeout applies to stdin input ('-'), not to '" + path + "'");
   }
+  if (options.image_rate.num != 0 && (path == "-" || !is_numbered_images(path))) {
+    throw Error(ErrorKind::kUsage,
+                "--input-fps gives the frame rate of numbered images (frames/%06d.png), not of '" + path + "'");
+  }
   AVIOContext* custom = nullptr;
   if (path == "-") {
     custom = open_custom_input(1 << 16, &Decoder::read_stdin, nullptr);
     custom_input_->interrupted = &interrupted_;
     custom_input_->timeout = options.timeout;
+  }
+  if (path != "-" && is_numbered_images(path)) {
+    numbered_ = NumberedName::parse(path);
   }
   init(options, custom);
 }
@@ -293,7 +319,7 @@ void Decoder::init(const DecoderOptions& options, AVIOContext* custom) {
   const std::string& path = path_;
   AVIOInterruptCB cb{&Decoder::interrupt_cb, this};
   try {
-    input_ = open_input(path, &cb, custom);
+    input_ = open_input(path, &cb, custom, options.image_rate);
   } catch (const Error& e) {
     if (custom_input_ && custom_input_->timed_out) {
       throw Error(ErrorKind::kInput, "stdin: no data for " + std::to_string(options.timeout) + " s while probing");
@@ -442,6 +468,7 @@ Frame Decoder::next() {
       continue;
     }
     if (packet_->stream_index == info_.stream_index) {
+      ++video_packets_;
       ret = avcodec_send_packet(codec_.get(), packet_.get());
       if (ret < 0 && ret != AVERROR(EAGAIN)) {
         ++corrupt_packets_;
@@ -455,6 +482,27 @@ Frame Decoder::next() {
 }
 
 std::string Decoder::truncation() const {
+  if (numbered_ && !interrupted_.load(std::memory_order_acquire)) {
+    // ffmpeg's image2 reads from the first image numbered 0 to 4 up to the first
+    // missing number, and may stop there without an error: images after a gap
+    // would be dropped in silence.
+    std::vector<int64_t> numbers;
+    for (const std::string& name : numbered_->existing()) {
+      if (const std::optional<int64_t> n = numbered_->number_of(name)) {
+        numbers.push_back(*n);
+      }
+    }
+    std::sort(numbers.begin(), numbers.end());
+    const auto first = std::find_if(numbers.begin(), numbers.end(), [](int64_t n) { return n >= 0 && n <= 4; });
+    if (first != numbers.end()) {
+      const int64_t missing = *first + video_packets_;
+      const auto later = std::upper_bound(numbers.begin(), numbers.end(), missing);
+      if (later != numbers.end()) {
+        return "image '" + numbered_->file_name(missing) + "' is missing, so the input ends before it (" +
+               std::to_string(numbers.end() - later) + " later image(s) not read)";
+      }
+    }
+  }
   if (read_error_) {
     return "a read error ended the input early";
   }

@@ -24,9 +24,9 @@
 #include "framegen/pipeline/image.h"
 #include "framegen/pipeline/interpolate.h"
 #include "framegen/pipeline/muxer.h"
+#include "framegen/pipeline/numbered_name.h"
 #include "framegen/pipeline/pipeline.h"
 #include "framegen/pipeline/scaler.h"
-#include "sequence.h"
 
 extern "C" {
 #include <libavutil/parseutils.h>
@@ -499,6 +499,9 @@ JobResult run_video_job(const VideoJob& job) {
   dec_opts.stream = common.stream;
   dec_opts.timeout = common.timeout;
   dec_opts.max_pixels = common.max_pixels;
+  if (!common.input_fps.empty()) {
+    dec_opts.image_rate = parse_rate(common.input_fps);
+  }
   auto decoder = std::make_unique<Decoder>(common.input, dec_opts);
   VideoInfo info = decoder->info();
 

@@ -35,6 +35,7 @@ struct CommonOptions {
   int stream = -1;
   int threads = 0;     // 0: one per core
   double timeout = 0;  // stdin: give up after this many seconds without data
+  std::string input_fps;  // numbered-image input: its frame rate (empty: 25)
   int64_t max_pixels = int64_t{8192} * 8192;
   EncoderOptions encoder;
   bool codec_given = false;

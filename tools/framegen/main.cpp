@@ -105,7 +105,11 @@ std::string parse_bitrate(const std::string& text) {
 }
 
 void add_common(CLI::App* cmd, CommonOptions& o, std::string& log_level) {
-  cmd->add_option("INPUT", o.input, "Input video or image (any format FFmpeg reads; '-' for stdin)")->required();
+  cmd->add_option("INPUT", o.input,
+                  "Input video or image (any format FFmpeg reads; '-' for stdin), or numbered images "
+                  "(frames/%06d.png: the first numbered 0 to 4, then every next number)")
+      ->required();
+  cmd->add_option("--input-fps", o.input_fps, "Frame rate of numbered-image input (default 25, as ffmpeg)");
   cmd->add_option("-o,--output", o.output,
                   "Output file; the container follows the extension (.mp4 .mkv .mov .webm, .png for one image); "
                   "numbered images with a frame number in the name: frames/%06d.png (.png .jpg .tiff ..., from 1, "

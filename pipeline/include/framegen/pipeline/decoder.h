@@ -15,10 +15,12 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "framegen/pipeline/av_ptr.h"
+#include "framegen/pipeline/numbered_name.h"
 #include "framegen/pipeline/pipeline.h"
 
 namespace framegen {
@@ -59,6 +61,10 @@ struct DecoderOptions {
   int max_dimension = 16384;
   int64_t max_pixels = int64_t{8192} * 8192;  // per frame; larger ones are refused before allocation
   double timeout = 0;  // stdin only: end the input after this many seconds without data (0: wait forever)
+  // Numbered images ('frames/%06d.png', read as ffmpeg's image2 does: the first
+  // numbered 0 to 4, then each next number): their frame rate; {0, 0}: 25 fps.
+  // Set for any other input it is a usage error (it would be ignored).
+  AVRational image_rate{0, 0};
 };
 
 class Decoder final : public FrameSource {
@@ -148,6 +154,8 @@ class Decoder final : public FrameSource {
   int64_t corrupt_packets_ = 0;
   int64_t size_changes_ = 0;
   bool read_error_ = false;
+  std::optional<NumberedName> numbered_;  // numbered-image input
+  int64_t video_packets_ = 0;             // read from the input (numbered images: one per image)
   bool warned_pts_missing_ = false;
   bool warned_pts_order_ = false;
   int last_width_ = 0;
