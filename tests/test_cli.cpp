@@ -290,6 +290,21 @@ TEST_F(CliTest, NumberedImageOutput) {
   EXPECT_EQ(jpeg_names.size(), 12u);
   EXPECT_EQ(jpeg_names.front(), "100%_001.jpg");
   EXPECT_EQ(jpeg_names.back(), "100%_012.jpg");
+  // Each image format gets its own encoder by default (it was libx264, refused),
+  // and one that writes a file per frame (not libwebp_anim's single animation).
+  for (const std::string ext : {"tiff", "bmp", "webp"}) {
+    const std::string folder = path(ext);
+    fs::create_directory(folder);
+    r = run_cli({"upscale", in, "-o", folder + "/%02d." + ext, "--scale", "2", "--model", "bicubic"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(images_in(folder).size(), 6u) << ext;
+    EXPECT_EQ(decode_video(folder + "/06." + ext).width, 128) << ext;
+  }
+  // A frame number in a video's name is no sequence: written as it is, but said.
+  r = run_cli({"upscale", in, "-o", path("clip%d.mkv"), "--scale", "2", "--model", "bicubic"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("written as one matroska file with that very name"), std::string::npos) << r.err;
+  EXPECT_TRUE(fs::exists(path("clip%d.mkv")));
   // Names ffmpeg would not number are usage errors that say why.
   const std::pair<std::string, std::string> bad[] = {
       {frames + "/f%d_%d.png", "more than one frame number"},

@@ -105,14 +105,21 @@ std::string default_codec_for(const std::string& output) {
   if (ext == ".webm") {
     return "libvpx-vp9";
   }
-  if (ext == ".png") {
-    return "png";
-  }
   if (ext == ".gif") {
     return "gif";
   }
-  if (ext == ".jpg" || ext == ".jpeg") {
-    return "mjpeg";
+  // Images (.png, .jpg, .tiff, .bmp, .webp, ...): the encoder of that image format.
+  if (const AVOutputFormat* ofmt = av_guess_format(nullptr, output.c_str(), nullptr);
+      ofmt != nullptr && std::strcmp(ofmt->name, "image2") == 0) {
+    // One packet per frame: not an animation encoder (libwebp_anim) that holds
+    // every frame back for one file.
+    const AVCodecID id = av_guess_codec(ofmt, nullptr, output.c_str(), nullptr, AVMEDIA_TYPE_VIDEO);
+    void* it = nullptr;
+    while (const AVCodec* codec = av_codec_iterate(&it)) {
+      if (codec->id == id && av_codec_is_encoder(codec) != 0 && (codec->capabilities & AV_CODEC_CAP_DELAY) == 0) {
+        return codec->name;
+      }
+    }
   }
   return "libx264";
 }
@@ -331,6 +338,21 @@ void validate_paths(const std::string& input, const std::string& output, bool ov
   }
   if (output == "-") {
     throw Error(ErrorKind::kUsage, "writing to stdout is not supported; give an output file");
+  }
+  if (const AVOutputFormat* ofmt = av_guess_format(nullptr, output.c_str(), nullptr);
+      ofmt != nullptr && std::strcmp(ofmt->name, "image2") != 0 && output.find('%') != std::string::npos) {
+    bool numbered = false;
+    try {
+      numbered = NumberedName::parse(output).has_value();
+    } catch (const Error&) {
+      numbered = true;
+    }
+    if (numbered) {
+      spdlog::warn(
+          "'{}' is written as one {} file with that very name; numbered images need an image extension "
+          "(.png, .jpg, .tiff, .bmp)",
+          output, ofmt->name);
+    }
   }
   if (const std::optional<NumberedName> seq = sequence_output(output)) {
     const std::vector<std::string> existing = seq->existing();

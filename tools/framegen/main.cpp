@@ -117,8 +117,8 @@ void add_common(CLI::App* cmd, CommonOptions& o, std::string& log_level) {
       ->required();
   cmd->add_flag("-y,--overwrite", o.overwrite, "Overwrite the output if it exists");
   cmd->add_option("--codec", o.encoder.codec,
-                  "Video encoder: libx264 (default), libx265, libvpx-vp9 (default for .webm), ffv1, png, gif, "
-                  "mjpeg (defaults for .png, .gif, .jpg), ...")
+                  "Video encoder: libx264 (default), libx265, libvpx-vp9 (default for .webm), ffv1, gif (for .gif), "
+                  "the image's own for .png .jpg .tiff .bmp .webp (png, mjpeg, tiff, bmp, libwebp), ...")
       ->each([&o](const std::string&) { o.codec_given = true; });
   cmd->add_option("--crf", o.encoder.crf, "Constant quality (x264/x265: 0-51, vp9: 0-63); default: the encoder's")
       ->check(CLI::Range(0, 63));
