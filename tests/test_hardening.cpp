@@ -594,6 +594,15 @@ TEST_F(HardeningTest, FullDiskIsAnErrorAndLeavesNoOutput) {
   for (const auto& e : fs::directory_iterator(dir_)) {
     EXPECT_EQ(e.path().filename().string().find("big_up"), std::string::npos) << e.path();
   }
+  // Numbered images: the same error, and none of them (nor their temporary folder) left.
+  const std::string frames = path("frames");
+  fs::create_directory(frames);
+  const RunResult seq = run_command({"/usr/bin/prlimit", "--fsize=20000", kCli, "upscale", path("big.mkv"), "-o",
+                                     frames + "/%04d.png", "--model", "bicubic"});
+  EXPECT_EQ(seq.status, 4) << seq.err;
+  EXPECT_NE(seq.err.find("%04d.png"), std::string::npos) << seq.err;
+  EXPECT_NE(seq.err.find("File too large"), std::string::npos) << seq.err;
+  EXPECT_TRUE(fs::is_empty(frames));
 }
 
 // 8 and 10: a raw H.264 elementary stream (no timestamps) whose size changes
