@@ -618,6 +618,56 @@ TEST(FlowSearch, FindsTheMissedMotionAndLeavesMatchesAlone) {
   }
 }
 
+// The choice among whole flow fields: a still background that was given the
+// motion of the object beside it gets zero motion back; a part of the object that
+// was given none gets the object's motion from around it; what is right stays; the
+// fused loops agree with the tensor operations.
+TEST(SelectFlows, StillBackgroundAndMissedPartsOfAnObject) {
+  torch::manual_seed(13);
+  namespace F = torch::nn::functional;
+  auto texture = [](int64_t h, int64_t w) {
+    return F::interpolate(
+        torch::rand({1, 3, h / 4, w / 4}),
+        F::InterpolateFuncOptions().size(std::vector<int64_t>{h, w}).mode(torch::kBicubic).align_corners(false));
+  };
+  const int64_t h = 96;
+  const int64_t w = 128;
+  // A 40x40 textured square over a still textured background moves 8 pixels right:
+  // at t = 1/2 it sits at columns 34-73, where the target sees I0 4 pixels left
+  // and I1 4 pixels right.
+  const torch::Tensor background = texture(h, w);
+  const torch::Tensor square = texture(40, 40);
+  torch::Tensor i0 = background.clone();
+  torch::Tensor i1 = background.clone();
+  i0.slice(2, 30, 70).slice(3, 30, 70).copy_(square);
+  i1.slice(2, 30, 70).slice(3, 38, 78).copy_(square);
+  const torch::Tensor moving = torch::tensor({-4.0F, 0.0F, 4.0F, 0.0F}).view({1, 4, 1, 1});
+  torch::Tensor flow = torch::zeros({1, 4, h, w});
+  flow.slice(2, 30, 70).slice(3, 34, 74).copy_(moving.expand({1, 4, 40, 40}));
+  const torch::Tensor right = flow.clone();
+  // Wrong: a band of background with the square's motion, a patch of the square without it.
+  flow.slice(2, 20, 80).slice(3, 84, 112).copy_(moving.expand({1, 4, 60, 28}));
+  flow.slice(2, 44, 56).slice(3, 46, 62).zero_();
+  for (bool fused : {true, false}) {
+    const std::string what = fused ? "fused" : "tensor operations";
+    const torch::Tensor out = models::select_flows(i0, i1, flow, fused);
+    ASSERT_EQ(out.sizes(), flow.sizes());
+    EXPECT_EQ(out.slice(2, 28, 72).slice(3, 92, 104).abs().max().item<double>(), 0.0) << what;
+    EXPECT_LT((out - right).slice(2, 44, 56).slice(3, 46, 62).abs().max().item<double>(), 1e-6) << what;
+    EXPECT_LT((out - right).slice(2, 34, 66).slice(3, 38, 70).abs().max().item<double>(), 1e-6) << what;
+    EXPECT_EQ(out.slice(2, 0, 16).abs().max().item<double>(), 0.0) << what;
+  }
+  // Fused loops and tensor operations on noise, with flows that vary and reach the
+  // borders, in a batch, on an odd size: the same flows (near ties aside).
+  const torch::Tensor na = torch::rand({2, 3, 37, 45});
+  const torch::Tensor nb = torch::rand({2, 3, 37, 45});
+  const torch::Tensor noisy = torch::randn({2, 4, 37, 45}) * 3.0;
+  const torch::Tensor fused = models::select_flows(na, nb, noisy);
+  const torch::Tensor ops = models::select_flows(na, nb, noisy, /*allow_fused=*/false);
+  EXPECT_GT((fused - ops).abs().lt(1e-5).to(torch::kFloat).mean().item<double>(), 0.99);
+  EXPECT_GT((ops - noisy).abs().gt(0).to(torch::kFloat).mean().item<double>(), 0.1);
+}
+
 // The sub-pixel refinement finds a fractional motion from zero flows, at t = 1/2
 // and t = 1, and its fused loops agree with the tensor operations.
 TEST(RefineFlowLk, FindsASubPixelMotion) {

@@ -1185,6 +1185,220 @@ torch::Tensor refine_flow_lk(const torch::Tensor& a, const torch::Tensor& b, con
   return flow;
 }
 
+namespace {
+
+// select_flows: zero motion replaces the flows where it matches the blurred inputs
+// better by kStillMargin over the window and the flows move by more than
+// kStillMinFlow (half-resolution pixels; below it the two hardly differ and noise
+// decides). Then kPropagationPasses passes over kPropagationOffsets: a pixel takes
+// the flows of the pixel that far above, below, left or right of it where that
+// lowers its window's matching cost and changes a flow by more than
+// kPropagationMinChange pixels.
+constexpr float kStillMargin = 0.002F;
+constexpr float kStillMinFlow = 1.0F;
+constexpr std::array<int, 4> kPropagationOffsets = {4, 8, 16, 32};
+constexpr int kPropagationPasses = 2;
+constexpr float kPropagationMinChange = 0.25F;
+
+// The candidate flows of one propagation step: the flows at (x + dx, y + dy), the
+// border replicated.
+struct Shift {
+  int dx;
+  int dy;
+};
+std::vector<Shift> propagation_shifts() {
+  std::vector<Shift> shifts;
+  for (int pass = 0; pass < kPropagationPasses; ++pass) {
+    for (const int o : kPropagationOffsets) {
+      for (const Shift sh : {Shift{0, o}, Shift{0, -o}, Shift{o, 0}, Shift{-o, 0}}) {
+        shifts.push_back(sh);
+      }
+    }
+  }
+  return shifts;
+}
+
+// Mean over the kSearchWindow^2 window clipped at the borders, of one h x w plane:
+// a running sum along each row, then one down the columns.
+void box_mean(const float* in, float* tmp, float* out, int64_t h, int64_t w) {
+  constexpr int64_t r = kSearchWindow / 2;
+  for (int64_t y = 0; y < h; ++y) {
+    const float* row = in + y * w;
+    float* t = tmp + y * w;
+    float sum = 0.0F;
+    for (int64_t x = 0; x < std::min(r, w); ++x) {
+      sum += row[x];
+    }
+    for (int64_t x = 0; x < w; ++x) {
+      if (x + r < w) {
+        sum += row[x + r];
+      }
+      if (x - r - 1 >= 0) {
+        sum -= row[x - r - 1];
+      }
+      const int64_t count = std::min(x + r, w - 1) - std::max<int64_t>(x - r, 0) + 1;
+      t[x] = sum / static_cast<float>(count);
+    }
+  }
+  std::vector<float> acc(static_cast<std::size_t>(w), 0.0F);
+  for (int64_t y = 0; y < std::min(r, h); ++y) {
+    for (int64_t x = 0; x < w; ++x) {
+      acc[x] += tmp[y * w + x];
+    }
+  }
+  for (int64_t y = 0; y < h; ++y) {
+    const float* add = y + r < h ? tmp + (y + r) * w : nullptr;
+    const float* sub = y - r - 1 >= 0 ? tmp + (y - r - 1) * w : nullptr;
+    const float inv = 1.0F / static_cast<float>(std::min(y + r, h - 1) - std::max<int64_t>(y - r, 0) + 1);
+    float* o = out + y * w;
+    for (int64_t x = 0; x < w; ++x) {
+      if (add != nullptr) {
+        acc[x] += add[x];
+      }
+      if (sub != nullptr) {
+        acc[x] -= sub[x];
+      }
+      o[x] = acc[x] * inv;
+    }
+  }
+}
+
+// The colour-mean |a(p + f0) - b(p + f1)| at pixel (x, y) of the planar images.
+inline float match_cost(const float* a, const float* b, int64_t h, int64_t w, int64_t x, int64_t y, float f0x,
+                        float f0y, float f1x, float f1y) {
+  float va[3];
+  float vb[3];
+  sample3(a, h, w, static_cast<float>(x) + f0x, static_cast<float>(y) + f0y, va);
+  sample3(b, h, w, static_cast<float>(x) + f1x, static_cast<float>(y) + f1y, vb);
+  return (std::abs(va[0] - vb[0]) + std::abs(va[1] - vb[1]) + std::abs(va[2] - vb[2])) * (1.0F / 3.0F);
+}
+
+torch::Tensor select_flows_cpu(const torch::Tensor& a_in, const torch::Tensor& b_in, const torch::Tensor& flow_in) {
+  const torch::Tensor a = a_in.contiguous();
+  const torch::Tensor b = b_in.contiguous();
+  torch::Tensor flow = flow_in.contiguous().clone();
+  const int64_t n = flow.size(0);
+  const int64_t h = flow.size(2);
+  const int64_t w = flow.size(3);
+  const int64_t plane = h * w;
+  const std::vector<Shift> shifts = propagation_shifts();
+  std::vector<float> cur(plane);    // matching cost of each pixel under its flows
+  std::vector<float> other(plane);  // ... under the candidate's
+  std::vector<float> tmp(plane);
+  std::vector<float> best(plane);  // the lowest window cost seen so far
+  std::vector<float> window(plane);
+  std::vector<float> cand(4 * plane);
+  std::vector<float> change(plane);
+  for (int64_t i = 0; i < n; ++i) {
+    const float* pa = a.data_ptr<float>() + i * 3 * plane;
+    const float* pb = b.data_ptr<float>() + i * 3 * plane;
+    float* f = flow.data_ptr<float>() + i * 4 * plane;
+    at::parallel_for(0, h, 8, [&](int64_t y0, int64_t y1) {
+      for (int64_t y = y0; y < y1; ++y) {
+        for (int64_t x = 0; x < w; ++x) {
+          const int64_t p = y * w + x;
+          cur[p] = match_cost(pa, pb, h, w, x, y, f[p], f[plane + p], f[2 * plane + p], f[3 * plane + p]);
+          other[p] = (std::abs(pa[p] - pb[p]) + std::abs(pa[plane + p] - pb[plane + p]) +
+                      std::abs(pa[2 * plane + p] - pb[2 * plane + p])) *
+                     (1.0F / 3.0F);
+        }
+      }
+    });
+    // Zero motion.
+    box_mean(cur.data(), tmp.data(), best.data(), h, w);
+    box_mean(other.data(), tmp.data(), window.data(), h, w);
+    for (int64_t p = 0; p < plane; ++p) {
+      const float moving = std::max(std::max(std::abs(f[p]), std::abs(f[plane + p])),
+                                    std::max(std::abs(f[2 * plane + p]), std::abs(f[3 * plane + p])));
+      if (moving > kStillMinFlow && window[p] <= best[p] - kStillMargin) {
+        for (int c = 0; c < 4; ++c) {
+          f[c * plane + p] = 0.0F;
+        }
+        cur[p] = other[p];
+      }
+    }
+    // Propagation.
+    box_mean(cur.data(), tmp.data(), best.data(), h, w);
+    for (const Shift sh : shifts) {
+      at::parallel_for(0, h, 8, [&](int64_t y0, int64_t y1) {
+        for (int64_t y = y0; y < y1; ++y) {
+          const int64_t sy = std::clamp<int64_t>(y + sh.dy, 0, h - 1);
+          for (int64_t x = 0; x < w; ++x) {
+            const int64_t p = y * w + x;
+            const int64_t q = sy * w + std::clamp<int64_t>(x + sh.dx, 0, w - 1);
+            float d = 0.0F;
+            for (int c = 0; c < 4; ++c) {
+              cand[c * plane + p] = f[c * plane + q];
+              d = std::max(d, std::abs(f[c * plane + q] - f[c * plane + p]));
+            }
+            change[p] = d;
+            other[p] = d > kPropagationMinChange
+                           ? match_cost(pa, pb, h, w, x, y, f[q], f[plane + q], f[2 * plane + q], f[3 * plane + q])
+                           : cur[p];
+          }
+        }
+      });
+      if (std::none_of(change.begin(), change.end(), [](float d) { return d > kPropagationMinChange; })) {
+        continue;  // the candidate field is the current one
+      }
+      box_mean(other.data(), tmp.data(), window.data(), h, w);
+      for (int64_t p = 0; p < plane; ++p) {
+        if (window[p] < best[p] && change[p] > kPropagationMinChange) {
+          for (int c = 0; c < 4; ++c) {
+            f[c * plane + p] = cand[c * plane + p];
+          }
+          cur[p] = other[p];
+          best[p] = window[p];
+        }
+      }
+    }
+  }
+  return flow;
+}
+
+}  // namespace
+
+torch::Tensor select_flows(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& flow_in,
+                           bool allow_fused) {
+  torch::NoGradGuard no_grad;
+  if (allow_fused && fast_cpu_path(flow_in) && fast_cpu_path(a)) {
+    return select_flows_cpu(a, b, flow_in);
+  }
+  const auto box = F::AvgPool2dFuncOptions(kSearchWindow).stride(1).padding(kSearchWindow / 2).count_include_pad(false);
+  auto per_pixel = [&](const torch::Tensor& f) {
+    return (backward_warp(a, f.slice(1, 0, 2)) - backward_warp(b, f.slice(1, 2, 4))).abs().mean(1, true);
+  };
+  torch::Tensor flow = flow_in;
+  // Zero motion.
+  torch::Tensor cur = per_pixel(flow);
+  const torch::Tensor zero_cost = (a - b).abs().mean(1, true);
+  const torch::Tensor moving = flow.abs().amax(1, true) > kStillMinFlow;
+  const torch::Tensor still =
+      (F::avg_pool2d(zero_cost, box) <= F::avg_pool2d(cur, box) - kStillMargin).logical_and(moving);
+  flow = torch::where(still, torch::zeros_like(flow), flow);
+  cur = torch::where(still, zero_cost, cur);
+  // Propagation.
+  torch::Tensor best = F::avg_pool2d(cur, box);
+  const int64_t h = flow.size(2);
+  const int64_t w = flow.size(3);
+  const auto index = flow.options().dtype(torch::kLong);
+  for (const Shift sh : propagation_shifts()) {
+    const torch::Tensor iy = (torch::arange(h, index) + sh.dy).clamp(0, h - 1);
+    const torch::Tensor ix = (torch::arange(w, index) + sh.dx).clamp(0, w - 1);
+    const torch::Tensor cand = flow.index_select(2, iy).index_select(3, ix);
+    const torch::Tensor change = (cand - flow).abs().amax(1, true);
+    // The candidate field: the shifted flows where they differ by more than a
+    // quarter pixel, the flows as they are elsewhere.
+    const torch::Tensor other = torch::where(change > kPropagationMinChange, per_pixel(cand), cur);
+    const torch::Tensor c = F::avg_pool2d(other, box);
+    const torch::Tensor take = (c < best).logical_and(change > kPropagationMinChange);
+    flow = torch::where(take, cand, flow);
+    cur = torch::where(take, other, cur);
+    best = torch::where(take, c, best);
+  }
+  return flow;
+}
+
 FrameGeneratorImpl::FrameGeneratorImpl() {
   coarse_ = register_module("coarse", flow_block(kCoarseIn, kC16, kL16, kCoarseOut));
   fine8_ = register_module("fine8", flow_block(kIn8, kC8, kL8));
@@ -1256,6 +1470,9 @@ FrameGeneratorImpl::Estimate FrameGeneratorImpl::pyramid(const Levels& a, const 
   if (flow_search_) {
     flow = corrected(flow,
                      flow_search(a[0], b[0], flow, t, extrapolate ? kExtrapolationSearch : kInterpolationSearch), t);
+    if (!extrapolate) {
+      flow = select_flows(blur3(a[0]), blur3(b[0]), flow);
+    }
   }
   return {flow, mask, theta};
 }

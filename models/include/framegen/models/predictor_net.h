@@ -140,6 +140,24 @@ torch::Tensor flow_search(const torch::Tensor& a, const torch::Tensor& b, const 
                           const torch::Tensor& t, const FlowSearchRange& range = kInterpolationSearch,
                           bool allow_fused = true);
 
+// Test-time choice among whole flow fields for interpolation, after flow_search:
+// half-resolution flows [N, 4, H, W] (target -> a, target -> b) against a and b,
+// the inputs' 1/2 level blurred (binomial 3x3). The matching cost of a pixel is
+// the colour-mean |a(p + f0) - b(p + f1)|, averaged over the 15x15 window around it.
+// - Zero motion: where the flows move (more than 1 pixel) but no motion at all
+//   matches the window better by 0.002, the flows become 0. The network's motion
+//   can spill from a moving object onto the still background next to it (bikes:
+//   a still road warped by a bus roof's motion).
+// - Propagation: two passes over offsets 4, 8, 16, 32 pixels in the four
+//   directions; a pixel takes the flows of the pixel that far away where that
+//   lowers the lowest window cost seen so far and changes a flow by more than a
+//   quarter pixel (smaller changes fit noise: still, noisy backgrounds lost).
+//   Flows that are right on part of an object reach the part where they were not.
+// No gradient. Without allow_fused (tests) it runs as tensor operations; otherwise
+// fused loops on the CPU (same values, float rounding aside).
+torch::Tensor select_flows(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& flow,
+                           bool allow_fused = true);
+
 // Sub-pixel refinement of flows [N, 4, H, W] (target -> a, target -> b, in pixels of
 // a and b, [N, 3, H, W]) at times t [N], by Lucas-Kanade steps on the images blurred
 // (binomial 3x3) and warped by the flows: a correction d of the motion a -> b moves
