@@ -35,6 +35,17 @@ class CliTest : public TempDirTest {
       }
     }
   }
+  // A small synthetic clip at path(name).
+  std::string make_clip(const std::string& name, int width, int height, int frames, bool audio = false) {
+    FixtureSpec spec;
+    spec.width = width;
+    spec.height = height;
+    spec.frames = frames;
+    spec.audio = audio;
+    const std::string clip = path(name);
+    make_fixture(clip, spec);
+    return clip;
+  }
   // 1500 frames of 320x240: long enough for a signal to land mid-run.
   std::string make_long_input() {
     FixtureSpec spec;
@@ -66,6 +77,18 @@ pid_t start_cli(const std::vector<std::string>& args, int stdout_fd = -1) {
     ::_exit(127);
   }
   return pid;
+}
+
+// Everything readable from `fd` until its writers close it; then closes it.
+std::string read_and_close(int fd) {
+  std::string text;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof(buf))) > 0) {
+    text.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return text;
 }
 
 RunResult run_cli(std::vector<std::string> args) {
@@ -235,13 +258,7 @@ TEST_F(CliTest, ASingleImageOutputTakesOneFrameOnly) {
 // numbered from 1, moved into place when the job ends; never mixed with the images
 // of an earlier run without -y.
 TEST_F(CliTest, NumberedImageOutput) {
-  FixtureSpec spec;
-  spec.width = 64;
-  spec.height = 48;
-  spec.frames = 6;
-  spec.audio = true;
-  const std::string in = path("clip.mkv");
-  make_fixture(in, spec);
+  const std::string in = make_clip("clip.mkv", 64, 48, 6, /*audio=*/true);
   const std::string frames = path("frames");
   fs::create_directory(frames);
   auto images_in = [](const std::string& folder) {
@@ -270,10 +287,7 @@ TEST_F(CliTest, NumberedImageOutput) {
   EXPECT_NE(r.err.find("already holds 6 image(s)"), std::string::npos) << r.err;
   EXPECT_EQ(fs::last_write_time(frames + "/f0001.png"), before);
   // With -y a shorter job overwrites its own numbers and names the older images it left.
-  spec.frames = 4;
-  spec.audio = false;
-  const std::string shorter = path("short.mkv");
-  make_fixture(shorter, spec);
+  const std::string shorter = make_clip("short.mkv", 64, 48, 4);
   r = run_cli({"upscale", shorter, "-o", frames + "/f%04d.png", "--scale", "3", "--model", "bicubic", "-y"});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.err.find("also holds 2 older image(s)"), std::string::npos) << r.err;
@@ -323,12 +337,7 @@ TEST_F(CliTest, NumberedImageOutput) {
 // Numbered images as input, read as ffmpeg reads them: the frame rate from
 // --input-fps (25 without it), the input ends at the first missing number.
 TEST_F(CliTest, NumberedImageInput) {
-  FixtureSpec spec;
-  spec.width = 64;
-  spec.height = 48;
-  spec.frames = 8;
-  const std::string in = path("clip.mkv");
-  make_fixture(in, spec);
+  const std::string in = make_clip("clip.mkv", 64, 48, 8);
   const std::string frames = path("frames");
   fs::create_directory(frames);
   RunResult r = run_cli({"upscale", in, "-o", frames + "/%03d.png", "--scale", "2", "--model", "bicubic"});
@@ -397,13 +406,7 @@ TEST_F(CliTest, SigintOnNumberedImages) {
       ::usleep(20000);  // two signals at once may arrive as one
       ::kill(pid, SIGINT);
     }
-    std::string json;
-    char buf[4096];
-    ssize_t n;
-    while ((n = ::read(out_pipe[0], buf, sizeof(buf))) > 0) {
-      json.append(buf, static_cast<size_t>(n));
-    }
-    ::close(out_pipe[0]);
+    const std::string json = read_and_close(out_pipe[0]);
     int status = 0;
     ASSERT_EQ(::waitpid(pid, &status, 0), pid);
     ASSERT_TRUE(WIFEXITED(status));
@@ -686,13 +689,7 @@ TEST_F(CliTest, SigintFinalizesPlayablePartialOutput) {
   ::close(out_pipe[1]);
   ASSERT_TRUE(wait_for_partial_output(out, pid, 0, 120)) << "the job never started writing";
   ::kill(pid, SIGINT);
-  std::string json;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(out_pipe[0], buf, sizeof(buf))) > 0) {
-    json.append(buf, static_cast<size_t>(n));
-  }
-  ::close(out_pipe[0]);
+  const std::string json = read_and_close(out_pipe[0]);
   int status = 0;
   ::waitpid(pid, &status, 0);
   ASSERT_TRUE(WIFEXITED(status));
