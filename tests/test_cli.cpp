@@ -314,6 +314,11 @@ TEST_F(CliTest, NumberedImageOutput) {
     EXPECT_EQ(images_in(folder).size(), 6u) << ext;
     EXPECT_EQ(decode_video(folder + "/06." + ext).width, 128) << ext;
   }
+  // An encoder that holds frames back would not write an image per frame: refused.
+  r = run_cli({"upscale", in, "-o", path("webp") + "/a%02d.webp", "--codec", "libwebp_anim", "--scale", "2", "--model",
+               "bicubic"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("libwebp_anim does not"), std::string::npos) << r.err;
   // A frame number in a video's name is no sequence: written as it is, but said.
   r = run_cli({"upscale", in, "-o", path("clip%d.mkv"), "--scale", "2", "--model", "bicubic"});
   ASSERT_EQ(r.status, 0) << r.err;

@@ -515,6 +515,14 @@ JobResult run_video_job(const VideoJob& job) {
                                          "' cannot hold " + enc.codec + " video");
     }
   }
+  if (sequence_output(common.output) && (codec->capabilities & AV_CODEC_CAP_DELAY) != 0) {
+    // An encoder that holds frames back (libwebp_anim, video codecs) would not
+    // write one image per frame.
+    throw Error(ErrorKind::kUsage, "numbered images ('" + common.output +
+                                       "') need an image encoder that writes "
+                                       "one image per frame; " +
+                                       enc.codec + " does not (leave out --codec)");
+  }
 
   DecoderOptions dec_opts;
   dec_opts.threads = common.threads;
