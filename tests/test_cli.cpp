@@ -358,6 +358,14 @@ TEST_F(CliTest, NumberedImageInput) {
   const DecodedVideo v = decode_video(path("out.mkv"));
   EXPECT_EQ(v.width, 128);
   EXPECT_EQ(v.pts_seconds.size(), 20u);
+  // probe reads them the same way.
+  r = run_cli({"probe", frames + "/%03d.png", "--input-fps", "30000/1001", "--count-frames", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  j = nlohmann::json::parse(r.out);
+  EXPECT_NEAR(j["frame_rate"].get<double>(), 29.97, 0.01);
+  EXPECT_EQ(j["width"].get<int>(), 128);
+  r = run_cli({"probe", in, "--input-fps", "30"});
+  EXPECT_EQ(r.status, 2);
   r = run_cli({"upscale", frames + "/%03d.png", "-o", path("x25.mkv"), "--scale", "2", "--model", "bicubic", "--json"});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(nlohmann::json::parse(r.out)["frame_rate_in"].get<std::string>(), "25/1");

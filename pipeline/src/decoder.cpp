@@ -534,8 +534,12 @@ std::string Decoder::truncation() const {
   return {};
 }
 
-VideoInfo probe_input(const std::string& path, bool count_frames) {
-  AvInputPtr input = open_input(path, nullptr);
+VideoInfo probe_input(const std::string& path, bool count_frames, AVRational image_rate) {
+  if (image_rate.num != 0 && (path == "-" || !is_numbered_images(path))) {
+    throw Error(ErrorKind::kUsage,
+                "--input-fps gives the frame rate of numbered images (frames/%06d.png), not of '" + path + "'");
+  }
+  AvInputPtr input = open_input(path, nullptr, nullptr, image_rate);
   const int index = pick_video_stream(input.get(), -1, path);
   VideoInfo info = describe(input.get(), index, path);
   if (count_frames) {

@@ -962,8 +962,8 @@ nlohmann::json run_eval_pred(const EvalPredOptions& o) {
   return j;
 }
 
-nlohmann::json probe(const std::string& input, bool count_frames) {
-  const VideoInfo info = probe_input(input, count_frames);
+nlohmann::json probe(const std::string& input, bool count_frames, const std::string& input_fps) {
+  const VideoInfo info = probe_input(input, count_frames, input_fps.empty() ? AVRational{0, 0} : parse_rate(input_fps));
   nlohmann::json streams = nlohmann::json::array();
   for (const auto& s : info.streams) {
     streams.push_back({{"index", s.index}, {"type", s.type}, {"codec", s.codec}, {"attached_pic", s.attached_pic}});

@@ -127,6 +127,6 @@ nlohmann::json run_eval_pred(const EvalPredOptions& options);
 nlohmann::json run_eval_sr(const EvalSrOptions& options);
 
 // `framegen probe`: a description of the input as JSON.
-nlohmann::json probe(const std::string& input, bool count_frames);
+nlohmann::json probe(const std::string& input, bool count_frames, const std::string& input_fps = "");
 
 }  // namespace framegen::cli

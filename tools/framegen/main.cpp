@@ -233,7 +233,9 @@ int main(int argc, char** argv) {
   bool probe_count = false;
   bool probe_json = false;
   CLI::App* probe_cmd = app.add_subcommand("probe", "Describe a video: streams, size, frame rate, duration, frames");
-  probe_cmd->add_option("INPUT", probe_input, "Input file")->required();
+  std::string probe_fps;
+  probe_cmd->add_option("INPUT", probe_input, "Input file, or numbered images (frames/%06d.png)")->required();
+  probe_cmd->add_option("--input-fps", probe_fps, "Frame rate of numbered-image input (default 25, as ffmpeg)");
   probe_cmd->add_flag("--count-frames", probe_count, "Count frames by reading the whole file (exact)");
   probe_cmd->add_flag("--json", probe_json, "Print JSON");
   probe_cmd->add_option("--log-level", log_level, "trace, debug, info, warning (default), error, quiet");
@@ -286,7 +288,7 @@ int main(int argc, char** argv) {
     init_logging(log_level);
     install_signal_handlers();
     if (*probe_cmd) {
-      const auto j = cli::probe(probe_input, probe_count);
+      const auto j = cli::probe(probe_input, probe_count, probe_fps);
       if (probe_json) {
         std::cout << j.dump(2) << "\n";
       } else {

@@ -163,7 +163,7 @@ class Decoder final : public FrameSource {
 };
 
 // Opens `path` just far enough to describe it (for `framegen probe`); counts frames
-// by demuxing when `count_frames` is set.
-VideoInfo probe_input(const std::string& path, bool count_frames);
+// by demuxing when `count_frames` is set. `image_rate`: as DecoderOptions::image_rate.
+VideoInfo probe_input(const std::string& path, bool count_frames, AVRational image_rate = {0, 0});
 
 }  // namespace framegen
