@@ -37,6 +37,10 @@ Muxer::Muxer(const std::string& format_path, const std::string& write_path, AVFo
     throw Error(ErrorKind::kOutput, "cannot tell the container from the output name '" + format_path +
                                         "' (use an extension such as .mp4, .mkv, .mov, .webm or .png)");
   }
+  // Asked per frame (EncodeSink::consume): decided once.
+  image_output_ = std::strcmp(ofmt->name, "image2") == 0;
+  char numbered[4096];
+  numbered_ = av_get_frame_filename2(numbered, sizeof(numbered), format_path.c_str(), 1, 0) >= 0;
   int ret = avformat_alloc_output_context2(&output_, ofmt, nullptr, write_path.c_str());
   if (ret < 0 || output_ == nullptr) {
     throw Error(ErrorKind::kOutput, "cannot create output '" + format_path + "': " + av_error_text(ret));
@@ -152,14 +156,11 @@ bool Muxer::counts_frames() const {
   return std::strncmp(name, "mxf", 3) == 0 || std::strcmp(name, "gxf") == 0 || std::strcmp(name, "dv") == 0;
 }
 
-bool Muxer::is_image_output() const { return std::strcmp(output_->oformat->name, "image2") == 0; }
+bool Muxer::is_image_output() const { return image_output_; }
 
-bool Muxer::is_image_sequence() const {
-  char name[4096];
-  return is_image_output() && av_get_frame_filename2(name, sizeof(name), format_path_.c_str(), 1, 0) >= 0;
-}
+bool Muxer::is_image_sequence() const { return image_output_ && numbered_; }
 
-bool Muxer::is_single_image() const { return is_image_output() && !is_image_sequence(); }
+bool Muxer::is_single_image() const { return image_output_ && !numbered_; }
 
 void Muxer::open_video(const AVCodecContext* encoder) {
   std::lock_guard lock(mutex_);

@@ -57,22 +57,18 @@ std::optional<NumberedName> NumberedName::parse(const std::string& path) {
     }
     return found;
   };
+  if (scan(folder, nullptr, nullptr, nullptr) > 0) {
+    throw Error(ErrorKind::kUsage,
+                "'" + path + "': the frame number (%d) must be in the file name, not in a folder name");
+  }
   NumberedName n;
   const int in_file = scan(file, &n.prefix_, &n.suffix_, &n.width_);
   if (in_file == 0) {
-    if (scan(folder, nullptr, nullptr, nullptr) > 0) {
-      throw Error(ErrorKind::kUsage,
-                  "'" + path + "': the frame number (%d) must be in the file name, not in a folder name");
-    }
     return std::nullopt;
   }
   if (in_file > 1) {
     throw Error(ErrorKind::kUsage,
                 "'" + path + "' has more than one frame number (%d); give one, as in frames/%06d.png");
-  }
-  if (scan(folder, nullptr, nullptr, nullptr) > 0) {
-    throw Error(ErrorKind::kUsage,
-                "'" + path + "': the frame number (%d) must be in the file name, not in a folder name");
   }
   if (stray > 0) {
     throw Error(ErrorKind::kUsage, "'" + path + "': a '%' that is not the frame number must be written %%");

@@ -69,6 +69,8 @@ class Muxer {
   std::string format_path_;
   std::string write_path_;
   AVFormatContext* output_ = nullptr;
+  bool image_output_ = false;  // the image2 muxer
+  bool numbered_ = false;      // format_path_ has a frame number (%d)
   int video_out_index_ = -1;
   std::map<int, int> stream_map_;  // input stream index -> output stream index
   std::map<int, AVRational> input_time_base_;
