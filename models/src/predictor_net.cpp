@@ -877,11 +877,15 @@ torch::Tensor search_level(const torch::Tensor& a_blurred, const torch::Tensor& 
 torch::Tensor flow_search(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& flow,
                           const torch::Tensor& t, const FlowSearchRange& range, bool allow_fused) {
   torch::NoGradGuard no_grad;
+  return flow_search_blurred(a, b, blur3(a), blur3(b), flow, t, range, allow_fused);
+}
+
+torch::Tensor flow_search_blurred(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& ab,
+                                  const torch::Tensor& bb, const torch::Tensor& flow, const torch::Tensor& t,
+                                  const FlowSearchRange& range, bool allow_fused) {
+  torch::NoGradGuard no_grad;
   const int64_t h = flow.size(2);
   const int64_t w = flow.size(3);
-  // The 1/2 level blurred once, for the near search and the chain's refinement.
-  const torch::Tensor ab = blur3(a);
-  const torch::Tensor bb = blur3(b);
   // Around the flows as they are: [d, best cost, cost of d = 0].
   const torch::Tensor o = search_level(ab, bb, flow, t, range.near, kSearchPenalty, allow_fused);
   torch::Tensor d = o.slice(1, 0, 2);
@@ -1468,10 +1472,14 @@ FrameGeneratorImpl::Estimate FrameGeneratorImpl::pyramid(const Levels& a, const 
   // The test-time search on the 1/2 level (for extrapolation t = 1: the target is
   // I1, and the search corrects the motion between the inputs).
   if (flow_search_) {
-    flow = corrected(flow,
-                     flow_search(a[0], b[0], flow, t, extrapolate ? kExtrapolationSearch : kInterpolationSearch), t);
+    // The 1/2 level blurred once, for the search and the choice after it.
+    const torch::Tensor ab = blur3(a[0]);
+    const torch::Tensor bb = blur3(b[0]);
+    flow = corrected(
+        flow,
+        flow_search_blurred(a[0], b[0], ab, bb, flow, t, extrapolate ? kExtrapolationSearch : kInterpolationSearch), t);
     if (!extrapolate) {
-      flow = select_flows(blur3(a[0]), blur3(b[0]), flow);
+      flow = select_flows(ab, bb, flow);
     }
   }
   return {flow, mask, theta};

@@ -139,6 +139,11 @@ inline constexpr FlowSearchRange kExtrapolationSearch{6, 6, 2};
 torch::Tensor flow_search(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& flow,
                           const torch::Tensor& t, const FlowSearchRange& range = kInterpolationSearch,
                           bool allow_fused = true);
+// The same, given ab and bb: a and b already blurred (binomial 3x3), for a caller
+// that uses them again.
+torch::Tensor flow_search_blurred(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& ab,
+                                  const torch::Tensor& bb, const torch::Tensor& flow, const torch::Tensor& t,
+                                  const FlowSearchRange& range = kInterpolationSearch, bool allow_fused = true);
 
 // Test-time choice among whole flow fields for interpolation, after flow_search:
 // half-resolution flows [N, 4, H, W] (target -> a, target -> b) against a and b,
