@@ -839,9 +839,16 @@ TEST_F(CliTest, OptionsThatWouldBeIgnoredAreRefused) {
   // Nothing to do at all: done, but said.
   r = run_cli({"run", in, "-o", path("i.mkv")});
   EXPECT_EQ(r.status, 0) << r.err;
-  EXPECT_NE(r.err.find("run without --fps or --scale"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("run without --fps, --factor or --scale"), std::string::npos) << r.err;
   ASSERT_TRUE(file_exists(path("i.mkv")));
   fs::remove(path("i.mkv"));
+  // run takes --factor as interpolate does (it was refused as an unknown option).
+  r = run_cli({"run", in, "-o", path("m.mkv"), "--factor", "2", "--predictor", "blend"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(decode_video(path("m.mkv")).pts_seconds.size(), 6u);
+  fs::remove(path("m.mkv"));
+  r = run_cli({"run", in, "-o", path("m.mkv"), "--factor", "2", "--fps", "50"});
+  EXPECT_EQ(r.status, 2) << r.err;
   expect_no_output_files();
   EXPECT_FALSE(file_exists(path("a.mkv")));
 }

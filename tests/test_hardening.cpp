@@ -245,6 +245,43 @@ TEST_F(HardeningTest, TenBitStaysTenBitWithClassicalScaling) {
   EXPECT_EQ(decode_video(path("deep_fast.mkv")).pts_seconds.size(), 3u);
 }
 
+// Re-timing works in 8 bits, in the input's layout: a 10-bit 4:4:4 input with
+// alpha keeps full-resolution chroma and its alpha (it was reduced to 4:2:0, which
+// averaged this fixture's alternating chroma columns and dropped the alpha).
+TEST_F(HardeningTest, TenBitRetimingKeepsChromaAndAlpha) {
+  RunResult r =
+      run_command({"/usr/bin/ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "color=gray:s=32x16:r=10",
+                   "-t", "0.5", "-vf", "format=yuva444p10le,geq=lum=512:cb='if(mod(X,2),300,700)':cr=512:a=600", "-c:v",
+                   "ffv1", path("deep444.mkv")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  r = run_command({kCli, "interpolate", path("deep444.mkv"), "-o", path("deep444_20.mkv"), "--factor", "2", "--model",
+                   "blend", "--codec", "ffv1"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("reduced to yuva444p"), std::string::npos) << r.err;
+  EXPECT_EQ(probe_tags(path("deep444_20.mkv")).pix_fmt, "yuva444p10le");
+  auto plane = [&](const char* filter) {
+    const RunResult p = run_command({"/usr/bin/ffmpeg", "-nostdin", "-v", "error", "-i", path("deep444_20.mkv"), "-vf",
+                                     filter, "-f", "rawvideo", "-pix_fmt", "gray16le", "-"});
+    EXPECT_EQ(p.status, 0) << p.err;
+    std::vector<int> v(p.out.size() / 2);
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      v[i] = static_cast<unsigned char>(p.out[2 * i]) | (static_cast<unsigned char>(p.out[2 * i + 1]) << 8);
+    }
+    return v;
+  };
+  // gray16le: 10-bit values x 64 (plus the top bits repeated).
+  const std::vector<int> u = plane("extractplanes=u");
+  ASSERT_EQ(u.size(), 10u * 32u * 16u);
+  for (std::size_t i = 0; i < u.size(); ++i) {
+    ASSERT_NEAR(u[i] / 64, (i % 2) != 0 ? 300 : 700, 4) << "sample " << i;
+  }
+  const std::vector<int> a = plane("alphaextract");
+  ASSERT_EQ(a.size(), u.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    ASSERT_NEAR(a[i] / 64, 600, 4) << "sample " << i;
+  }
+}
+
 TEST_F(HardeningTest, ColourTagsAndRangePreserved) {
   for (const bool full : {false, true}) {
     FixtureSpec spec;

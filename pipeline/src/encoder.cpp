@@ -68,7 +68,12 @@ AVPixelFormat choose_encoder_pix_fmt(const AVCodec* codec, AVPixelFormat input, 
   if (list == nullptr) {
     return AV_PIX_FMT_YUV420P;
   }
-  return avcodec_find_best_pix_fmt_of_list(list, want == AV_PIX_FMT_NONE ? AV_PIX_FMT_YUV420P : want, 0, nullptr);
+  // has_alpha: losing the input's alpha counts against a format (with 0, a
+  // yuva444p12le input got prores_ks's yuv444p10le, not its yuva444p10le).
+  const AVPixFmtDescriptor* wd = av_pix_fmt_desc_get(want);
+  const int has_alpha = wd != nullptr && (wd->flags & AV_PIX_FMT_FLAG_ALPHA) != 0 ? 1 : 0;
+  return avcodec_find_best_pix_fmt_of_list(list, want == AV_PIX_FMT_NONE ? AV_PIX_FMT_YUV420P : want, has_alpha,
+                                           nullptr);
 }
 
 EncodeSink::EncodeSink(Muxer& muxer, const VideoInfo& source, EncoderOptions options)

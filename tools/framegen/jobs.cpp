@@ -41,6 +41,38 @@ namespace {
 
 constexpr int kMaxOutputDimension = 16384;
 
+// The 8-bit format with the layout of `fmt` (a high-bit-depth one): grey, planar
+// RGB or YUV with the same chroma subsampling, and alpha where it has one. Re-timing
+// reduced every such input to 4:2:0 before, halving a 4:4:4 input's chroma and
+// dropping its alpha.
+AVPixelFormat eight_bit_format(AVPixelFormat fmt) {
+  const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(fmt);
+  if (d == nullptr) {
+    return AV_PIX_FMT_YUV420P;
+  }
+  const bool alpha = (d->flags & AV_PIX_FMT_FLAG_ALPHA) != 0;
+  if ((d->flags & AV_PIX_FMT_FLAG_RGB) != 0) {
+    return alpha ? AV_PIX_FMT_GBRAP : AV_PIX_FMT_GBRP;
+  }
+  if (d->nb_components - (alpha ? 1 : 0) == 1) {
+    return alpha ? AV_PIX_FMT_YA8 : AV_PIX_FMT_GRAY8;
+  }
+  switch ((d->log2_chroma_w << 4) | d->log2_chroma_h) {
+    case 0x00:
+      return alpha ? AV_PIX_FMT_YUVA444P : AV_PIX_FMT_YUV444P;
+    case 0x10:
+      return alpha ? AV_PIX_FMT_YUVA422P : AV_PIX_FMT_YUV422P;
+    case 0x01:
+      return AV_PIX_FMT_YUV440P;
+    case 0x20:
+      return AV_PIX_FMT_YUV411P;
+    case 0x22:
+      return AV_PIX_FMT_YUV410P;
+    default:
+      return alpha ? AV_PIX_FMT_YUVA420P : AV_PIX_FMT_YUV420P;
+  }
+}
+
 std::atomic<Pipeline*> g_pipeline{nullptr};
 // A loop without a pipeline (eval) is running: the first signal sets
 // g_loop_interrupted, which the loop checks between samples (throw_if_interrupted).
@@ -434,7 +466,7 @@ JobResult run_video_job(const VideoJob& job) {
     if (!upscaling && !predicting) {
       throw Error(ErrorKind::kUsage, "--device " + job.device +
                                          ": this job runs no network (give --scale 2-4 with a neural --model, or "
-                                         "--fps with a network --predictor)");
+                                         "--fps or --factor with a network --predictor)");
     }
   }
   // --precision goes to the job's built-in networks; a job with none would ignore it.
@@ -455,7 +487,7 @@ JobResult run_video_job(const VideoJob& job) {
   }
   validate_paths(common.input, common.output, common.overwrite);
   if (job.command == "run" && !upscaling && !job.retime) {
-    spdlog::warn("run without --fps or --scale: '{}' is re-encoded as it is", common.input);
+    spdlog::warn("run without --fps, --factor or --scale: '{}' is re-encoded as it is", common.input);
   }
   // Load the models before touching the input: a bad model is a usage error, fast.
   std::unique_ptr<SuperResolveFilter> sr_filter;
@@ -603,9 +635,17 @@ JobResult run_video_job(const VideoJob& job) {
       spdlog::info("alpha channel kept ({})", av_get_pix_fmt_name(out_fmt));
     }
   }
-  if (in_desc != nullptr && in_desc->comp[0].depth > 8 && ((upscaling && !classical) || !predictors.empty())) {
-    spdlog::warn("'{}' is {}-bit: the neural models work in 8 bits (use --model lanczos to keep {} bits)", common.input,
-                 in_desc->comp[0].depth, in_desc->comp[0].depth);
+  // Re-timing works in 8 bits: every frame (the input's own too, so that the
+  // synthesised ones do not stand out) is reduced to the 8-bit format of the same
+  // layout (chroma subsampling, alpha) first.
+  const bool high_bit = in_desc != nullptr && in_desc->comp[0].depth > 8;
+  const AVPixelFormat retime_fmt = high_bit && !predictors.empty() ? eight_bit_format(info.pix_fmt) : info.pix_fmt;
+  if (high_bit && !predictors.empty()) {
+    spdlog::warn("'{}' is {}-bit: frame {} works in 8 bits, so every frame is reduced to {} first", common.input,
+                 in_desc->comp[0].depth, job.retime ? "interpolation" : "extension", av_get_pix_fmt_name(retime_fmt));
+  } else if (high_bit && upscaling && !classical) {
+    spdlog::warn("'{}' is {}-bit: the neural upscalers work in 8 bits (use --model lanczos to keep {} bits)",
+                 common.input, in_desc->comp[0].depth, in_desc->comp[0].depth);
   }
 
   TemporaryOutput temp(common.output);
@@ -631,13 +671,13 @@ JobResult run_video_job(const VideoJob& job) {
 
   // Stages that are not asked for are not in the chain.
   AVPixelFormat cur_fmt = info.pix_fmt;
-  if (in_desc != nullptr && in_desc->comp[0].depth > 8 && !predictors.empty()) {
+  if (retime_fmt != info.pix_fmt) {
     ScalerConfig sc;
     sc.width = info.width;
     sc.height = info.height;
-    sc.format = AV_PIX_FMT_YUV420P;
+    sc.format = retime_fmt;
     pipeline.add_filter(std::make_unique<ScaleFilter>(sc));
-    cur_fmt = AV_PIX_FMT_YUV420P;
+    cur_fmt = retime_fmt;
   }
   RetimeFilter* retime = nullptr;
   if (job.retime) {

@@ -216,14 +216,19 @@ int main(int argc, char** argv) {
   CLI::App* run = app.add_subcommand("run", "Re-time and upscale in one pass (decode -> predict -> upscale -> encode)");
   add_common(run, rn.common, log_level);
   auto* rn_fps_opt = run->add_option("--fps", rn_fps, "Target frame rate, at most 1000 (omit to keep the input's)");
+  auto* rn_factor_opt = run->add_option("--factor", rn.factor, "Target rate = input rate x N (instead of --fps)")
+                            ->check(CLI::Range(2, 16));
+  rn_fps_opt->excludes(rn_factor_opt);
   run->add_option("--scale", rn.scale, "Scale factor (1: no upscaling)")->check(CLI::IsMember({1, 2, 3, 4}));
   auto* rn_model_opt = run->add_option("--model", rn.sr_model,
                                        "Upscaler (with --scale 2-4): fast (default), quality, bicubic, lanczos, or a "
                                        "TorchScript file");
-  run->add_option("--predictor", rn.predictor, "gan (default), global, blend or repeat (with --fps)")->needs(rn_fps_opt);
-  run->add_flag("--ensemble", rn.ensemble,
-                "Predict each frame from both time directions and average (gan: ~0.1 dB better, twice the time)")
-      ->needs(rn_fps_opt);
+  auto* rn_predictor_opt =
+      run->add_option("--predictor", rn.predictor, "gan (default), global, blend or repeat (with --fps or --factor)");
+  auto* rn_ensemble_opt = run->add_flag(
+      "--ensemble", rn.ensemble,
+      "Predict each frame from both time directions and average (gan: ~0.1 dB better, twice the time; with --fps or "
+      "--factor)");
   run->add_option("--precision", rn.precision, kPrecisionHelp)->check(CLI::IsMember({"auto", "fp32", "bf16"}));
   run->add_option("--device", rn.device, "cpu or cuda");
   run->add_option("--tile", rn.tile, "Tile side in input pixels (0: whole frames)")->check(CLI::NonNegativeNumber);
@@ -364,9 +369,16 @@ int main(int argc, char** argv) {
           ip.fps = parse_rate(ip_fps);
         }
       }
-      if (*run && !rn_fps.empty()) {
-        rn.retime = true;
-        rn.fps = parse_rate(rn_fps);
+      if (*run) {
+        rn.retime = !rn_fps.empty() || rn.factor > 0;
+        if (!rn_fps.empty()) {
+          rn.fps = parse_rate(rn_fps);
+        }
+        for (const CLI::Option* o : {rn_predictor_opt, rn_ensemble_opt}) {
+          if (o->count() > 0 && !rn.retime) {
+            throw Error(ErrorKind::kUsage, o->get_name() + " re-times the video: it needs --fps F or --factor N");
+          }
+        }
       }
       const JobResult r = run_video_job(job);
       if (job.common.json) {
