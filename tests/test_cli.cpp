@@ -254,6 +254,53 @@ TEST_F(CliTest, ASingleImageOutputTakesOneFrameOnly) {
   EXPECT_FALSE(fs::exists(path("frame.png")));
 }
 
+// -o - writes the video to stdout as it goes: Matroska, or the --format container
+// (mp4 fragmented, as a pipe cannot seek); refused onto a terminal, beside --json,
+// and --format with a file; a reader that goes away is a write error (exit 4).
+TEST_F(CliTest, StdoutOutput) {
+  const std::string in = make_clip("clip.mkv", 64, 48, 6, /*audio=*/true);
+  auto save = [&](const std::string& name, const std::string& bytes) {
+    std::ofstream(path(name), std::ios::binary) << bytes;
+    return path(name);
+  };
+  RunResult r = run_cli({"interpolate", in, "-o", "-", "--factor", "2", "--model", "blend"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("wrote stdout (12 frames"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out.compare(0, 4, "\x1a\x45\xdf\xa3"), 0);  // the EBML (Matroska) magic
+  EXPECT_EQ(decode_video(save("out.mkv", r.out)).pts_seconds.size(), 12u);
+  r = run_cli({"upscale", in, "-o", "-", "--model", "bicubic", "--format", "mp4"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(decode_video(save("out.mp4", r.out)).pts_seconds.size(), 6u);
+  r = run_cli({"upscale", in, "-o", "-", "--model", "bicubic", "--format", "ts"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(decode_video(save("out.ts", r.out)).pts_seconds.size(), 6u);
+  for (const std::vector<std::string>& bad :
+       std::vector<std::vector<std::string>>{{"--json"}, {"--format", "nosuch"}, {"--format", "image2"}}) {
+    std::vector<std::string> args = {"upscale", in, "-o", "-", "--model", "bicubic"};
+    args.insert(args.end(), bad.begin(), bad.end());
+    r = run_cli(args);
+    EXPECT_EQ(r.status, 2) << bad.front() << ": " << r.err;
+    EXPECT_NE(r.err.find(bad.front()), std::string::npos) << r.err;
+    EXPECT_TRUE(r.out.empty());
+  }
+  r = run_cli({"upscale", in, "-o", path("x.mkv"), "--model", "bicubic", "--format", "nut"});
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("--format"), std::string::npos) << r.err;
+  // Onto a terminal: script(1) gives the command one.
+  r = run_command(
+      {"/usr/bin/script", "-qec", std::string(kCli) + " upscale " + in + " -o - --model bicubic", "/dev/null"});
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find("terminal"), std::string::npos) << r.out;
+  // The reader goes away after 1000 bytes: exit 4 with the reason, not SIGPIPE.
+  const std::string big = make_clip("big.mkv", 320, 240, 40, /*audio=*/false);
+  r = run_command({"/bin/bash", "-c",
+                   std::string(kCli) + " upscale " + big +
+                       " -o - --model bicubic --codec ffv1 | head -c 1000 > /dev/null; exit ${PIPESTATUS[0]}"});
+  EXPECT_EQ(r.status, 4) << r.err;
+  EXPECT_NE(r.err.find("Broken pipe"), std::string::npos) << r.err;
+  expect_no_output_files();
+}
+
 // Numbered images ('frames/%04d.png', as ffmpeg writes them): one file per frame,
 // numbered from 1, moved into place when the job ends; never mixed with the images
 // of an earlier run without -y.

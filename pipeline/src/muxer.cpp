@@ -29,10 +29,22 @@ bool is_copyable(AVMediaType t) {
 
 }  // namespace
 
+const AVOutputFormat* find_container(const std::string& name) {
+  if (name.empty()) {
+    return nullptr;
+  }
+  const AVOutputFormat* f = av_guess_format(name.c_str(), nullptr, nullptr);
+  return f != nullptr ? f : av_guess_format(nullptr, ("x." + name).c_str(), nullptr);
+}
+
 Muxer::Muxer(const std::string& format_path, const std::string& write_path, AVFormatContext* input,
-             int video_input_index)
+             int video_input_index, const std::string& container)
     : format_path_(format_path), write_path_(write_path) {
-  const AVOutputFormat* ofmt = av_guess_format(nullptr, format_path.c_str(), nullptr);
+  const AVOutputFormat* ofmt =
+      container.empty() ? av_guess_format(nullptr, format_path.c_str(), nullptr) : find_container(container);
+  if (ofmt == nullptr && !container.empty()) {
+    throw Error(ErrorKind::kUsage, "unknown container '" + container + "'");
+  }
   if (ofmt == nullptr) {
     throw Error(ErrorKind::kOutput, "cannot tell the container from the output name '" + format_path +
                                         "' (use an extension such as .mp4, .mkv, .mov, .webm or .png)");
@@ -173,7 +185,10 @@ void Muxer::open_video(const AVCodecContext* encoder) {
   AVDictionary* opts = nullptr;
   const std::string name = output_->oformat->name;
   if (name.find("mp4") != std::string::npos || name.find("mov") != std::string::npos) {
-    av_dict_set(&opts, "movflags", "+faststart", 0);
+    // faststart moves the index to the front at the end, which needs seeking; a
+    // pipe gets fragments, each playable as it arrives.
+    const bool seekable = output_->pb == nullptr || (output_->pb->seekable & AVIO_SEEKABLE_NORMAL) != 0;
+    av_dict_set(&opts, "movflags", seekable ? "+faststart" : "+frag_keyframe+empty_moov+default_base_moof", 0);
   }
   if (is_single_image()) {
     av_dict_set(&opts, "update", "1", 0);

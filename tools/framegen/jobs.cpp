@@ -122,27 +122,29 @@ void write_png_interruptibly(const std::string& path, const Image& rgb) {
   write_png(path, rgb);
 }
 
-std::string to_lower(std::string s) {
-  for (char& c : s) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+constexpr const char* kStdoutContainer = "matroska";
+
+bool writes_stdout(const CommonOptions& c) { return c.output == "-"; }
+
+// The output's container: the one named by --format for stdout, else the one its
+// extension names (nullptr if none).
+const AVOutputFormat* output_container(const CommonOptions& c) {
+  if (writes_stdout(c)) {
+    return find_container(c.format.empty() ? kStdoutContainer : c.format);
   }
-  return s;
+  return av_guess_format(nullptr, c.output.c_str(), nullptr);
 }
 
-std::string extension_of(const std::string& path) { return to_lower(fs::path(path).extension().string()); }
-
 // Default encoder for a container when --codec is not given.
-std::string default_codec_for(const std::string& output) {
-  const std::string ext = extension_of(output);
-  if (ext == ".webm") {
+std::string default_codec_for(const AVOutputFormat* ofmt, const std::string& output) {
+  if (ofmt != nullptr && std::strcmp(ofmt->name, "webm") == 0) {
     return "libvpx-vp9";
   }
-  if (ext == ".gif") {
+  if (ofmt != nullptr && std::strcmp(ofmt->name, "gif") == 0) {
     return "gif";
   }
   // Images (.png, .jpg, .tiff, .bmp, .webp, ...): the encoder of that image format.
-  if (const AVOutputFormat* ofmt = av_guess_format(nullptr, output.c_str(), nullptr);
-      ofmt != nullptr && std::strcmp(ofmt->name, "image2") == 0) {
+  if (ofmt != nullptr && std::strcmp(ofmt->name, "image2") == 0) {
     // One packet per frame: not an animation encoder (libwebp_anim) that holds
     // every frame back for one file.
     const AVCodecID id = av_guess_codec(ofmt, nullptr, output.c_str(), nullptr, AVMEDIA_TYPE_VIDEO);
@@ -235,7 +237,11 @@ std::optional<NumberedName> sequence_output(const std::string& output) {
 class TemporaryOutput {
  public:
   explicit TemporaryOutput(const std::string& output) : sequence_(sequence_output(output)) {
-    if (sequence_) {
+    if (output == "-") {
+      // stdout: written as it goes, nothing to move or delete.
+      path_ = "pipe:1";
+      committed_ = true;
+    } else if (sequence_) {
       folder_ = (fs::path(sequence_->folder()) / (".framegen-" + std::to_string(::getpid()) + ".part")).string();
       std::error_code ec;
       fs::remove_all(folder_, ec);  // left by an earlier process with this pid that was killed
@@ -265,6 +271,9 @@ class TemporaryOutput {
 
   void commit(const std::string& final_path) {
     std::error_code ec;
+    if (final_path == "-") {
+      return;
+    }
     if (sequence_) {
       commit_sequence();
       return;
@@ -369,7 +378,12 @@ void validate_paths(const std::string& input, const std::string& output, bool ov
     throw Error(ErrorKind::kUsage, "no output given (-o OUTPUT)");
   }
   if (output == "-") {
-    throw Error(ErrorKind::kUsage, "writing to stdout is not supported; give an output file");
+    if (::isatty(STDOUT_FILENO) != 0) {
+      throw Error(ErrorKind::kUsage,
+                  "-o - writes the video to stdout, which is a terminal; pipe it into a program "
+                  "(framegen ... -o - | ffplay -) or give an output file");
+    }
+    return;
   }
   if (const AVOutputFormat* ofmt = av_guess_format(nullptr, output.c_str(), nullptr);
       ofmt != nullptr && std::strcmp(ofmt->name, "image2") != 0 && output.find('%') != std::string::npos) {
@@ -485,6 +499,24 @@ JobResult run_video_job(const VideoJob& job) {
                                        "upscalers); this job runs " +
                                        (runs.empty() ? std::string("no network") : runs));
   }
+  if (!common.format.empty() && !writes_stdout(common)) {
+    throw Error(ErrorKind::kUsage, "--format names the container of -o - (stdout); the container of '" + common.output +
+                                       "' follows its extension");
+  }
+  if (writes_stdout(common)) {
+    const AVOutputFormat* f = output_container(common);
+    if (f == nullptr) {
+      throw Error(ErrorKind::kUsage, "--format " + common.format +
+                                         ": no such container (matroska, webm, nut, "
+                                         "mpegts, mp4, ...; ffmpeg -muxers lists them)");
+    }
+    if ((f->flags & AVFMT_NOFILE) != 0) {
+      throw Error(ErrorKind::kUsage, "--format " + common.format + " writes files of its own, not a stream on stdout");
+    }
+    if (common.json) {
+      throw Error(ErrorKind::kUsage, "--json prints on stdout, where -o - writes the video");
+    }
+  }
   validate_paths(common.input, common.output, common.overwrite);
   if (job.command == "run" && !upscaling && !job.retime) {
     spdlog::warn("run without --fps, --factor or --scale: '{}' is re-encoded as it is", common.input);
@@ -532,7 +564,7 @@ JobResult run_video_job(const VideoJob& job) {
 
   EncoderOptions enc = common.encoder;
   if (!common.codec_given) {
-    enc.codec = default_codec_for(common.output);
+    enc.codec = default_codec_for(output_container(common), common.output);
   }
   enc.threads = common.threads;
   const AVCodec* codec = find_video_encoder(enc.codec);
@@ -541,7 +573,7 @@ JobResult run_video_job(const VideoJob& job) {
     throw Error(ErrorKind::kUsage,
                 "--crf " + std::to_string(enc.crf) + ": " + enc.codec + " takes 0 (best) to 51 (smallest)");
   }
-  if (const AVOutputFormat* ofmt = av_guess_format(nullptr, common.output.c_str(), nullptr)) {
+  if (const AVOutputFormat* ofmt = output_container(common)) {
     if (container_refuses(ofmt, codec->id)) {
       throw Error(ErrorKind::kUsage, "the " + std::string(ofmt->name) + " container of '" + common.output +
                                          "' cannot hold " + enc.codec + " video");
@@ -649,7 +681,8 @@ JobResult run_video_job(const VideoJob& job) {
   }
 
   TemporaryOutput temp(common.output);
-  Muxer muxer(common.output, temp.path(), decoder->format_context(), info.stream_index);
+  Muxer muxer(writes_stdout(common) ? "stdout" : common.output, temp.path(), decoder->format_context(),
+              info.stream_index, writes_stdout(common) ? output_container(common)->name : "");
   decoder->set_passthrough([&muxer](AVPacket* pkt, const AVStream* st) { muxer.write_passthrough(pkt, st); });
 
   VideoInfo enc_info = info;
@@ -661,7 +694,8 @@ JobResult run_video_job(const VideoJob& job) {
   } else if (job.extend_frames > 0 && expected > 0) {
     expected += job.extend_frames;
   }
-  ProgressLine progress(job.retime ? 0.0 : info.duration, expected, ::isatty(STDOUT_FILENO) != 0 && !common.json);
+  ProgressLine progress(job.retime ? 0.0 : info.duration, expected,
+                        ::isatty(writes_stdout(common) ? STDERR_FILENO : STDOUT_FILENO) != 0 && !common.json);
   sink->set_progress([&progress](int64_t frames, double secs) { progress.update(frames, secs); });
 
   Decoder* dec = decoder.get();

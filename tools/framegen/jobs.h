@@ -36,6 +36,7 @@ struct CommonOptions {
   int threads = 0;     // 0: one per core
   double timeout = 0;  // stdin: give up after this many seconds without data
   std::string input_fps;  // numbered-image input: its frame rate (empty: 25)
+  std::string format;     // the container of `-o -` (stdout); empty: matroska
   int64_t max_pixels = int64_t{8192} * 8192;
   EncoderOptions encoder;
   bool codec_given = false;

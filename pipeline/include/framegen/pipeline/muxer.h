@@ -29,11 +29,19 @@ namespace framegen {
 // written.
 [[nodiscard]] bool container_refuses(const AVOutputFormat* format, AVCodecID codec);
 
+// The muxer named `name`: a short name (matroska, mp4, nut, mpegts) or an
+// extension (mkv, ts); nullptr if there is none.
+[[nodiscard]] const AVOutputFormat* find_container(const std::string& name);
+
 class Muxer {
  public:
   // `input` describes the source streams to copy; `video_input_index` is the
   // decoded stream (it becomes the encoded video stream, at the same position).
-  Muxer(const std::string& format_path, const std::string& write_path, AVFormatContext* input, int video_input_index);
+  // The container follows format_path's extension, or is `container` (a muxer's
+  // short name) where one is given: for a stream without a name (write_path
+  // "pipe:1"). On an output that cannot seek, mp4/mov are written fragmented.
+  Muxer(const std::string& format_path, const std::string& write_path, AVFormatContext* input, int video_input_index,
+        const std::string& container = "");
   ~Muxer();
   Muxer(const Muxer&) = delete;
   Muxer& operator=(const Muxer&) = delete;
