@@ -208,7 +208,8 @@ TEST_F(CliTest, OtherCodecsAndContainers) {
       {"x265.mp4", {"--codec", "libx265", "--preset", "ultrafast"}, 6},
       {"x264.mov", {"--pix-fmt", "yuv444p"}, 6},
       {"abr.mkv", {"--bitrate", "300k"}, 6},  // FFmpeg's suffixes: 300k = 300000
-      {"mxf.mxf", {}, 6},  // MXF counts in frames: the encoder takes 1/25 as its time base
+      {"mxf.mxf", {}, 6},                     // MXF counts in frames: the encoder takes 1/25 as its time base
+      {"avi.avi", {}, 6},                     // so does AVI (it was written at 1/600: "600 fps", empty chunks between)
   };
   for (const auto& c : cases) {
     std::vector<std::string> args = {"upscale", in, "-o", path(c.out), "--scale", "2"};
@@ -219,6 +220,9 @@ TEST_F(CliTest, OtherCodecsAndContainers) {
     EXPECT_EQ(v.width, 128) << c.out;
     EXPECT_EQ(v.height, 96) << c.out;
     EXPECT_EQ(v.pts_seconds.size(), c.frames) << c.out;
+    const RunResult rate = run_command({"/usr/bin/ffprobe", "-v", "error", "-select_streams", "v", "-show_entries",
+                                        "stream=avg_frame_rate", "-of", "csv=p=0", path(c.out)});
+    EXPECT_EQ(rate.out, "25/1\n") << c.out;
   }
 }
 

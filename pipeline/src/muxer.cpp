@@ -165,7 +165,8 @@ Muxer::~Muxer() {
 
 bool Muxer::counts_frames() const {
   const char* name = output_->oformat->name;
-  return std::strncmp(name, "mxf", 3) == 0 || std::strcmp(name, "gxf") == 0 || std::strcmp(name, "dv") == 0;
+  return std::strncmp(name, "mxf", 3) == 0 || std::strcmp(name, "gxf") == 0 || std::strcmp(name, "dv") == 0 ||
+         std::strcmp(name, "avi") == 0;
 }
 
 bool Muxer::is_image_output() const { return image_output_; }
