@@ -97,7 +97,11 @@ void EncodeSink::open(const Frame& first) {
   c->time_base = first.time_base();
   if (source_.frame_rate.num > 0) {
     c->framerate = source_.frame_rate;
-    if (muxer_.counts_frames()) {
+    // MPEG-1/2 video, DV and Theora also need the frame period as the time base
+    // (MPEG-1/2 refused 1/15360; Theora took it as the frame rate).
+    const AVCodecID id = codec_def_->id;
+    if (muxer_.counts_frames() || id == AV_CODEC_ID_MPEG1VIDEO || id == AV_CODEC_ID_MPEG2VIDEO ||
+        id == AV_CODEC_ID_DVVIDEO || id == AV_CODEC_ID_THEORA) {
       c->time_base = av_inv_q(source_.frame_rate);
     }
   }

@@ -12,10 +12,65 @@ extern "C" {
 
 namespace framegen {
 
+namespace {
+
+bool is_ogg(const AVOutputFormat* f) {
+  for (const char* name : {"ogg", "ogv", "oga", "opus", "spx"}) {
+    if (std::strcmp(f->name, name) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool is_mpeg_ps(const AVOutputFormat* f) {
+  for (const char* name : {"mpeg", "vob", "svcd", "vcd", "dvd"}) {
+    if (std::strcmp(f->name, name) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 bool container_refuses(const AVOutputFormat* format, AVCodecID codec) {
   const int answer = avformat_query_codec(format, codec, FF_COMPLIANCE_NORMAL);
   if (answer < 0 && std::strcmp(format->name, "gif") == 0) {
     return true;  // unknown, but the GIF muxer takes GIF only (the default codec, answered yes)
+  }
+  if (answer < 0 && is_ogg(format)) {
+    // Ogg takes these only (libavformat answers "unknown" for every codec).
+    for (const AVCodecID id : {AV_CODEC_ID_VORBIS, AV_CODEC_ID_OPUS, AV_CODEC_ID_FLAC, AV_CODEC_ID_SPEEX,
+                               AV_CODEC_ID_THEORA, AV_CODEC_ID_VP8}) {
+      if (codec == id) {
+        return false;
+      }
+    }
+    return true;
+  }
+  if (answer < 0 && is_mpeg_ps(format) && avcodec_get_type(codec) == AVMEDIA_TYPE_AUDIO) {
+    // The MPEG program stream muxer's audio list (it answers "unknown" too).
+    for (const AVCodecID id : {AV_CODEC_ID_MP1, AV_CODEC_ID_MP2, AV_CODEC_ID_MP3, AV_CODEC_ID_PCM_DVD,
+                               AV_CODEC_ID_PCM_S16BE, AV_CODEC_ID_AC3, AV_CODEC_ID_DTS}) {
+      if (codec == id) {
+        return false;
+      }
+    }
+    return true;
+  }
+  if (answer < 0 && std::strncmp(format->name, "mxf", 3) == 0 && avcodec_get_type(codec) == AVMEDIA_TYPE_AUDIO) {
+    return codec != AV_CODEC_ID_PCM_S16LE && codec != AV_CODEC_ID_PCM_S24LE;  // MXF: PCM audio only
+  }
+  if (answer < 0) {
+    // Unknown: a muxer with no default codec of that kind has no place for it (raw
+    // .h264, .y4m, .mjpeg hold one video stream; audio made their header fail). ffmpeg
+    // maps no audio or subtitles to such a muxer by the same rule.
+    const AVMediaType type = avcodec_get_type(codec);
+    if ((type == AVMEDIA_TYPE_AUDIO && format->audio_codec == AV_CODEC_ID_NONE) ||
+        (type == AVMEDIA_TYPE_SUBTITLE && format->subtitle_codec == AV_CODEC_ID_NONE)) {
+      return true;
+    }
   }
   return answer == 0;
 }
@@ -57,6 +112,9 @@ Muxer::Muxer(const std::string& format_path, const std::string& write_path, AVFo
   if (ret < 0 || output_ == nullptr) {
     throw Error(ErrorKind::kOutput, "cannot create output '" + format_path + "': " + av_error_text(ret));
   }
+  // ffmpeg's default -muxdelay 0.7: the MPEG muxers' buffer model (without it the
+  // program stream muxer logs "buffer underflow" errors by the hundred).
+  output_->max_delay = 700000;
   av_dict_copy(&output_->metadata, input->metadata, 0);
   // Chapters (as ffmpeg copies them): the output keeps the source's timeline.
   // avformat_free_context frees them.
@@ -166,7 +224,7 @@ Muxer::~Muxer() {
 bool Muxer::counts_frames() const {
   const char* name = output_->oformat->name;
   return std::strncmp(name, "mxf", 3) == 0 || std::strcmp(name, "gxf") == 0 || std::strcmp(name, "dv") == 0 ||
-         std::strcmp(name, "avi") == 0;
+         std::strcmp(name, "avi") == 0 || std::strcmp(name, "yuv4mpegpipe") == 0;
 }
 
 bool Muxer::is_image_output() const { return image_output_; }

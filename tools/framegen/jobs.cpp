@@ -135,13 +135,22 @@ const AVOutputFormat* output_container(const CommonOptions& c) {
   return av_guess_format(nullptr, c.output.c_str(), nullptr);
 }
 
-// Default encoder for a container when --codec is not given.
+// Default encoder for a container when --codec is not given: libx264 wherever the
+// container holds H.264, else the container's own default (ffmpeg's choice:
+// libvpx-vp9 for webm, gif, mpeg1video for .mpg, libtheora for .ogv,
+// wrapped_avframe for .y4m, mjpeg, apng, libx265 for raw .hevc, ...).
 std::string default_codec_for(const AVOutputFormat* ofmt, const std::string& output) {
-  if (ofmt != nullptr && std::strcmp(ofmt->name, "webm") == 0) {
-    return "libvpx-vp9";
-  }
-  if (ofmt != nullptr && std::strcmp(ofmt->name, "gif") == 0) {
-    return "gif";
+  if (ofmt != nullptr && std::strcmp(ofmt->name, "image2") != 0) {
+    const int h264 = avformat_query_codec(ofmt, AV_CODEC_ID_H264, FF_COMPLIANCE_NORMAL);
+    // mpegts and mxf answer "unknown" but hold H.264.
+    const bool holds_h264 =
+        h264 == 1 || (h264 < 0 && (std::strcmp(ofmt->name, "mpegts") == 0 || std::strncmp(ofmt->name, "mxf", 3) == 0));
+    if (!holds_h264 && ofmt->video_codec != AV_CODEC_ID_NONE) {
+      if (const AVCodec* own = avcodec_find_encoder(ofmt->video_codec)) {
+        return own->name;
+      }
+    }
+    return "libx264";
   }
   // Images (.png, .jpg, .tiff, .bmp, .webp, ...): the encoder of that image format.
   if (ofmt != nullptr && std::strcmp(ofmt->name, "image2") == 0) {

@@ -117,7 +117,8 @@ void add_common(CLI::App* cmd, CommonOptions& o, std::string& log_level) {
       ->required();
   cmd->add_flag("-y,--overwrite", o.overwrite, "Overwrite the output if it exists");
   cmd->add_option("--codec", o.encoder.codec,
-                  "Video encoder: libx264 (default), libx265, libvpx-vp9 (default for .webm), ffv1, gif (for .gif), "
+                  "Video encoder: libx264 (default where the container holds H.264, else the container's own: "
+                  "libvpx-vp9 for .webm, gif, mpeg1video for .mpg, ...), libx265, ffv1, "
                   "the image's own for .png .jpg .tiff .bmp .webp (png, mjpeg, tiff, bmp, libwebp), ...")
       ->each([&o](const std::string&) { o.codec_given = true; });
   cmd->add_option("--crf", o.encoder.crf, "Constant quality (x264/x265: 0-51, vp9: 0-63); default: the encoder's")

@@ -54,7 +54,7 @@ class Muxer {
   [[nodiscard]] bool is_image_sequence() const;
   [[nodiscard]] bool is_single_image() const;
   [[nodiscard]] bool needs_global_header() const { return (output_->oformat->flags & AVFMT_GLOBALHEADER) != 0; }
-  // Containers that count in frames (MXF, GXF, DV, AVI) read the frame rate from
+  // Containers that count in frames (MXF, GXF, DV, AVI, Y4M) read the frame rate from
   // the stream's time base: the encoder must use the frame period as its time base
   // (an AVI written with the decoder's 1/600 said 600 fps and held 19 empty chunks
   // per 30 fps frame).
