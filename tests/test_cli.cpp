@@ -219,8 +219,9 @@ TEST_F(CliTest, OtherCodecsAndContainers) {
       // (each failed with "cannot write the header"):
       {"y4m.y4m", {}, 6, "rawvideo"},
       {"mpeg1.mpg", {}, 6, "mpeg1video"},
-      {"theora.ogv", {}, 6, "theora", "0/0"},  // (as ffmpeg writes it: Ogg stores no frame rate)
-      {"raw.h264", {}, 6, "h264", "0/0"},      // raw: H.264 without the audio, and no frame rate stored
+      {"theora.ogv", {}, 6, "theora", "0/0"},                 // (as ffmpeg writes it: Ogg stores no frame rate)
+      {"utvideo.mkv", {"--codec", "utvideo"}, 6, "utvideo"},  // Matroska via its RIFF tag (was refused)
+      {"raw.h264", {}, 6, "h264", "0/0"},                     // raw: H.264 without the audio, and no frame rate stored
   };
   for (const auto& c : cases) {
     std::vector<std::string> args = {"upscale", in, "-o", path(c.out), "--scale", "2"};

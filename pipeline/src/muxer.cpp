@@ -36,6 +36,18 @@ bool is_mpeg_ps(const AVOutputFormat* f) {
 
 bool container_refuses(const AVOutputFormat* format, AVCodecID codec) {
   const int answer = avformat_query_codec(format, codec, FF_COMPLIANCE_NORMAL);
+  if (answer == 0 && std::strcmp(format->name, "matroska") == 0) {
+    // Matroska answers for its native codecs only, but stores any codec with a
+    // RIFF tag as V_MS/VFW/FOURCC or A_MS/ACM, as ffmpeg writes utvideo, magicyuv
+    // or huffyuv there (they were refused).
+    const AVMediaType type = avcodec_get_type(codec);
+    const AVCodecTag* const video[] = {avformat_get_riff_video_tags(), nullptr};
+    const AVCodecTag* const audio[] = {avformat_get_riff_audio_tags(), nullptr};
+    if ((type == AVMEDIA_TYPE_VIDEO && av_codec_get_tag(video, codec) != 0) ||
+        (type == AVMEDIA_TYPE_AUDIO && av_codec_get_tag(audio, codec) != 0)) {
+      return false;
+    }
+  }
   if (answer < 0 && std::strcmp(format->name, "gif") == 0) {
     return true;  // unknown, but the GIF muxer takes GIF only (the default codec, answered yes)
   }
