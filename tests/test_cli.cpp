@@ -228,6 +228,9 @@ TEST_F(CliTest, OtherCodecsAndContainers) {
     args.insert(args.end(), c.extra.begin(), c.extra.end());
     const RunResult r = run_cli(args);
     ASSERT_EQ(r.status, 0) << c.out << ": " << r.err;
+    // The MPEG program stream muxer logged "buffer underflow" by the hundred when
+    // it sized its mux rate from the nominal 200 kb/s of mpeg1video.
+    EXPECT_EQ(r.err.find("underflow"), std::string::npos) << c.out << ": " << r.err;
     const DecodedVideo v = decode_video(path(c.out));
     EXPECT_EQ(v.width, 128) << c.out;
     EXPECT_EQ(v.height, 96) << c.out;
@@ -236,6 +239,13 @@ TEST_F(CliTest, OtherCodecsAndContainers) {
                                          "stream=codec_name,avg_frame_rate", "-of", "csv=p=0", path(c.out)});
     EXPECT_EQ(probe.out, c.codec + "," + c.rate + "\n") << c.out;
   }
+  // Real footage at 720p: the MPEG program stream muxer sized its mux rate from the
+  // nominal 200 kb/s of mpeg1video (the encoder's CPB properties were not passed on)
+  // and logged "buffer underflow" 515 times.
+  const RunResult r = run_cli({"upscale", kSample, "-o", path("sample.mpg"), "--model", "bicubic"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.err.find("underflow"), std::string::npos) << r.err;
+  EXPECT_EQ(decode_video(path("sample.mpg")).pts_seconds.size(), 100u);
 }
 
 TEST_F(CliTest, ASingleImageOutputTakesOneFrameOnly) {
@@ -289,7 +299,9 @@ TEST_F(CliTest, StdoutOutput) {
   EXPECT_EQ(decode_video(save("out.mp4", r.out)).pts_seconds.size(), 6u);
   r = run_cli({"upscale", in, "-o", "-", "--model", "bicubic", "--format", "ts"});
   ASSERT_EQ(r.status, 0) << r.err;
-  EXPECT_EQ(decode_video(save("out.ts", r.out)).pts_seconds.size(), 6u);
+  const DecodedVideo ts = decode_video(save("out.ts", r.out));
+  ASSERT_EQ(ts.pts_seconds.size(), 6u);
+  EXPECT_LT(ts.pts_seconds.front(), 0.5);  // not delayed 1.4 s by a mux delay meant for MPEG-PS
   for (const std::vector<std::string>& bad :
        std::vector<std::vector<std::string>>{{"--json"}, {"--format", "nosuch"}, {"--format", "image2"}}) {
     std::vector<std::string> args = {"upscale", in, "-o", "-", "--model", "bicubic"};

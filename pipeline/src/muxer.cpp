@@ -124,9 +124,6 @@ Muxer::Muxer(const std::string& format_path, const std::string& write_path, AVFo
   if (ret < 0 || output_ == nullptr) {
     throw Error(ErrorKind::kOutput, "cannot create output '" + format_path + "': " + av_error_text(ret));
   }
-  // ffmpeg's default -muxdelay 0.7: the MPEG muxers' buffer model (without it the
-  // program stream muxer logs "buffer underflow" errors by the hundred).
-  output_->max_delay = 700000;
   av_dict_copy(&output_->metadata, input->metadata, 0);
   // Chapters (as ffmpeg copies them): the output keeps the source's timeline.
   // avformat_free_context frees them.
@@ -252,6 +249,18 @@ void Muxer::open_video(const AVCodecContext* encoder) {
   out->time_base = encoder->time_base;
   out->avg_frame_rate = encoder->framerate;
   out->sample_aspect_ratio = encoder->sample_aspect_ratio;
+  // The encoder's coded side data (CPB properties), as ffmpeg passes it on: the
+  // MPEG program stream muxer sizes its mux rate from it. Without it that muxer
+  // took the nominal bit_rate (200 kb/s for mpeg1video), far under the real one,
+  // and logged "buffer underflow" by the hundred.
+  for (int i = 0; i < encoder->nb_coded_side_data; ++i) {
+    const AVPacketSideData& sd = encoder->coded_side_data[i];
+    uint8_t* dst = av_stream_new_side_data(out, sd.type, sd.size);
+    if (dst == nullptr) {
+      throw Error(ErrorKind::kOutput, "video stream side data: out of memory");
+    }
+    std::memcpy(dst, sd.data, sd.size);
+  }
 
   AVDictionary* opts = nullptr;
   const std::string name = output_->oformat->name;
