@@ -613,6 +613,53 @@ TEST_F(HardeningTest, AlphaKeptWhenTheOutputCanHoldItElseDroppedWithAWarning) {
   EXPECT_LE(most, 1);
 }
 
+// Palette (pal8) input, as PNG, BMP and some AVI/MOV codecs decode: the output is
+// the RGBA the palette holds, never a palette (the frame pool refused pal8, so every
+// upscale to .png and every re-timing failed with "unsupported pixel format").
+TEST_F(HardeningTest, PaletteInputIsTakenAsRgba) {
+  RunResult r =
+      run_command({"/usr/bin/ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=10",
+                   "-t", "1", "-pix_fmt", "pal8", "-c:v", "png", path("pal.mkv")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  ASSERT_EQ(probe_tags(path("pal.mkv")).pix_fmt, "pal8");
+  r = run_command({"/usr/bin/ffmpeg", "-nostdin", "-v", "error", "-i", path("pal.mkv"), "-frames:v", "1", "-c:v", "png",
+                   path("pal.png")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  for (const std::string model : {"bicubic", "fast"}) {
+    r = run_command({kCli, "upscale", path("pal.png"), "-o", path(model + ".png"), "--model", model});
+    ASSERT_EQ(r.status, 0) << model << ": " << r.err;
+    EXPECT_EQ(probe_tags(path(model + ".png")).pix_fmt, "rgba") << model;
+  }
+  // The upscaled picture is the palette's colours scaled, not noise: near bicubic
+  // scaling of the same picture in RGB by ffmpeg.
+  r = run_command({"/usr/bin/ffmpeg", "-nostdin", "-v", "info", "-i", path("bicubic.png"), "-i", path("pal.png"),
+                   "-lavfi", "[1]format=rgb24,scale=128:96:flags=bicubic[r];[0]format=rgb24[o];[o][r]psnr", "-f",
+                   "null", "-"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::size_t at = r.err.find("average:");
+  ASSERT_NE(at, std::string::npos) << r.err;
+  EXPECT_GT(std::stod(r.err.substr(at + 8)), 30.0) << r.err.substr(at);
+  r = run_command({kCli, "upscale", path("pal.png"), "-o", path("p.png"), "--pix-fmt", "pal8"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("palette"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(path("p.png")));
+  for (const std::string cmd : {"interpolate", "extend", "run"}) {
+    std::vector<std::string> args = {kCli, cmd, path("pal.mkv"), "-o", path(cmd + ".mkv"), "--codec", "png"};
+    if (cmd == "extend") {
+      args.insert(args.end(), {"--frames", "3"});
+    } else {
+      args.insert(args.end(), {"--factor", "2"});
+    }
+    if (cmd == "run") {
+      args.insert(args.end(), {"--scale", "2", "--model", "bicubic", "--predictor", "blend"});
+    }
+    r = run_command(args);
+    ASSERT_EQ(r.status, 0) << cmd << ": " << r.err;
+    EXPECT_EQ(probe_tags(path(cmd + ".mkv")).pix_fmt, "rgba") << cmd;
+    EXPECT_EQ(frame_count(path(cmd + ".mkv")), cmd == "extend" ? 13u : 20u) << cmd;
+  }
+}
+
 // 20: a full disk (a file-size limit, which fails writes the same way) is an error
 // with the system's reason; no output is left and no success is claimed.
 TEST_F(HardeningTest, FullDiskIsAnErrorAndLeavesNoOutput) {

@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <utility>
+#include <vector>
 
 #include "framegen/pipeline/error.h"
 #include "framegen/pipeline/scaler.h"
@@ -27,10 +29,15 @@ const AVCodec* find_video_encoder(const std::string& name) {
 
 AVPixelFormat choose_encoder_pix_fmt(const AVCodec* codec, AVPixelFormat input, const std::string& requested) {
   const AVPixelFormat* list = codec->pix_fmts;
-  auto supported = [list](AVPixelFormat f) {
-    if (list == nullptr) {
-      return true;
-    }
+  // Palette formats (pal8) are never produced: a scaled or synthesised frame has
+  // colours no palette holds, and the scaler cannot write them.
+  auto paletted = [](AVPixelFormat f) {
+    const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(f);
+    return d != nullptr && (d->flags & AV_PIX_FMT_FLAG_PAL) != 0;
+  };
+  // Nor the deprecated full-range "J" aliases where the encoder lists the plain
+  // format too (libx264 got yuvj444p for an RGBA input), except for MJPEG (below).
+  auto listed = [list](AVPixelFormat f) {
     for (const AVPixelFormat* p = list; *p != AV_PIX_FMT_NONE; ++p) {
       if (*p == f) {
         return true;
@@ -38,10 +45,28 @@ AVPixelFormat choose_encoder_pix_fmt(const AVCodec* codec, AVPixelFormat input, 
     }
     return false;
   };
+  std::vector<AVPixelFormat> candidates;
+  if (list != nullptr) {
+    for (const AVPixelFormat* p = list; *p != AV_PIX_FMT_NONE; ++p) {
+      const bool j_alias = codec->id != AV_CODEC_ID_MJPEG && without_j(*p) != *p && listed(without_j(*p));
+      if (!paletted(*p) && !j_alias) {
+        candidates.push_back(*p);
+      }
+    }
+    candidates.push_back(AV_PIX_FMT_NONE);
+  }
+  auto supported = [&candidates, list](AVPixelFormat f) {
+    return list == nullptr || std::find(candidates.begin(), candidates.end() - 1, f) != candidates.end() - 1;
+  };
   if (!requested.empty()) {
     const AVPixelFormat f = av_get_pix_fmt(requested.c_str());
     if (f == AV_PIX_FMT_NONE) {
       throw Error(ErrorKind::kUsage, "unknown pixel format '" + requested + "'");
+    }
+    if (paletted(f)) {
+      throw Error(ErrorKind::kUsage, "pixel format " + requested +
+                                         " is a palette: framegen writes the frames it makes in full colour "
+                                         "(rgb24, rgba, yuv420p, ...)");
     }
     if (!supported(f)) {
       throw Error(ErrorKind::kUsage,
@@ -50,7 +75,8 @@ AVPixelFormat choose_encoder_pix_fmt(const AVCodec* codec, AVPixelFormat input, 
     return f;
   }
   // Full-range "J" formats are deprecated aliases: the range travels in the tags.
-  AVPixelFormat want = without_j(input);
+  // A palette input (pal8 PNG, BMP, TIFF) is taken as the RGBA its palette holds.
+  AVPixelFormat want = paletted(input) ? AV_PIX_FMT_RGBA : without_j(input);
   if (codec->id == AV_CODEC_ID_MJPEG) {
     // JPEG is full range: mjpeg refuses limited-range YUV ("non-standard") and the
     // J format makes the scaler convert to full range.
@@ -72,8 +98,11 @@ AVPixelFormat choose_encoder_pix_fmt(const AVCodec* codec, AVPixelFormat input, 
   // yuva444p12le input got prores_ks's yuv444p10le, not its yuva444p10le).
   const AVPixFmtDescriptor* wd = av_pix_fmt_desc_get(want);
   const int has_alpha = wd != nullptr && (wd->flags & AV_PIX_FMT_FLAG_ALPHA) != 0 ? 1 : 0;
-  return avcodec_find_best_pix_fmt_of_list(list, want == AV_PIX_FMT_NONE ? AV_PIX_FMT_YUV420P : want, has_alpha,
-                                           nullptr);
+  if (candidates.size() == 1) {
+    throw Error(ErrorKind::kUsage, std::string("encoder ") + codec->name + " writes palette images only");
+  }
+  return avcodec_find_best_pix_fmt_of_list(candidates.data(), want == AV_PIX_FMT_NONE ? AV_PIX_FMT_YUV420P : want,
+                                           has_alpha, nullptr);
 }
 
 EncodeSink::EncodeSink(Muxer& muxer, const VideoInfo& source, EncoderOptions options)

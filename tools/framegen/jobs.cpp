@@ -41,7 +41,7 @@ namespace {
 
 constexpr int kMaxOutputDimension = 16384;
 
-// The 8-bit format with the layout of `fmt` (a high-bit-depth one): grey, planar
+// The 8-bit format with the layout of `fmt` (a high-bit-depth or palette one): grey,
 // RGB or YUV with the same chroma subsampling, and alpha where it has one. Re-timing
 // reduced every such input to 4:2:0 before, halving a 4:4:4 input's chroma and
 // dropping its alpha.
@@ -51,7 +51,7 @@ AVPixelFormat eight_bit_format(AVPixelFormat fmt) {
     return AV_PIX_FMT_YUV420P;
   }
   const bool alpha = (d->flags & AV_PIX_FMT_FLAG_ALPHA) != 0;
-  if ((d->flags & AV_PIX_FMT_FLAG_RGB) != 0) {
+  if ((d->flags & (AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_PAL)) != 0) {  // a palette holds RGBA
     return alpha ? AV_PIX_FMT_GBRAP : AV_PIX_FMT_GBRP;
   }
   if (d->nb_components - (alpha ? 1 : 0) == 1) {
@@ -680,7 +680,11 @@ JobResult run_video_job(const VideoJob& job) {
   // synthesised ones do not stand out) is reduced to the 8-bit format of the same
   // layout (chroma subsampling, alpha) first.
   const bool high_bit = in_desc != nullptr && in_desc->comp[0].depth > 8;
-  const AVPixelFormat retime_fmt = high_bit && !predictors.empty() ? eight_bit_format(info.pix_fmt) : info.pix_fmt;
+  // Palette frames (pal8) are re-timed in the RGBA their palette holds: frames
+  // made between them have colours no palette holds.
+  const bool paletted = in_desc != nullptr && (in_desc->flags & AV_PIX_FMT_FLAG_PAL) != 0;
+  const AVPixelFormat retime_fmt =
+      (high_bit || paletted) && !predictors.empty() ? eight_bit_format(info.pix_fmt) : info.pix_fmt;
   if (high_bit && !predictors.empty()) {
     spdlog::warn("'{}' is {}-bit: frame {} works in 8 bits, so every frame is reduced to {} first", common.input,
                  in_desc->comp[0].depth, job.retime ? "interpolation" : "extension", av_get_pix_fmt_name(retime_fmt));
