@@ -72,6 +72,7 @@ struct RunResult {
   int status = -1;
   std::string out;
   std::string err;
+  long peak_rss_kb = 0;  // the child's peak resident memory (getrusage ru_maxrss)
 };
 RunResult run_command(const std::vector<std::string>& argv);
 
