@@ -635,6 +635,19 @@ TEST_F(CliTest, AudioOnlyInput) {
   EXPECT_NE(r.err.find("no video stream"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("tone.mkv"), std::string::npos) << r.err;
   EXPECT_FALSE(file_exists(path("out.mp4")));
+  // With --json the failure is a JSON object on stdout as well (stdout was empty).
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"upscale", in, "-o", path("out.mp4"), "--json"},
+                                             {"interpolate", in, "-o", path("out.mp4"), "--factor", "2", "--json"},
+                                             {"probe", in, "--json"},
+                                             {"eval", "interp", "--ref", in, "--json"}}) {
+    const RunResult j = run_cli(args);
+    EXPECT_EQ(j.status, 3) << args[0];
+    const auto failure = nlohmann::json::parse(j.out);
+    EXPECT_EQ(failure["command"], args[0] == "eval" ? "eval interp" : args[0]);
+    EXPECT_EQ(failure["exit_code"], 3);
+    EXPECT_NE(failure["error"].get<std::string>().find("no video stream"), std::string::npos) << j.out;
+  }
 }
 
 TEST_F(CliTest, ExistingOutputNeedsOverwriteFlag) {

@@ -10,6 +10,7 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "framegen/pipeline/error.h"
 #include "framegen/pipeline/log.h"
@@ -141,7 +142,8 @@ void add_common(CLI::App* cmd, CommonOptions& o, std::string& log_level) {
   cmd->add_option("--format", o.format,
                   "Container of -o - (the video on stdout): matroska (default), webm, nut, mpegts, mp4 (fragmented), "
                   "...");
-  cmd->add_flag("--json", o.json, "Print one JSON summary on stdout at the end");
+  cmd->add_flag("--json", o.json,
+                "Print one JSON summary on stdout at the end (on failure: {command, error, exit_code})");
   cmd->add_option("--log-level", log_level, "trace, debug, info, warning (default), error, quiet");
 }
 
@@ -296,6 +298,23 @@ int main(int argc, char** argv) {
     return rc == 0 ? kExitOk : kExitUsage;
   }
 
+  // With --json a failure is a JSON object on stdout too (the error on stderr as
+  // always), so that a script reading stdout learns why, not just that it failed.
+  auto json_failure = [&](const std::string& message, int code) {
+    const bool json = (*probe_cmd && probe_json) || (*eval_sr && ev.json) ||
+                      ((*eval_interp || *eval_extrap) && ep.json) || (*upscale && up.common.json) ||
+                      (*interpolate && ip.common.json) || (*extend && ex.common.json) || (*run && rn.common.json);
+    if (json) {
+      for (const CLI::App* sub : app.get_subcommands()) {
+        const std::string name = sub->get_name() == "eval" && !sub->get_subcommands().empty()
+                                     ? "eval " + sub->get_subcommands().front()->get_name()
+                                     : sub->get_name();
+        std::cout << nlohmann::json{{"command", name}, {"error", message}, {"exit_code", code}}.dump() << "\n";
+      }
+    }
+    return code;
+  };
+
   try {
     init_logging(log_level);
     install_signal_handlers();
@@ -411,10 +430,10 @@ int main(int argc, char** argv) {
     }
   } catch (const Error& e) {
     spdlog::error("{}", e.what());
-    return exit_code_for(e.kind());
+    return json_failure(e.what(), exit_code_for(e.kind()));
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
-    return kExitProcessing;
+    return json_failure(e.what(), kExitProcessing);
   }
   return kExitUsage;
 }
