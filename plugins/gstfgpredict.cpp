@@ -1254,9 +1254,9 @@ static void gst_fg_predict_class_init(GstFgPredictClass* klass) {
   g_object_class_install_property(
       gobject_class, PROP_PRECISION,
       g_param_spec_string("precision", "Precision",
-                          "Arithmetic of the gan network on the CPU: auto (bf16 where the CPU has AVX512_BF16, else "
-                          "fp32), fp32, or bf16 (bfloat16 operands, float sums: its convolutions about twice as fast, "
-                          "the same scores to 0.001 dB)",
+                          "Arithmetic of the gan network on the CPU: auto (bf16 where it is the faster: AVX512_BF16 "
+                          "with AMX or without AVX512_FP16; else fp32), fp32, or bf16 (bfloat16 operands, float sums: "
+                          "its convolutions about twice as fast on those CPUs, the same scores to 0.001 dB)",
                           "auto", flags));
   g_object_class_install_property(
       gobject_class, PROP_MAX_CONCEAL,

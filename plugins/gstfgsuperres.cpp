@@ -510,9 +510,10 @@ static void gst_fg_superres_class_init(GstFgSuperresClass* klass) {
   g_object_class_install_property(
       gobject_class, PROP_PRECISION,
       g_param_spec_string("precision", "Precision",
-                          "Arithmetic of the fast and quality networks on the CPU: auto (bf16 where the CPU has "
-                          "AVX512_BF16, else fp32), fp32, or bf16 (bfloat16 operands, float sums: the convolutions "
-                          "about twice as fast, the same scores to about 0.001 dB)",
+                          "Arithmetic of the fast and quality networks on the CPU: auto (bf16 where it is the "
+                          "faster: AVX512_BF16 with AMX or without AVX512_FP16; else fp32), fp32, or bf16 (bfloat16 "
+                          "operands, float sums: the convolutions about twice as fast on those CPUs, the same scores "
+                          "to about 0.001 dB)",
                           "auto", flags));
 
   gst_element_class_set_static_metadata(

@@ -62,7 +62,10 @@ std::string resolve_precision(const std::string& requested, const std::string& d
     throw Error(ErrorKind::kUsage,
                 "--precision bf16: this CPU has no native bfloat16 arithmetic (AVX512_BF16); use fp32 or auto");
   }
-  return requested == "fp32" || !native ? "fp32" : "bf16";
+  if (requested == "bf16") {
+    return "bf16";
+  }
+  return requested == "auto" && cpu_prefers_bf16() ? "bf16" : "fp32";
 }
 
 }  // namespace framegen::models

@@ -28,8 +28,9 @@ using namespace framegen::cli;
 
 constexpr const char* kPrecisionHelp =
     "Arithmetic of the built-in networks (gan predictor, fast and quality upscalers) on the CPU: auto (default: "
-    "bf16 where the CPU has AVX512_BF16, else fp32), fp32, or bf16 (bfloat16 operands, float sums: the "
-    "convolutions about twice as fast; the same scores to about 0.01 dB)";
+    "bf16 where it is the faster: AVX512_BF16 with AMX or without AVX512_FP16, else fp32), fp32, or bf16 "
+    "(bfloat16 operands, float sums: the convolutions about twice as fast on those CPUs, slower on Sapphire "
+    "Rapids without AMX; the same scores to about 0.01 dB)";
 
 constexpr const char* kExitCodesHelp =
     "Exit codes:\n"

@@ -24,9 +24,14 @@ struct SrNetConfig {
   bool residual_blocks = false;
 };
 
-// Whether this CPU has native bfloat16 dot products (AVX512_BF16), where oneDNN runs
-// bfloat16 convolutions at about twice the float rate; elsewhere it emulates them.
+// Whether this CPU has native bfloat16 dot products (AVX512_BF16); elsewhere oneDNN
+// emulates them (--precision bf16 is refused there).
 bool cpu_has_native_bf16();
+// Whether bfloat16 convolutions are faster than float here, the choice of
+// --precision auto: native bfloat16 with AMX, or without AVX512_FP16 (Cooper Lake,
+// AMD Zen 4/5: about twice the float rate measured). Sapphire/Emerald Rapids with
+// AMX hidden run them 1.4-2x slower than float.
+bool cpu_prefers_bf16();
 
 // bfloat16 copies of convolutions' weights (channels-last) and biases, by module: the
 // low-precision inference path of both networks (SrNetImpl::set_bf16,
