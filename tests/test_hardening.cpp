@@ -613,6 +613,44 @@ TEST_F(HardeningTest, AlphaKeptWhenTheOutputCanHoldItElseDroppedWithAWarning) {
   EXPECT_LE(most, 1);
 }
 
+// An RGB source (PNG in Matroska, tagged "gbr" as ffmpeg writes it) encoded as YUV:
+// the output is tagged with the matrix it was converted with (BT.601), not "gbr".
+// It kept the source's tag, so ffmpeg and players read its Y, U, V planes as G, B,
+// R: 10.9 dB against the source. A YUV source written as RGB is tagged RGB.
+TEST_F(HardeningTest, ColourMatrixTagFollowsTheOutputFormat) {
+  RunResult r =
+      run_command({"/usr/bin/ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=10",
+                   "-t", "1", "-pix_fmt", "rgb24", "-c:v", "png", path("rgb.mkv")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  ASSERT_EQ(probe_tags(path("rgb.mkv")).colorspace, AVCOL_SPC_RGB);
+  r = run_command({kCli, "upscale", path("rgb.mkv"), "-o", path("yuv.mp4"), "--model", "bicubic", "--crf", "0",
+                   "--pix-fmt", "yuv444p"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(probe_tags(path("yuv.mp4")).colorspace, AVCOL_SPC_SMPTE170M);
+  // Decoded by ffmpeg as any player would, it is the source scaled.
+  r = run_command({"/usr/bin/ffmpeg", "-nostdin", "-v", "info", "-i", path("yuv.mp4"), "-i", path("rgb.mkv"), "-lavfi",
+                   "[1]scale=128:96:flags=bicubic,format=rgb24[r];[0]format=rgb24[o];[o][r]psnr", "-f", "null", "-"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::size_t at = r.err.find("average:");
+  ASSERT_NE(at, std::string::npos) << r.err;
+  EXPECT_GT(std::stod(r.err.substr(at + 8)), 35.0) << r.err.substr(at);
+
+  FixtureSpec spec;
+  spec.width = 64;
+  spec.height = 48;
+  spec.frames = 2;
+  spec.bt709 = true;
+  spec.video_codec = "ffv1";
+  make_fixture(path("yuv709.mkv"), spec);
+  r = run_command(
+      {kCli, "upscale", path("yuv709.mkv"), "-o", path("rgb_out.mkv"), "--model", "bicubic", "--codec", "png"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const VideoTags t = probe_tags(path("rgb_out.mkv"));
+  EXPECT_EQ(t.pix_fmt, "rgb24");
+  EXPECT_EQ(t.colorspace, AVCOL_SPC_RGB);
+  EXPECT_EQ(t.color_range, AVCOL_RANGE_JPEG);
+}
+
 // Palette (pal8) input, as PNG, BMP and some AVI/MOV codecs decode: the output is
 // the RGBA the palette holds, never a palette (the frame pool refused pal8, so every
 // upscale to .png and every re-timing failed with "unsupported pixel format").

@@ -700,6 +700,21 @@ JobResult run_video_job(const VideoJob& job) {
 
   VideoInfo enc_info = info;
   enc_info.frame_rate = out_rate;
+  // Colour tags that say what the output holds. An RGB source (tagged "gbr" by
+  // Matroska/MOV, or untagged) encoded as YUV is converted with the BT.601 matrix
+  // (the scaler's for RGB), and says so: it kept the source's "gbr" tag, so players
+  // (and ffmpeg) read its Y, U, V planes as G, B, R, and every colour was wrong. An
+  // RGB output is tagged RGB and full range, whatever the YUV source was.
+  if (const AVPixFmtDescriptor* od = av_pix_fmt_desc_get(out_fmt); od != nullptr) {
+    const bool in_rgb = in_desc != nullptr && (in_desc->flags & (AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_PAL)) != 0;
+    if ((od->flags & AV_PIX_FMT_FLAG_RGB) != 0) {
+      enc_info.colorspace = AVCOL_SPC_RGB;
+      enc_info.color_range = AVCOL_RANGE_JPEG;
+    } else if (in_rgb && od->nb_components >= 3 &&
+               (info.colorspace == AVCOL_SPC_RGB || info.colorspace == AVCOL_SPC_UNSPECIFIED)) {
+      enc_info.colorspace = AVCOL_SPC_SMPTE170M;
+    }
+  }
   auto sink = std::make_unique<EncodeSink>(muxer, enc_info, enc);
   int64_t expected = info.frame_count;
   if (job.retime && info.duration > 0) {
