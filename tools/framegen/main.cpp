@@ -302,9 +302,12 @@ int main(int argc, char** argv) {
   // With --json a failure is a JSON object on stdout too (the error on stderr as
   // always), so that a script reading stdout learns why, not just that it failed.
   auto json_failure = [&](const std::string& message, int code) {
+    // (Not where stdout carries the video: -o - with --json is refused for that.)
+    auto job_json = [](const CommonOptions& c) { return c.json && c.output != "-"; };
     const bool json = (*probe_cmd && probe_json) || (*eval_sr && ev.json) ||
-                      ((*eval_interp || *eval_extrap) && ep.json) || (*upscale && up.common.json) ||
-                      (*interpolate && ip.common.json) || (*extend && ex.common.json) || (*run && rn.common.json);
+                      ((*eval_interp || *eval_extrap) && ep.json) || (*upscale && job_json(up.common)) ||
+                      (*interpolate && job_json(ip.common)) || (*extend && job_json(ex.common)) ||
+                      (*run && job_json(rn.common));
     if (json) {
       for (const CLI::App* sub : app.get_subcommands()) {
         const std::string name = sub->get_name() == "eval" && !sub->get_subcommands().empty()
