@@ -1,7 +1,7 @@
 # Every dependency comes from Debian 12 packages (tools/setup-deps.sh installs them).
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(FFMPEG REQUIRED IMPORTED_TARGET
-  libavformat libavcodec libavutil libswscale)
+  libavformat libavcodec libavutil libswscale libavfilter)
 find_package(spdlog REQUIRED)
 find_package(Threads REQUIRED)
 find_package(CLI11 QUIET CONFIG)

@@ -204,24 +204,29 @@ TEST_F(CliTest, OtherCodecsAndContainers) {
     std::size_t frames;
     std::string codec;
     std::string rate = "25/1";
+    std::string audio = "aac";  // the output's audio codec: copied, re-encoded or none ("")
   };
-  // The input has audio: containers without a place for AAC leave it out (with a
-  // warning) instead of failing at the header.
+  // The input has AAC audio: containers that cannot hold it get it re-encoded to
+  // their own audio codec, as ffmpeg does (it was left out: .webm, .mpg, .ogv, .mxf
+  // had no sound); containers with no audio at all leave it out with a warning
+  // instead of failing at the header.
   const std::vector<Case> cases = {
       {"ffv1.mkv", {"--codec", "ffv1"}, 6, "ffv1"},
-      {"vp9.webm", {}, 6, "vp9"},
+      {"vp9.webm", {}, 6, "vp9", "25/1", "opus"},
       {"x265.mp4", {"--codec", "libx265", "--preset", "ultrafast"}, 6, "hevc"},
       {"x264.mov", {"--pix-fmt", "yuv444p"}, 6, "h264"},
       {"abr.mkv", {"--bitrate", "300k"}, 6, "h264"},  // FFmpeg's suffixes: 300k = 300000
-      {"mxf.mxf", {}, 6, "h264"},                     // MXF counts in frames: the encoder takes 1/25 as its time base
+      // MXF counts in frames: the encoder takes 1/25 as its time base; its audio is
+      // 48 kHz PCM only
+      {"mxf.mxf", {}, 6, "h264", "25/1", "pcm_s16le"},
       {"avi.avi", {}, 6, "h264"},  // so does AVI (it was written at 1/600: "600 fps", empty chunks between)
       // Containers that hold no H.264 get their own default encoder, as from ffmpeg
       // (each failed with "cannot write the header"):
-      {"y4m.y4m", {}, 6, "rawvideo"},
-      {"mpeg1.mpg", {}, 6, "mpeg1video"},
-      {"theora.ogv", {}, 6, "theora", "0/0"},                 // (as ffmpeg writes it: Ogg stores no frame rate)
+      {"y4m.y4m", {}, 6, "rawvideo", "25/1", ""},
+      {"mpeg1.mpg", {}, 6, "mpeg1video", "25/1", "mp2"},
+      {"theora.ogv", {}, 6, "theora", "0/0", "vorbis"},       // (as ffmpeg writes it: Ogg stores no frame rate)
       {"utvideo.mkv", {"--codec", "utvideo"}, 6, "utvideo"},  // Matroska via its RIFF tag (was refused)
-      {"raw.h264", {}, 6, "h264", "0/0"},                     // raw: H.264 without the audio, and no frame rate stored
+      {"raw.h264", {}, 6, "h264", "0/0", ""},                 // raw: H.264 without the audio, and no frame rate stored
   };
   for (const auto& c : cases) {
     std::vector<std::string> args = {"upscale", in, "-o", path(c.out), "--scale", "2"};
@@ -238,6 +243,17 @@ TEST_F(CliTest, OtherCodecsAndContainers) {
     const RunResult probe = run_command({"/usr/bin/ffprobe", "-v", "error", "-select_streams", "v", "-show_entries",
                                          "stream=codec_name,avg_frame_rate", "-of", "csv=p=0", path(c.out)});
     EXPECT_EQ(probe.out, c.codec + "," + c.rate + "\n") << c.out;
+    const RunResult audio = run_command({"/usr/bin/ffprobe", "-v", "error", "-select_streams", "a", "-show_entries",
+                                         "stream=codec_name", "-of", "csv=p=0", path(c.out)});
+    EXPECT_EQ(audio.out, c.audio.empty() ? "" : c.audio + "\n") << c.out;
+    if (!c.audio.empty()) {
+      // The whole of it, decodable: 0.24 s of audio beside 6 frames at 25 fps.
+      const RunResult decoded = run_command({"/usr/bin/ffmpeg", "-nostdin", "-v", "error", "-i", path(c.out), "-map",
+                                             "0:a", "-f", "s16le", "-ac", "1", "-ar", "8000", "-"});
+      EXPECT_EQ(decoded.status, 0) << c.out << ": " << decoded.err;
+      EXPECT_EQ(decoded.err, "") << c.out;
+      EXPECT_NEAR(static_cast<double>(decoded.out.size()) / 2 / 8000, 0.24, 0.05) << c.out;
+    }
   }
   // Real footage at 720p: the MPEG program stream muxer sized its mux rate from the
   // nominal 200 kb/s of mpeg1video (the encoder's CPB properties were not passed on)

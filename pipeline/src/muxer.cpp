@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "framegen/pipeline/audio_transcoder.h"
 #include "framegen/pipeline/error.h"
 
 extern "C" {
@@ -188,10 +189,42 @@ Muxer::Muxer(const std::string& format_path, const std::string& write_path, AVFo
     }
     // Attachments (fonts, covers in mkv) are no codec: only Matroska carries them.
     const bool attachment_ok = type == AVMEDIA_TYPE_ATTACHMENT && std::strcmp(ofmt->name, "matroska") == 0;
-    if (!attachment_ok && container_refuses(ofmt, in->codecpar->codec_id)) {
+    // libavformat's MXF muxer takes 48 kHz audio only (a 44.1 kHz PCM input failed the header).
+    const bool mxf_rate =
+        std::strncmp(ofmt->name, "mxf", 3) == 0 && type == AVMEDIA_TYPE_AUDIO && in->codecpar->sample_rate != 48000;
+    const bool codec_refused = !attachment_ok && container_refuses(ofmt, in->codecpar->codec_id);
+    if (!attachment_ok && (mxf_rate || codec_refused)) {
       const AVCodecDescriptor* d = avcodec_descriptor_get(in->codecpar->codec_id);
-      spdlog::warn("'{}': the {} container cannot hold {} stream #{} ({}); it is not copied", format_path, ofmt->name,
-                   av_get_media_type_string(type), idx, d != nullptr ? d->name : "unknown codec");
+      // Audio is re-encoded to the container's own audio codec where it has one, as
+      // ffmpeg does (AAC into .webm became no audio at all).
+      std::string why;
+      if (type == AVMEDIA_TYPE_AUDIO && ofmt->audio_codec != AV_CODEC_ID_NONE &&
+          !container_refuses(ofmt, ofmt->audio_codec)) {
+        try {
+          auto transcoder = std::make_unique<AudioTranscoder>(in, ofmt->audio_codec, ofmt);
+          AVStream* out = avformat_new_stream(output_, nullptr);
+          if (out == nullptr) {
+            throw std::bad_alloc();
+          }
+          av_check(avcodec_parameters_from_context(out->codecpar, transcoder->encoder()), ErrorKind::kOutput,
+                   "audio stream parameters");
+          out->time_base = transcoder->encoder()->time_base;
+          out->disposition = in->disposition;
+          av_dict_copy(&out->metadata, in->metadata, 0);
+          spdlog::warn("'{}': the {} container cannot hold {} audio{}; stream #{} is re-encoded: {}", format_path,
+                       ofmt->name, d != nullptr ? d->name : "this",
+                       mxf_rate && !codec_refused ? " at " + std::to_string(in->codecpar->sample_rate) + " Hz" : "",
+                       idx, transcoder->description());
+          stream_map_[idx] = out->index;
+          input_time_base_[idx] = in->time_base;
+          transcoders_[idx] = std::move(transcoder);
+          continue;
+        } catch (const Error& e) {
+          why = std::string(" (re-encoding it failed: ") + e.what() + ")";
+        }
+      }
+      spdlog::warn("'{}': the {} container cannot hold {} stream #{} ({}); it is not copied{}", format_path, ofmt->name,
+                   av_get_media_type_string(type), idx, d != nullptr ? d->name : "unknown codec", why);
       continue;
     }
     AVStream* out = avformat_new_stream(output_, nullptr);
@@ -306,6 +339,16 @@ void Muxer::write_video(AVPacket* packet, AVRational encoder_time_base) {
 void Muxer::copy_passthrough_locked(AVPacket* packet) {
   const int in_index = packet->stream_index;
   AVStream* out = output_->streams[stream_map_.at(in_index)];
+  if (auto t = transcoders_.find(in_index); t != transcoders_.end()) {
+    const AVRational enc_tb = t->second->encoder()->time_base;
+    t->second->send(packet, [&](AVPacket* encoded) {
+      av_packet_rescale_ts(encoded, enc_tb, out->time_base);
+      encoded->stream_index = out->index;
+      write_locked(encoded);
+    });
+    ++transcoded_packets_;
+    return;
+  }
   av_packet_rescale_ts(packet, input_time_base_.at(in_index), out->time_base);
   packet->stream_index = out->index;
   packet->pos = -1;
@@ -333,6 +376,15 @@ void Muxer::finish() {
     throw Error(ErrorKind::kProcessing, "no video frame was decoded; nothing written to '" + format_path_ + "'");
   }
   finished_ = true;
+  for (auto& [in_index, transcoder] : transcoders_) {
+    AVStream* out = output_->streams[stream_map_.at(in_index)];
+    const AVRational enc_tb = transcoder->encoder()->time_base;
+    transcoder->flush([&](AVPacket* encoded) {
+      av_packet_rescale_ts(encoded, enc_tb, out->time_base);
+      encoded->stream_index = out->index;
+      write_locked(encoded);
+    });
+  }
   int ret = av_write_trailer(output_);
   if (ret < 0) {
     throw Error(ErrorKind::kOutput, "cannot finish '" + format_path_ + "': " + av_error_text(ret));

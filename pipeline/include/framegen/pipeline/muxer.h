@@ -1,6 +1,7 @@
 // Muxer: one output file with one encoded video stream and copies of the input's
 // audio, subtitle, attachment and data streams (packets bit-identical, timestamps
-// rescaled to the output time bases).
+// rescaled to the output time bases). Audio the container cannot hold is re-encoded
+// to the container's own audio codec (AudioTranscoder), as ffmpeg does.
 //
 // Threads: thread-safe. The decoding thread hands passthrough packets to
 // write_passthrough(); the encoding thread opens the video stream and writes its
@@ -15,9 +16,11 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 
+#include "framegen/pipeline/audio_transcoder.h"
 #include "framegen/pipeline/av_ptr.h"
 #include "framegen/pipeline/decoder.h"
 
@@ -89,6 +92,10 @@ class Muxer {
   bool finished_ = false;
   std::deque<std::pair<AvPacketPtr, int>> held_;  // (packet, input stream index)
   int64_t passthrough_packets_ = 0;
+  // Audio streams the container cannot hold, re-encoded to its own audio codec
+  // (input stream index -> transcoder).
+  std::map<int, std::unique_ptr<AudioTranscoder>> transcoders_;
+  int64_t transcoded_packets_ = 0;
 };
 
 }  // namespace framegen
