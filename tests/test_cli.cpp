@@ -190,6 +190,37 @@ TEST_F(CliTest, UpscaleMp4WithAudioAndMovText) {
   EXPECT_EQ(cues(stream_of(pin, "subtitle")).size(), 2u);
 }
 
+// Text subtitles a container cannot hold as they are become its own text codec:
+// SubRip from Matroska into MP4 (mov_text) and WebM (WebVTT), same cues, same times.
+// They were left out with a warning.
+TEST_F(CliTest, TextSubtitlesAreConvertedForTheContainer) {
+  FixtureSpec spec;
+  spec.width = 64;
+  spec.height = 48;
+  spec.frames = 25;
+  spec.subtitles = true;  // two SubRip cues in the mkv
+  const std::string in = path("in.mkv");
+  make_fixture(in, spec);
+  auto as_srt = [](const std::string& file) {
+    const RunResult r =
+        run_command({"/usr/bin/ffmpeg", "-nostdin", "-v", "error", "-i", file, "-map", "0:s", "-f", "srt", "-"});
+    EXPECT_EQ(r.status, 0) << file << ": " << r.err;
+    return r.out;
+  };
+  const std::string cues = as_srt(in);
+  ASSERT_NE(cues.find("-->"), std::string::npos) << cues;
+  for (const auto& [name, codec] :
+       std::vector<std::pair<std::string, std::string>>{{"out.mp4", "mov_text"}, {"out.webm", "webvtt"}}) {
+    const RunResult r = run_cli({"upscale", in, "-o", path(name), "--model", "bicubic"});
+    ASSERT_EQ(r.status, 0) << name << ": " << r.err;
+    EXPECT_NE(r.err.find("subrip -> " + codec), std::string::npos) << r.err;
+    const RunResult probe = run_command({"/usr/bin/ffprobe", "-v", "error", "-select_streams", "s", "-show_entries",
+                                         "stream=codec_name", "-of", "csv=p=0", path(name)});
+    EXPECT_EQ(probe.out, codec + "\n") << name;
+    EXPECT_EQ(as_srt(path(name)), cues) << name;
+  }
+}
+
 TEST_F(CliTest, OtherCodecsAndContainers) {
   FixtureSpec spec;
   spec.width = 64;

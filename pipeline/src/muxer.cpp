@@ -6,6 +6,7 @@
 
 #include "framegen/pipeline/audio_transcoder.h"
 #include "framegen/pipeline/error.h"
+#include "framegen/pipeline/subtitle_transcoder.h"
 
 extern "C" {
 #include <libavutil/opt.h>
@@ -223,6 +224,36 @@ Muxer::Muxer(const std::string& format_path, const std::string& write_path, AVFo
           why = std::string(" (re-encoding it failed: ") + e.what() + ")";
         }
       }
+      // Text subtitles likewise: to the container's own text codec (WebVTT for WebM),
+      // or mov_text where it holds that (MP4/MOV name no default; ffmpeg drops them
+      // there unless told -c:s mov_text).
+      AVCodecID sub_codec = ofmt->subtitle_codec;
+      if (sub_codec == AV_CODEC_ID_NONE &&
+          avformat_query_codec(ofmt, AV_CODEC_ID_MOV_TEXT, FF_COMPLIANCE_NORMAL) == 1) {
+        sub_codec = AV_CODEC_ID_MOV_TEXT;
+      }
+      if (type == AVMEDIA_TYPE_SUBTITLE && sub_codec != AV_CODEC_ID_NONE && !container_refuses(ofmt, sub_codec)) {
+        try {
+          auto transcoder = std::make_unique<SubtitleTranscoder>(in, sub_codec);
+          AVStream* out = avformat_new_stream(output_, nullptr);
+          if (out == nullptr) {
+            throw std::bad_alloc();
+          }
+          av_check(avcodec_parameters_from_context(out->codecpar, transcoder->encoder()), ErrorKind::kOutput,
+                   "subtitle stream parameters");
+          out->time_base = transcoder->encoder()->time_base;
+          out->disposition = in->disposition;
+          av_dict_copy(&out->metadata, in->metadata, 0);
+          spdlog::warn("'{}': the {} container cannot hold {} subtitles; stream #{} is converted: {}", format_path,
+                       ofmt->name, d != nullptr ? d->name : "these", idx, transcoder->description());
+          stream_map_[idx] = out->index;
+          input_time_base_[idx] = in->time_base;
+          subtitle_transcoders_[idx] = std::move(transcoder);
+          continue;
+        } catch (const Error& e) {
+          why = std::string(" (converting it failed: ") + e.what() + ")";
+        }
+      }
       spdlog::warn("'{}': the {} container cannot hold {} stream #{} ({}); it is not copied{}", format_path, ofmt->name,
                    av_get_media_type_string(type), idx, d != nullptr ? d->name : "unknown codec", why);
       continue;
@@ -340,6 +371,16 @@ void Muxer::copy_passthrough_locked(AVPacket* packet) {
   const int in_index = packet->stream_index;
   AVStream* out = output_->streams[stream_map_.at(in_index)];
   if (auto t = transcoders_.find(in_index); t != transcoders_.end()) {
+    const AVRational enc_tb = t->second->encoder()->time_base;
+    t->second->send(packet, [&](AVPacket* encoded) {
+      av_packet_rescale_ts(encoded, enc_tb, out->time_base);
+      encoded->stream_index = out->index;
+      write_locked(encoded);
+    });
+    ++transcoded_packets_;
+    return;
+  }
+  if (auto t = subtitle_transcoders_.find(in_index); t != subtitle_transcoders_.end()) {
     const AVRational enc_tb = t->second->encoder()->time_base;
     t->second->send(packet, [&](AVPacket* encoded) {
       av_packet_rescale_ts(encoded, enc_tb, out->time_base);

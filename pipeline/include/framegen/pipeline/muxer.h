@@ -1,7 +1,8 @@
 // Muxer: one output file with one encoded video stream and copies of the input's
 // audio, subtitle, attachment and data streams (packets bit-identical, timestamps
 // rescaled to the output time bases). Audio the container cannot hold is re-encoded
-// to the container's own audio codec (AudioTranscoder), as ffmpeg does.
+// to the container's own audio codec (AudioTranscoder), and text subtitles to its
+// text subtitle codec (SubtitleTranscoder), as ffmpeg does.
 //
 // Threads: thread-safe. The decoding thread hands passthrough packets to
 // write_passthrough(); the encoding thread opens the video stream and writes its
@@ -23,6 +24,7 @@
 #include "framegen/pipeline/audio_transcoder.h"
 #include "framegen/pipeline/av_ptr.h"
 #include "framegen/pipeline/decoder.h"
+#include "framegen/pipeline/subtitle_transcoder.h"
 
 namespace framegen {
 
@@ -95,6 +97,7 @@ class Muxer {
   // Audio streams the container cannot hold, re-encoded to its own audio codec
   // (input stream index -> transcoder).
   std::map<int, std::unique_ptr<AudioTranscoder>> transcoders_;
+  std::map<int, std::unique_ptr<SubtitleTranscoder>> subtitle_transcoders_;  // text subtitles (to mov_text)
   int64_t transcoded_packets_ = 0;
 };
 
