@@ -2,6 +2,7 @@
 // the bad-input matrix, exit codes, and "no output left behind".
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -379,6 +380,36 @@ TEST_F(CliTest, StdoutOutput) {
 // Numbered images ('frames/%04d.png', as ffmpeg writes them): one file per frame,
 // numbered from 1, moved into place when the job ends; never mixed with the images
 // of an earlier run without -y.
+// A named pipe or a device (/dev/null) as the output is written as it goes, like
+// stdout: the pipe stays a pipe and its reader gets the video (a temporary file was
+// renamed over it: the reader got nothing and the pipe was gone). --format names the
+// container where the name has no extension.
+TEST_F(CliTest, NamedPipeAndDeviceOutputs) {
+  const std::string in = make_clip("clip.mkv", 64, 48, 6, /*audio=*/true);
+  const std::string fifo = path("pipe.mkv");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  RunResult r = run_command({"/bin/bash", "-c",
+                             "timeout 60 cat '" + fifo + "' > '" + path("read.mkv") + "' & " + kCli + " upscale '" +
+                                 in + "' -o '" + fifo + "' --model bicubic -y; status=$?; wait; exit $status"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  struct stat st {};
+  ASSERT_EQ(::stat(fifo.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode));
+  const DecodedVideo v = decode_video(path("read.mkv"));
+  EXPECT_EQ(v.pts_seconds.size(), 6u);
+  EXPECT_EQ(v.width, 128);
+
+  r = run_cli({"upscale", in, "-o", "/dev/null", "--model", "bicubic", "-y"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("--format"), std::string::npos) << r.err;
+  r = run_cli(
+      {"interpolate", in, "-o", "/dev/null", "--format", "nut", "--factor", "2", "--model", "blend", "-y", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["frames_out"], 12);
+  ASSERT_EQ(::stat("/dev/null", &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode));
+}
+
 TEST_F(CliTest, NumberedImageOutput) {
   const std::string in = make_clip("clip.mkv", 64, 48, 6, /*audio=*/true);
   const std::string frames = path("frames");

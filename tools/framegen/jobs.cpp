@@ -126,11 +126,22 @@ constexpr const char* kStdoutContainer = "matroska";
 
 bool writes_stdout(const CommonOptions& c) { return c.output == "-"; }
 
-// The output's container: the one named by --format for stdout, else the one its
-// extension names (nullptr if none).
+// An existing output that is no regular file or folder: a named pipe, /dev/null, a
+// character device. It is written as it goes, like stdout: a temporary file renamed
+// over it replaced the pipe with a file (its reader got nothing).
+bool special_file(const std::string& path) {
+  struct stat st {};
+  return path != "-" && ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
+}
+
+// The output's container: the one named by --format for stdout (or a pipe or
+// device), else the one its extension names (nullptr if none).
 const AVOutputFormat* output_container(const CommonOptions& c) {
   if (writes_stdout(c)) {
     return find_container(c.format.empty() ? kStdoutContainer : c.format);
+  }
+  if (!c.format.empty()) {
+    return find_container(c.format);
   }
   return av_guess_format(nullptr, c.output.c_str(), nullptr);
 }
@@ -250,6 +261,9 @@ class TemporaryOutput {
       // stdout: written as it goes, nothing to move or delete.
       path_ = "pipe:1";
       committed_ = true;
+    } else if (special_file(output)) {
+      path_ = output;  // a pipe or device: the same
+      committed_ = true;
     } else if (sequence_) {
       folder_ = (fs::path(sequence_->folder()) / (".framegen-" + std::to_string(::getpid()) + ".part")).string();
       std::error_code ec;
@@ -280,7 +294,7 @@ class TemporaryOutput {
 
   void commit(const std::string& final_path) {
     std::error_code ec;
-    if (final_path == "-") {
+    if (final_path == "-" || final_path == path_) {
       return;
     }
     if (sequence_) {
@@ -508,11 +522,18 @@ JobResult run_video_job(const VideoJob& job) {
                                        "upscalers); this job runs " +
                                        (runs.empty() ? std::string("no network") : runs));
   }
-  if (!common.format.empty() && !writes_stdout(common)) {
-    throw Error(ErrorKind::kUsage, "--format names the container of -o - (stdout); the container of '" + common.output +
-                                       "' follows its extension");
+  if (!common.format.empty() && !writes_stdout(common) && !special_file(common.output)) {
+    throw Error(ErrorKind::kUsage,
+                "--format names the container of -o - (stdout), a named pipe or a device; the "
+                "container of '" +
+                    common.output + "' follows its extension");
   }
-  if (writes_stdout(common)) {
+  if (special_file(common.output) && output_container(common) == nullptr) {
+    throw Error(ErrorKind::kUsage, "'" + common.output +
+                                       "' is a named pipe or a device: name its container with --format (matroska, "
+                                       "nut, mpegts, mp4, ...)");
+  }
+  if (writes_stdout(common) || (special_file(common.output) && !common.format.empty())) {
     const AVOutputFormat* f = output_container(common);
     if (f == nullptr) {
       throw Error(ErrorKind::kUsage, "--format " + common.format +
@@ -522,7 +543,7 @@ JobResult run_video_job(const VideoJob& job) {
     if ((f->flags & AVFMT_NOFILE) != 0) {
       throw Error(ErrorKind::kUsage, "--format " + common.format + " writes files of its own, not a stream on stdout");
     }
-    if (common.json) {
+    if (common.json && writes_stdout(common)) {
       throw Error(ErrorKind::kUsage, "--json prints on stdout, where -o - writes the video");
     }
   }
@@ -695,7 +716,7 @@ JobResult run_video_job(const VideoJob& job) {
 
   TemporaryOutput temp(common.output);
   Muxer muxer(writes_stdout(common) ? "stdout" : common.output, temp.path(), decoder->format_context(),
-              info.stream_index, writes_stdout(common) ? output_container(common)->name : "");
+              info.stream_index, writes_stdout(common) || !common.format.empty() ? output_container(common)->name : "");
   decoder->set_passthrough([&muxer](AVPacket* pkt, const AVStream* st) { muxer.write_passthrough(pkt, st); });
 
   VideoInfo enc_info = info;
