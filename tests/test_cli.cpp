@@ -410,6 +410,23 @@ TEST_F(CliTest, NamedPipeAndDeviceOutputs) {
   EXPECT_TRUE(S_ISCHR(st.st_mode));
 }
 
+// Hardware encoders on a machine without their device: the error says so (nvenc
+// said "Operation not permitted" alone), and one that takes only hardware surfaces
+// (vaapi) is refused up front (it failed with "FramePool: unsupported pixel format").
+TEST_F(CliTest, HardwareEncodersExplainTheirFailure) {
+  const std::string in = make_clip("clip.mkv", 64, 48, 3);
+  RunResult r = run_cli({"upscale", in, "-o", path("v.mp4"), "--model", "bicubic", "--codec", "h264_vaapi"});
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("hardware surfaces only"), std::string::npos) << r.err;
+  r = run_cli({"upscale", in, "-o", path("n.mp4"), "--model", "bicubic", "--codec", "h264_nvenc"});
+  if (r.status == 0) {
+    GTEST_SKIP() << "this machine has an NVIDIA encoder";
+  }
+  EXPECT_EQ(r.status, 4) << r.err;
+  EXPECT_NE(r.err.find("a hardware encoder: it needs its device"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(path("n.mp4")));
+}
+
 TEST_F(CliTest, NumberedImageOutput) {
   const std::string in = make_clip("clip.mkv", 64, 48, 6, /*audio=*/true);
   const std::string frames = path("frames");

@@ -31,9 +31,10 @@ AVPixelFormat choose_encoder_pix_fmt(const AVCodec* codec, AVPixelFormat input, 
   const AVPixelFormat* list = codec->pix_fmts;
   // Palette formats (pal8) are never produced: a scaled or synthesised frame has
   // colours no palette holds, and the scaler cannot write them.
+  // Nor hardware surfaces (vaapi, qsv, cuda): framegen's frames are in memory.
   auto paletted = [](AVPixelFormat f) {
     const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(f);
-    return d != nullptr && (d->flags & AV_PIX_FMT_FLAG_PAL) != 0;
+    return d != nullptr && (d->flags & (AV_PIX_FMT_FLAG_PAL | AV_PIX_FMT_FLAG_HWACCEL)) != 0;
   };
   // Nor the deprecated full-range "J" aliases where the encoder lists the plain
   // format too (libx264 got yuvj444p for an RGBA input), except for MJPEG (below).
@@ -65,8 +66,8 @@ AVPixelFormat choose_encoder_pix_fmt(const AVCodec* codec, AVPixelFormat input, 
     }
     if (paletted(f)) {
       throw Error(ErrorKind::kUsage, "pixel format " + requested +
-                                         " is a palette: framegen writes the frames it makes in full colour "
-                                         "(rgb24, rgba, yuv420p, ...)");
+                                         " is a palette or a hardware surface: framegen writes the frames it makes "
+                                         "in memory, in full colour (rgb24, rgba, yuv420p, ...)");
     }
     if (!supported(f)) {
       throw Error(ErrorKind::kUsage,
@@ -99,7 +100,9 @@ AVPixelFormat choose_encoder_pix_fmt(const AVCodec* codec, AVPixelFormat input, 
   const AVPixFmtDescriptor* wd = av_pix_fmt_desc_get(want);
   const int has_alpha = wd != nullptr && (wd->flags & AV_PIX_FMT_FLAG_ALPHA) != 0 ? 1 : 0;
   if (candidates.size() == 1) {
-    throw Error(ErrorKind::kUsage, std::string("encoder ") + codec->name + " writes palette images only");
+    throw Error(ErrorKind::kUsage, std::string("encoder ") + codec->name +
+                                       " takes palette images or hardware surfaces only; framegen hands it frames in "
+                                       "memory (libx264 or libx265 take those)");
   }
   return avcodec_find_best_pix_fmt_of_list(candidates.data(), want == AV_PIX_FMT_NONE ? AV_PIX_FMT_YUV420P : want,
                                            has_alpha, nullptr);
@@ -170,9 +173,15 @@ void EncodeSink::open(const Frame& first) {
   }
   av_dict_free(&opts);
   if (ret < 0) {
+    // Hardware encoders (nvenc, qsv, v4l2m2m, ...) fail here without their device.
+    const bool hardware = (codec_def_->capabilities & AV_CODEC_CAP_HARDWARE) != 0 ||
+                          (codec_def_->capabilities & AV_CODEC_CAP_HYBRID) != 0;
     throw Error(ErrorKind::kOutput, "cannot open encoder " + options_.codec + " for " + std::to_string(c->width) + "x" +
                                         std::to_string(c->height) + " " + av_get_pix_fmt_name(c->pix_fmt) + ": " +
-                                        av_error_text(ret));
+                                        av_error_text(ret) +
+                                        (hardware ? " (a hardware encoder: it needs its device and driver on this "
+                                                    "machine; libx264 or libx265 run on the CPU)"
+                                                  : ""));
   }
   if (!unused.empty()) {
     throw Error(ErrorKind::kUsage, "encoder " + options_.codec + " does not accept option(s): " + unused);
