@@ -39,11 +39,12 @@ SubtitleTranscoder::SubtitleTranscoder(const AVStream* in, AVCodecID codec) : in
            std::string("cannot open the ") + dec->name + " decoder");
   // The decoder's ASS header (styles) is the encoder's too, as ffmpeg hands it on.
   if (decoder_->subtitle_header != nullptr && decoder_->subtitle_header_size > 0) {
-    encoder_->subtitle_header = static_cast<uint8_t*>(av_mallocz(decoder_->subtitle_header_size + 1));
+    const auto size = static_cast<std::size_t>(decoder_->subtitle_header_size);
+    encoder_->subtitle_header = static_cast<uint8_t*>(av_mallocz(size + 1));
     if (encoder_->subtitle_header == nullptr) {
       throw std::bad_alloc();
     }
-    std::memcpy(encoder_->subtitle_header, decoder_->subtitle_header, decoder_->subtitle_header_size);
+    std::memcpy(encoder_->subtitle_header, decoder_->subtitle_header, size);
     encoder_->subtitle_header_size = decoder_->subtitle_header_size;
   }
   encoder_->time_base = AVRational{1, 1000};
