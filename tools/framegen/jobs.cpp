@@ -679,6 +679,14 @@ JobResult run_video_job(const VideoJob& job) {
     spdlog::warn("output size {}x{} is odd: encoding {} instead of {} so that no pixel is lost", out_w, out_h,
                  av_get_pix_fmt_name(full), av_get_pix_fmt_name(out_fmt));
     out_fmt = full;
+  } else if (enc.pix_fmt.empty() && codec->id == AV_CODEC_ID_H264 && out_fmt != AV_PIX_FMT_YUV420P &&
+             out_fmt != AV_PIX_FMT_YUVJ420P) {
+    // As ffmpeg says it: H.264 beyond 8-bit 4:2:0 (an RGB, 4:4:4 or 10-bit input's
+    // layout) is a profile that browsers, phones and many players do not decode.
+    spdlog::warn(
+        "encoding H.264 as {} (input {}): many players, browsers and phones play 8-bit 4:2:0 only "
+        "(--pix-fmt yuv420p for them)",
+        av_get_pix_fmt_name(out_fmt), av_get_pix_fmt_name(info.pix_fmt));
   }
   const AVPixFmtDescriptor* in_desc = av_pix_fmt_desc_get(info.pix_fmt);
   if (in_desc != nullptr && (in_desc->flags & AV_PIX_FMT_FLAG_ALPHA) != 0) {
