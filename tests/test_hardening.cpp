@@ -786,7 +786,14 @@ TEST_F(HardeningTest, SeveralVideoStreamsFirstOrChosenOneProcessed) {
   EXPECT_TRUE(found_64x48_copy);  // stream 0 copied untouched
   EXPECT_TRUE(found_64x48);
   r = run_command({kCli, "upscale", path("two.mkv"), "-o", path("two_9.mkv"), "--stream", "9"});
-  EXPECT_NE(r.status, 0);
+  EXPECT_EQ(r.status, 3);
   EXPECT_NE(r.err.find("two.mkv"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("has no stream #9 (2 streams; its video: stream #0, #1)"), std::string::npos) << r.err;
   EXPECT_FALSE(file_exists(path("two_9.mkv")));
+  // A stream that is not video says what it is (it said "has no video stream #1").
+  ffmpeg({"-f", "lavfi", "-i", "testsrc=size=64x48:rate=25", "-f", "lavfi", "-i", "sine=d=1", "-t", "1", "-c:v", "ffv1",
+          path("av.mkv")});
+  r = run_command({kCli, "upscale", path("av.mkv"), "-o", path("av_1.mkv"), "--stream", "1"});
+  EXPECT_EQ(r.status, 3);
+  EXPECT_NE(r.err.find("stream #1 is audio, not video (its video: stream #0)"), std::string::npos) << r.err;
 }

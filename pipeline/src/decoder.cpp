@@ -109,9 +109,23 @@ AvInputPtr open_input(const std::string& path, AVIOInterruptCB* cb, AVIOContext*
 
 int pick_video_stream(AVFormatContext* input, int wanted, const std::string& path) {
   if (wanted >= 0) {
-    if (wanted >= static_cast<int>(input->nb_streams) ||
-        input->streams[wanted]->codecpar->codec_type != AVMEDIA_TYPE_VIDEO) {
-      throw Error(ErrorKind::kInput, "'" + path + "' has no video stream #" + std::to_string(wanted));
+    // Say what is there: how many streams, or what stream #N is instead.
+    std::string videos;
+    for (unsigned i = 0; i < input->nb_streams; ++i) {
+      if (input->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_VIDEO) {
+        videos += (videos.empty() ? "" : ", ") + std::string("#") + std::to_string(i);
+      }
+    }
+    const std::string hint = videos.empty() ? "it has no video" : "its video: stream " + videos;
+    if (wanted >= static_cast<int>(input->nb_streams)) {
+      throw Error(ErrorKind::kInput, "'" + path + "' has no stream #" + std::to_string(wanted) + " (" +
+                                         std::to_string(input->nb_streams) + " streams; " + hint + ")");
+    }
+    const AVMediaType type = input->streams[wanted]->codecpar->codec_type;
+    if (type != AVMEDIA_TYPE_VIDEO) {
+      const char* name = av_get_media_type_string(type);
+      throw Error(ErrorKind::kInput, "'" + path + "' stream #" + std::to_string(wanted) + " is " +
+                                         (name != nullptr ? name : "not video") + ", not video (" + hint + ")");
     }
     return wanted;
   }
