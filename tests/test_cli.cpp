@@ -9,6 +9,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -425,6 +426,27 @@ TEST_F(CliTest, HardwareEncodersExplainTheirFailure) {
   EXPECT_EQ(r.status, 4) << r.err;
   EXPECT_NE(r.err.find("a hardware encoder: it needs its device"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(path("n.mp4")));
+}
+
+// Extending a one-frame input repeats the frame (no motion is known), and says so.
+TEST_F(CliTest, ExtendingOneFrameRepeatsItAndSaysSo) {
+  const std::string in = make_clip("one.mkv", 64, 48, 1);
+  const RunResult r = run_cli({"extend", in, "-o", path("e.mkv"), "--frames", "2", "--codec", "ffv1"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("the input has one frame"), std::string::npos) << r.err;
+  const RunResult md5 =
+      run_command({"/usr/bin/ffmpeg", "-nostdin", "-v", "error", "-i", path("e.mkv"), "-f", "framemd5", "-"});
+  ASSERT_EQ(md5.status, 0) << md5.err;
+  std::vector<std::string> hashes;
+  std::istringstream lines(md5.out);
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.empty() && line[0] != '#') {
+      hashes.push_back(line.substr(line.rfind(',') + 1));
+    }
+  }
+  ASSERT_EQ(hashes.size(), 3u);
+  EXPECT_EQ(hashes[1], hashes[0]);
+  EXPECT_EQ(hashes[2], hashes[0]);
 }
 
 TEST_F(CliTest, NumberedImageOutput) {

@@ -366,6 +366,9 @@ void ExtendFilter::flush(FrameOutput& out) {
     throw Error(ErrorKind::kProcessing, "cannot extend a clip without a known frame duration");
   }
   const int64_t first = last_.pts();
+  if (!prev_ && count_ > 0) {
+    spdlog::warn("the input has one frame: nothing tells how it moves, so the {} added frame(s) repeat it", count_);
+  }
   for (int k = 1; k <= count_ && !out.stopping(); ++k) {
     Frame next = prev_ ? model_->extrapolate(older_, prev_, last_) : last_.ref();
     next.set_pts(first + step * k);
