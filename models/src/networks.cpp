@@ -174,18 +174,30 @@ torch::Tensor SrNetImpl::body_bf16(torch::Tensor x) const {
   return (conv_bf16(body_tail_, x) + skip).to(torch::kBFloat16);
 }
 
-bool cpu_has_native_bf16() {
 #if defined(__x86_64__) && defined(__GNUC__)
+namespace {
+// CPUID leaf 7 (structured extended features), sub-leaf `sub`; all zero if absent.
+struct Leaf7 {
   unsigned eax = 0;
   unsigned ebx = 0;
   unsigned ecx = 0;
   unsigned edx = 0;
-  // CPUID leaf 7, sub-leaf 1: EAX bit 5 is AVX512_BF16 (the OS must also save the
-  // AVX-512 state, which __builtin_cpu_supports("avx512f") checks).
-  if (__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) == 0) {
-    return false;
+};
+Leaf7 cpuid_leaf7(unsigned sub) {
+  Leaf7 r;
+  if (__get_cpuid_count(7, sub, &r.eax, &r.ebx, &r.ecx, &r.edx) == 0) {
+    return Leaf7{};
   }
-  return ((eax >> 5) & 1U) != 0 && __builtin_cpu_supports("avx512f");
+  return r;
+}
+}  // namespace
+#endif
+
+bool cpu_has_native_bf16() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  // Sub-leaf 1: EAX bit 5 is AVX512_BF16 (the OS must also save the AVX-512 state,
+  // which __builtin_cpu_supports("avx512f") checks).
+  return ((cpuid_leaf7(1).eax >> 5) & 1U) != 0 && __builtin_cpu_supports("avx512f");
 #else
   return false;
 #endif
@@ -196,13 +208,7 @@ bool cpu_prefers_bf16() {
   if (!cpu_has_native_bf16()) {
     return false;
   }
-  unsigned eax = 0;
-  unsigned ebx = 0;
-  unsigned ecx = 0;
-  unsigned edx = 0;
-  if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) == 0) {
-    return false;
-  }
+  const unsigned edx = cpuid_leaf7(0).edx;
   const bool avx512_fp16 = ((edx >> 23) & 1U) != 0;
   bool amx_bf16 = ((edx >> 22) & 1U) != 0 && ((edx >> 24) & 1U) != 0;  // AMX-BF16 and AMX-TILE
   if (amx_bf16) {

@@ -203,21 +203,11 @@ Muxer::Muxer(const std::string& format_path, const std::string& write_path, AVFo
           !container_refuses(ofmt, ofmt->audio_codec)) {
         try {
           auto transcoder = std::make_unique<AudioTranscoder>(in, ofmt->audio_codec, ofmt);
-          AVStream* out = avformat_new_stream(output_, nullptr);
-          if (out == nullptr) {
-            throw std::bad_alloc();
-          }
-          av_check(avcodec_parameters_from_context(out->codecpar, transcoder->encoder()), ErrorKind::kOutput,
-                   "audio stream parameters");
-          out->time_base = transcoder->encoder()->time_base;
-          out->disposition = in->disposition;
-          av_dict_copy(&out->metadata, in->metadata, 0);
+          add_encoded_stream(in, transcoder->encoder());
           spdlog::warn("'{}': the {} container cannot hold {} audio{}; stream #{} is re-encoded: {}", format_path,
                        ofmt->name, d != nullptr ? d->name : "this",
                        mxf_rate && !codec_refused ? " at " + std::to_string(in->codecpar->sample_rate) + " Hz" : "",
                        idx, transcoder->description());
-          stream_map_[idx] = out->index;
-          input_time_base_[idx] = in->time_base;
           transcoders_[idx] = std::move(transcoder);
           continue;
         } catch (const Error& e) {
@@ -235,19 +225,9 @@ Muxer::Muxer(const std::string& format_path, const std::string& write_path, AVFo
       if (type == AVMEDIA_TYPE_SUBTITLE && sub_codec != AV_CODEC_ID_NONE && !container_refuses(ofmt, sub_codec)) {
         try {
           auto transcoder = std::make_unique<SubtitleTranscoder>(in, sub_codec);
-          AVStream* out = avformat_new_stream(output_, nullptr);
-          if (out == nullptr) {
-            throw std::bad_alloc();
-          }
-          av_check(avcodec_parameters_from_context(out->codecpar, transcoder->encoder()), ErrorKind::kOutput,
-                   "subtitle stream parameters");
-          out->time_base = transcoder->encoder()->time_base;
-          out->disposition = in->disposition;
-          av_dict_copy(&out->metadata, in->metadata, 0);
+          add_encoded_stream(in, transcoder->encoder());
           spdlog::warn("'{}': the {} container cannot hold {} subtitles; stream #{} is converted: {}", format_path,
                        ofmt->name, d != nullptr ? d->name : "these", idx, transcoder->description());
-          stream_map_[idx] = out->index;
-          input_time_base_[idx] = in->time_base;
           subtitle_transcoders_[idx] = std::move(transcoder);
           continue;
         } catch (const Error& e) {
@@ -367,27 +347,37 @@ void Muxer::write_video(AVPacket* packet, AVRational encoder_time_base) {
   write_locked(packet);
 }
 
+void Muxer::add_encoded_stream(const AVStream* in, const AVCodecContext* encoder) {
+  AVStream* out = avformat_new_stream(output_, nullptr);
+  if (out == nullptr) {
+    throw std::bad_alloc();
+  }
+  av_check(avcodec_parameters_from_context(out->codecpar, encoder), ErrorKind::kOutput,
+           std::string(av_get_media_type_string(encoder->codec_type)) + " stream parameters");
+  out->time_base = encoder->time_base;
+  out->disposition = in->disposition;
+  av_dict_copy(&out->metadata, in->metadata, 0);
+  stream_map_[in->index] = out->index;
+  input_time_base_[in->index] = in->time_base;
+}
+
+std::function<void(AVPacket*)> Muxer::encoded_writer(AVStream* out, const AVCodecContext* encoder) {
+  return [this, out, tb = encoder->time_base](AVPacket* encoded) {
+    av_packet_rescale_ts(encoded, tb, out->time_base);
+    encoded->stream_index = out->index;
+    write_locked(encoded);
+  };
+}
+
 void Muxer::copy_passthrough_locked(AVPacket* packet) {
   const int in_index = packet->stream_index;
   AVStream* out = output_->streams[stream_map_.at(in_index)];
   if (auto t = transcoders_.find(in_index); t != transcoders_.end()) {
-    const AVRational enc_tb = t->second->encoder()->time_base;
-    t->second->send(packet, [&](AVPacket* encoded) {
-      av_packet_rescale_ts(encoded, enc_tb, out->time_base);
-      encoded->stream_index = out->index;
-      write_locked(encoded);
-    });
-    ++transcoded_packets_;
+    t->second->send(packet, encoded_writer(out, t->second->encoder()));
     return;
   }
   if (auto t = subtitle_transcoders_.find(in_index); t != subtitle_transcoders_.end()) {
-    const AVRational enc_tb = t->second->encoder()->time_base;
-    t->second->send(packet, [&](AVPacket* encoded) {
-      av_packet_rescale_ts(encoded, enc_tb, out->time_base);
-      encoded->stream_index = out->index;
-      write_locked(encoded);
-    });
-    ++transcoded_packets_;
+    t->second->send(packet, encoded_writer(out, t->second->encoder()));
     return;
   }
   av_packet_rescale_ts(packet, input_time_base_.at(in_index), out->time_base);
@@ -418,13 +408,7 @@ void Muxer::finish() {
   }
   finished_ = true;
   for (auto& [in_index, transcoder] : transcoders_) {
-    AVStream* out = output_->streams[stream_map_.at(in_index)];
-    const AVRational enc_tb = transcoder->encoder()->time_base;
-    transcoder->flush([&](AVPacket* encoded) {
-      av_packet_rescale_ts(encoded, enc_tb, out->time_base);
-      encoded->stream_index = out->index;
-      write_locked(encoded);
-    });
+    transcoder->flush(encoded_writer(output_->streams[stream_map_.at(in_index)], transcoder->encoder()));
   }
   int ret = av_write_trailer(output_);
   if (ret < 0) {

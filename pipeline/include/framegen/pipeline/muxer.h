@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -80,6 +81,10 @@ class Muxer {
  private:
   void write_locked(AVPacket* packet);
   void copy_passthrough_locked(AVPacket* packet);  // packet->stream_index: the input stream
+  // An output stream for input stream `in`, re-encoded by `encoder` (opened).
+  void add_encoded_stream(const AVStream* in, const AVCodecContext* encoder);
+  // Writes a packet of `encoder` (its time base) as one of `out`'s (lock held).
+  std::function<void(AVPacket*)> encoded_writer(AVStream* out, const AVCodecContext* encoder);
 
   std::string format_path_;
   std::string write_path_;
@@ -98,7 +103,6 @@ class Muxer {
   // (input stream index -> transcoder).
   std::map<int, std::unique_ptr<AudioTranscoder>> transcoders_;
   std::map<int, std::unique_ptr<SubtitleTranscoder>> subtitle_transcoders_;  // text subtitles (to mov_text)
-  int64_t transcoded_packets_ = 0;
 };
 
 }  // namespace framegen
