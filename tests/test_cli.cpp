@@ -192,6 +192,52 @@ TEST_F(CliTest, UpscaleMp4WithAudioAndMovText) {
   EXPECT_EQ(cues(stream_of(pin, "subtitle")).size(), 2u);
 }
 
+// Audio whose layout changes mid-stream (a TV recording going from mono to stereo:
+// two MPEG-TS pieces joined) re-encoded for WebM: the conversion is rebuilt at the
+// change and all of it comes out (the job failed: "Changing audio frame properties
+// on the fly is not supported").
+TEST_F(CliTest, AudioChangingLayoutMidStreamIsReencodedWhole) {
+  for (const std::string channels : {"1", "2"}) {
+    const RunResult r = run_command({"/usr/bin/ffmpeg",
+                                     "-nostdin",
+                                     "-v",
+                                     "error",
+                                     "-f",
+                                     "lavfi",
+                                     "-i",
+                                     "testsrc2=size=64x48:rate=25",
+                                     "-f",
+                                     "lavfi",
+                                     "-i",
+                                     "sine=d=1",
+                                     "-t",
+                                     "1",
+                                     "-c:v",
+                                     "libx264",
+                                     "-c:a",
+                                     "aac",
+                                     "-ac",
+                                     channels,
+                                     "-f",
+                                     "mpegts",
+                                     path("part" + channels + ".ts")});
+    ASSERT_EQ(r.status, 0) << r.err;
+  }
+  {
+    std::ofstream joined(path("joined.ts"), std::ios::binary);
+    for (const std::string channels : {"1", "2"}) {
+      std::ifstream part(path("part" + channels + ".ts"), std::ios::binary);
+      joined << part.rdbuf();
+    }
+  }
+  const RunResult r = run_cli({"upscale", path("joined.ts"), "-o", path("out.webm"), "--model", "bicubic"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const RunResult decoded = run_command({"/usr/bin/ffmpeg", "-nostdin", "-v", "error", "-i", path("out.webm"), "-map",
+                                         "0:a", "-f", "s16le", "-ac", "1", "-ar", "8000", "-"});
+  ASSERT_EQ(decoded.status, 0) << decoded.err;
+  EXPECT_NEAR(static_cast<double>(decoded.out.size()) / 2 / 8000, 2.0, 0.15);
+}
+
 // Text subtitles a container cannot hold as they are become its own text codec:
 // SubRip from Matroska into MP4 (mov_text) and WebM (WebVTT), same cues, same times.
 // They were left out with a warning.

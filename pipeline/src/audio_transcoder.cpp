@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -10,6 +11,7 @@
 extern "C" {
 #include <libavfilter/buffersink.h>
 #include <libavfilter/buffersrc.h>
+#include <libavutil/audio_fifo.h>
 #include <libavutil/channel_layout.h>
 #include <libavutil/opt.h>
 }
@@ -50,12 +52,21 @@ struct AudioTranscoder::Impl {
   std::unique_ptr<AVFilterGraph, FilterGraphDeleter> graph;
   AVFilterContext* source = nullptr;
   AVFilterContext* sink = nullptr;
+  // What the graph was built for: a decoded frame with other parameters (a TV
+  // recording's audio switching from stereo to 5.1) gets a new graph.
+  int graph_rate = 0;
+  int graph_format = -1;
+  AVChannelLayout graph_layout{};
+  std::unique_ptr<AVAudioFifo, void (*)(AVAudioFifo*)> fifo{nullptr, av_audio_fifo_free};
   AvFramePtr decoded = make_av_frame();
   AvFramePtr converted = make_av_frame();
   AvPacketPtr packet = make_av_packet();
   AVRational in_time_base{1, 1};
   std::string description;
-  int64_t next_pts = AV_NOPTS_VALUE;  // encoder time base: frames without a timestamp follow on
+  std::string converter_args;         // aformat's: the encoder's format, rate and layout
+  int64_t next_pts = AV_NOPTS_VALUE;  // encoder time base: the next sample to encode
+
+  ~Impl() { av_channel_layout_uninit(&graph_layout); }
 
   void encode(AVFrame* frame, const std::function<void(AVPacket*)>& write) {
     const int sent = avcodec_send_frame(encoder.get(), frame);
@@ -74,7 +85,65 @@ struct AudioTranscoder::Impl {
     }
   }
 
-  // Pulls every converted frame the graph has and encodes it.
+  // abuffer (this frame's format, rate and layout) -> aformat (the encoder's) -> abuffersink.
+  void build_graph(const AVFrame* like) {
+    graph.reset(avfilter_graph_alloc());
+    if (!graph) {
+      throw std::bad_alloc();
+    }
+    AVChannelLayout layout = ordered_layout(like->ch_layout);
+    const std::string src_args = "time_base=" + std::to_string(in_time_base.num) + "/" +
+                                 std::to_string(in_time_base.den) +
+                                 ":sample_rate=" + std::to_string(like->sample_rate) +
+                                 ":sample_fmt=" + av_get_sample_fmt_name(static_cast<AVSampleFormat>(like->format)) +
+                                 ":channel_layout=" + layout_name(layout);
+    av_channel_layout_uninit(&graph_layout);
+    av_channel_layout_copy(&graph_layout, &like->ch_layout);
+    av_channel_layout_uninit(&layout);
+    graph_rate = like->sample_rate;
+    graph_format = like->format;
+    av_check(avfilter_graph_create_filter(&source, avfilter_get_by_name("abuffer"), "in", src_args.c_str(), nullptr,
+                                          graph.get()),
+             ErrorKind::kProcessing, "audio conversion input (" + src_args + ")");
+    av_check(
+        avfilter_graph_create_filter(&sink, avfilter_get_by_name("abuffersink"), "out", nullptr, nullptr, graph.get()),
+        ErrorKind::kProcessing, "audio conversion output");
+    AVFilterContext* aformat = nullptr;
+    av_check(avfilter_graph_create_filter(&aformat, avfilter_get_by_name("aformat"), "format", converter_args.c_str(),
+                                          nullptr, graph.get()),
+             ErrorKind::kProcessing, "audio conversion (" + converter_args + ")");
+    av_check(avfilter_link(source, 0, aformat, 0), ErrorKind::kProcessing, "audio conversion");
+    av_check(avfilter_link(aformat, 0, sink, 0), ErrorKind::kProcessing, "audio conversion");
+    av_check(avfilter_graph_config(graph.get(), nullptr), ErrorKind::kProcessing, "audio conversion");
+  }
+
+  [[nodiscard]] bool graph_fits(const AVFrame* f) const {
+    return graph && f->sample_rate == graph_rate && f->format == graph_format &&
+           av_channel_layout_compare(&f->ch_layout, &graph_layout) == 0;
+  }
+
+  // Encodes what the FIFO holds in frames of the encoder's frame size (all of it,
+  // the last one short, at the end).
+  void encode_fifo(bool all, const std::function<void(AVPacket*)>& write) {
+    const int size = encoder->frame_size;
+    while (av_audio_fifo_size(fifo.get()) >= size || (all && av_audio_fifo_size(fifo.get()) > 0)) {
+      AvFramePtr f = make_av_frame();
+      f->nb_samples = std::min(size, av_audio_fifo_size(fifo.get()));
+      f->format = encoder->sample_fmt;
+      f->sample_rate = encoder->sample_rate;
+      av_check(av_channel_layout_copy(&f->ch_layout, &encoder->ch_layout), ErrorKind::kProcessing, "audio frame");
+      av_check(av_frame_get_buffer(f.get(), 0), ErrorKind::kProcessing, "audio frame");
+      if (av_audio_fifo_read(fifo.get(), reinterpret_cast<void**>(f->data), f->nb_samples) != f->nb_samples) {
+        throw Error(ErrorKind::kProcessing, "audio conversion: FIFO read");
+      }
+      f->pts = next_pts;
+      next_pts += f->nb_samples;
+      encode(f.get(), write);
+    }
+  }
+
+  // Pulls every converted frame the graph has: encoded as it is (encoders that take
+  // any frame size), else through the FIFO in frames of the encoder's size.
   void drain_graph(const std::function<void(AVPacket*)>& write) {
     const AVRational sink_tb = av_buffersink_get_time_base(sink);
     for (;;) {
@@ -83,14 +152,28 @@ struct AudioTranscoder::Impl {
         return;
       }
       av_check(ret, ErrorKind::kProcessing, "audio conversion");
-      if (converted->pts != AV_NOPTS_VALUE) {
-        converted->pts = av_rescale_q(converted->pts, sink_tb, encoder->time_base);
-      } else {
-        converted->pts = next_pts == AV_NOPTS_VALUE ? 0 : next_pts;
+      if (next_pts == AV_NOPTS_VALUE) {
+        next_pts = converted->pts != AV_NOPTS_VALUE ? av_rescale_q(converted->pts, sink_tb, encoder->time_base) : 0;
       }
-      next_pts = converted->pts + converted->nb_samples;
-      encode(converted.get(), write);
+      if (!fifo) {
+        converted->pts = next_pts;
+        next_pts += converted->nb_samples;
+        encode(converted.get(), write);
+      } else {
+        if (av_audio_fifo_write(fifo.get(), reinterpret_cast<void**>(converted->data), converted->nb_samples) !=
+            converted->nb_samples) {
+          throw Error(ErrorKind::kProcessing, "audio conversion: FIFO write");
+        }
+        encode_fifo(false, write);
+      }
       av_frame_unref(converted.get());
+    }
+  }
+
+  void end_graph(const std::function<void(AVPacket*)>& write) {
+    if (graph) {
+      av_check(av_buffersrc_add_frame_flags(source, nullptr, 0), ErrorKind::kProcessing, "audio conversion");
+      drain_graph(write);
     }
   }
 
@@ -104,6 +187,20 @@ struct AudioTranscoder::Impl {
         spdlog::warn("audio decoder {}: {}; that part of the audio is skipped", decoder->codec->name,
                      av_error_text(ret));
         return;
+      }
+      if (decoded->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC) {
+        // "2 channels": the default layout of that many (what the graph was told).
+        const AVChannelLayout ordered = ordered_layout(decoded->ch_layout);
+        av_channel_layout_uninit(&decoded->ch_layout);
+        decoded->ch_layout = ordered;
+      }
+      if (!graph_fits(decoded.get())) {
+        if (graph) {
+          spdlog::info("audio stream changes to {} Hz, {}; converting on", decoded->sample_rate,
+                       layout_name(decoded->ch_layout));
+        }
+        end_graph(write);
+        build_graph(decoded.get());
       }
       decoded->pts = decoded->best_effort_timestamp;
       av_check(av_buffersrc_add_frame_flags(source, decoded.get(), 0), ErrorKind::kProcessing, "audio conversion");
@@ -192,34 +289,21 @@ AudioTranscoder::AudioTranscoder(const AVStream* in, AVCodecID codec, const AVOu
   av_check(avcodec_open2(e, enc, nullptr), ErrorKind::kProcessing,
            std::string("cannot open the ") + enc->name + " encoder");
 
-  // abuffer -> aformat (the encoder's format, rate and layout) -> abuffersink.
-  d.graph.reset(avfilter_graph_alloc());
-  if (!d.graph) {
-    throw std::bad_alloc();
-  }
-  const std::string src_args =
-      "time_base=" + std::to_string(in->time_base.num) + "/" + std::to_string(in->time_base.den) +
-      ":sample_rate=" + std::to_string(d.decoder->sample_rate) +
-      ":sample_fmt=" + av_get_sample_fmt_name(d.decoder->sample_fmt) + ":channel_layout=" + layout_name(in_layout);
-  av_check(avfilter_graph_create_filter(&d.source, avfilter_get_by_name("abuffer"), "in", src_args.c_str(), nullptr,
-                                        d.graph.get()),
-           ErrorKind::kProcessing, "audio conversion input (" + src_args + ")");
-  av_check(avfilter_graph_create_filter(&d.sink, avfilter_get_by_name("abuffersink"), "out", nullptr, nullptr,
-                                        d.graph.get()),
-           ErrorKind::kProcessing, "audio conversion output");
-  const std::string fmt_args = std::string("sample_fmts=") + av_get_sample_fmt_name(e->sample_fmt) +
-                               ":sample_rates=" + std::to_string(e->sample_rate) +
-                               ":channel_layouts=" + layout_name(e->ch_layout);
-  AVFilterContext* aformat = nullptr;
-  av_check(avfilter_graph_create_filter(&aformat, avfilter_get_by_name("aformat"), "format", fmt_args.c_str(), nullptr,
-                                        d.graph.get()),
-           ErrorKind::kProcessing, "audio conversion (" + fmt_args + ")");
-  av_check(avfilter_link(d.source, 0, aformat, 0), ErrorKind::kProcessing, "audio conversion");
-  av_check(avfilter_link(aformat, 0, d.sink, 0), ErrorKind::kProcessing, "audio conversion");
-  av_check(avfilter_graph_config(d.graph.get(), nullptr), ErrorKind::kProcessing, "audio conversion");
+  d.converter_args = std::string("sample_fmts=") + av_get_sample_fmt_name(e->sample_fmt) +
+                     ":sample_rates=" + std::to_string(e->sample_rate) +
+                     ":channel_layouts=" + layout_name(e->ch_layout);
   if (e->frame_size > 0 && (enc->capabilities & AV_CODEC_CAP_VARIABLE_FRAME_SIZE) == 0) {
-    av_buffersink_set_frame_size(d.sink, static_cast<unsigned>(e->frame_size));
+    d.fifo.reset(av_audio_fifo_alloc(e->sample_fmt, e->ch_layout.nb_channels, e->frame_size * 2));
+    if (!d.fifo) {
+      throw std::bad_alloc();
+    }
   }
+  // The graph for the decoder's announced parameters; a frame with others rebuilds it.
+  AvFramePtr like = make_av_frame();
+  like->sample_rate = d.decoder->sample_rate;
+  like->format = d.decoder->sample_fmt;
+  av_channel_layout_copy(&like->ch_layout, &in_layout);
+  d.build_graph(like.get());
   d.description = std::string(dec->name) + " -> " + avcodec_get_name(codec) + " (" + enc->name + ", " +
                   std::to_string(e->sample_rate) + " Hz, " + layout_name(e->ch_layout) + ")";
   av_channel_layout_uninit(&chosen);
@@ -245,8 +329,10 @@ void AudioTranscoder::flush(const std::function<void(AVPacket*)>& write) {
   Impl& d = *impl_;
   avcodec_send_packet(d.decoder.get(), nullptr);
   d.drain_decoder(write);
-  av_check(av_buffersrc_add_frame_flags(d.source, nullptr, 0), ErrorKind::kProcessing, "audio conversion");
-  d.drain_graph(write);
+  d.end_graph(write);
+  if (d.fifo) {
+    d.encode_fifo(true, write);  // the last frame may be short: the encoder pads it
+  }
   d.encode(nullptr, write);
 }
 
