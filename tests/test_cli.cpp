@@ -238,6 +238,23 @@ TEST_F(CliTest, AudioChangingLayoutMidStreamIsReencodedWhole) {
   EXPECT_NEAR(static_cast<double>(decoded.out.size()) / 2 / 8000, 2.0, 0.15);
 }
 
+// A QuickTime timecode track: its timecode is kept (MOV writes a new track from the
+// tag), without the false warning that a data stream "cannot be held".
+TEST_F(CliTest, TimecodeIsKeptWithoutAWarning) {
+  const RunResult made =
+      run_command({"/usr/bin/ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25",
+                   "-t", "0.4", "-timecode", "01:00:00:00", path("tc.mov")});
+  ASSERT_EQ(made.status, 0) << made.err;
+  for (const std::string out : {"out.mov", "out.mkv"}) {
+    const RunResult r = run_cli({"upscale", path("tc.mov"), "-o", path(out), "--model", "bicubic"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.err.find("cannot hold"), std::string::npos) << r.err;
+    const RunResult tags = run_command({"/usr/bin/ffprobe", "-v", "error", "-show_entries",
+                                        "format_tags=timecode:stream_tags=timecode", "-of", "csv=p=0", path(out)});
+    EXPECT_NE(tags.out.find("01:00:00:00"), std::string::npos) << out << ": " << tags.out;
+  }
+}
+
 // Text subtitles a container cannot hold as they are become its own text codec:
 // SubRip from Matroska into MP4 (mov_text) and WebM (WebVTT), same cues, same times.
 // They were left out with a warning.

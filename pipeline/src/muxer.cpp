@@ -196,6 +196,12 @@ Muxer::Muxer(const std::string& format_path, const std::string& write_path, AVFo
     const bool codec_refused = !attachment_ok && container_refuses(ofmt, in->codecpar->codec_id);
     if (!attachment_ok && (mxf_rate || codec_refused)) {
       const AVCodecDescriptor* d = avcodec_descriptor_get(in->codecpar->codec_id);
+      if (type == AVMEDIA_TYPE_DATA && in->codecpar->codec_tag == MKTAG('t', 'm', 'c', 'd')) {
+        // A QuickTime timecode track: its start travels as the "timecode" tag, from
+        // which MOV/MP4 write a new track (as ffmpeg, which maps no data streams).
+        spdlog::info("'{}': timecode track #{} is not copied; its timecode tag is", format_path, idx);
+        continue;
+      }
       // Audio is re-encoded to the container's own audio codec where it has one, as
       // ffmpeg does (AAC into .webm became no audio at all).
       std::string why;
