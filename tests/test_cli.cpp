@@ -238,6 +238,27 @@ TEST_F(CliTest, AudioChangingLayoutMidStreamIsReencodedWhole) {
   EXPECT_NEAR(static_cast<double>(decoded.out.size()) / 2 / 8000, 2.0, 0.15);
 }
 
+// HLS writes a playlist and segments named after it: they are named after the
+// output, not after a temporary name (the playlist listed hidden segments
+// '.out.m3u8.framegen-PID.ts').
+TEST_F(CliTest, HlsSegmentsAreNamedAfterThePlaylist) {
+  const std::string in = make_clip("clip.mkv", 64, 48, 6, /*audio=*/true);
+  fs::create_directory(path("hls"));
+  const RunResult r = run_cli({"upscale", in, "-o", path("hls/out.m3u8"), "--model", "bicubic"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::ifstream playlist(path("hls/out.m3u8"));
+  std::vector<std::string> segments;
+  for (std::string line; std::getline(playlist, line);) {
+    if (!line.empty() && line[0] != '#') {
+      segments.push_back(line);
+    }
+  }
+  ASSERT_EQ(segments.size(), 1u);
+  EXPECT_EQ(segments[0], "out0.ts");
+  EXPECT_TRUE(fs::exists(path("hls/out0.ts")));
+  EXPECT_EQ(decode_video(path("hls/out.m3u8")).pts_seconds.size(), 6u);
+}
+
 // A QuickTime timecode track: its timecode is kept (MOV writes a new track from the
 // tag), without the false warning that a data stream "cannot be held".
 TEST_F(CliTest, TimecodeIsKeptWithoutAWarning) {

@@ -264,6 +264,14 @@ class TemporaryOutput {
     } else if (special_file(output)) {
       path_ = output;  // a pipe or device: the same
       committed_ = true;
+    } else if (const AVOutputFormat* f = av_guess_format(nullptr, output.c_str(), nullptr);
+               !sequence_ && f != nullptr && (f->flags & AVFMT_NOFILE) != 0 && std::strcmp(f->name, "image2") != 0) {
+      // A muxer that writes files of its own (HLS, DASH: a playlist and segments
+      // named after it) writes under the final name, or the playlist would list
+      // segments with the temporary name. A failed job deletes the playlist; its
+      // segments are the muxer's.
+      path_ = output;
+      cleanup_.emplace(path_);
     } else if (sequence_) {
       folder_ = (fs::path(sequence_->folder()) / (".framegen-" + std::to_string(::getpid()) + ".part")).string();
       std::error_code ec;
@@ -295,6 +303,7 @@ class TemporaryOutput {
   void commit(const std::string& final_path) {
     std::error_code ec;
     if (final_path == "-" || final_path == path_) {
+      committed_ = true;
       return;
     }
     if (sequence_) {
