@@ -885,6 +885,19 @@ TEST_F(CliTest, OutputEqualsInputRefusedAlsoThroughSymlink) {
   EXPECT_EQ(fs::file_size(in), before);
 }
 
+// An output that is a symlink is written through with -y, as ffmpeg does: the file
+// it points to gets the video and the link stays a link (it was replaced by a file).
+TEST_F(CliTest, SymlinkOutputIsWrittenThrough) {
+  const std::string in = make_clip("clip.mkv", 64, 48, 3);
+  std::ofstream(path("old.mp4")) << "an older render";
+  fs::create_symlink("old.mp4", path("latest.mp4"));
+  const RunResult r = run_cli({"upscale", in, "-o", path("latest.mp4"), "--model", "bicubic", "-y"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(fs::is_symlink(path("latest.mp4")));
+  EXPECT_EQ(decode_video(path("old.mp4")).pts_seconds.size(), 3u);
+  expect_no_output_files();
+}
+
 TEST_F(CliTest, MissingOutputDirectory) {
   FixtureSpec spec;
   spec.frames = 5;

@@ -282,7 +282,17 @@ class TemporaryOutput {
       path_ = (fs::path(folder_) / fs::path(output).filename()).string();
       cleanup_.emplace(folder_);
     } else {
-      path_ = temporary_path_for(output);
+      // An existing symlink (overwritten with -y) is written through, as ffmpeg
+      // does: the file it points to is replaced and the link stays (it was replaced
+      // by a regular file).
+      std::error_code ec;
+      if (fs::is_symlink(output, ec)) {
+        const fs::path target = fs::canonical(output, ec);
+        if (!ec) {
+          target_ = target.string();
+        }
+      }
+      path_ = temporary_path_for(target_.empty() ? output : target_);
       cleanup_.emplace(path_);
     }
   }
@@ -310,7 +320,7 @@ class TemporaryOutput {
       commit_sequence();
       return;
     }
-    fs::rename(path_, final_path, ec);
+    fs::rename(path_, target_.empty() ? final_path : target_, ec);
     if (ec) {
       throw Error(ErrorKind::kOutput, "cannot move the finished output to '" + final_path + "': " + ec.message());
     }
@@ -360,6 +370,7 @@ class TemporaryOutput {
   std::optional<NumberedName> sequence_;
   std::string folder_;
   std::string path_;
+  std::string target_;  // where an output that is a symlink points
   std::optional<SignalCleanup> cleanup_;
   bool committed_ = false;
 };
