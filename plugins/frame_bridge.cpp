@@ -44,8 +44,33 @@ AVPixelFormat to_av_format(GstVideoFormat format) {
       return AV_PIX_FMT_RGBA;
     case GST_VIDEO_FORMAT_BGRA:
       return AV_PIX_FMT_BGRA;
+    case GST_VIDEO_FORMAT_I420_10LE:
+      return AV_PIX_FMT_YUV420P10LE;
+    case GST_VIDEO_FORMAT_I422_10LE:
+      return AV_PIX_FMT_YUV422P10LE;
+    case GST_VIDEO_FORMAT_Y444_10LE:
+      return AV_PIX_FMT_YUV444P10LE;
+    case GST_VIDEO_FORMAT_P010_10LE:
+      return AV_PIX_FMT_P010LE;
     default:
       return AV_PIX_FMT_NONE;
+  }
+}
+
+AVColorSpace to_av_colorspace(GstVideoColorMatrix matrix) {
+  switch (matrix) {
+    case GST_VIDEO_COLOR_MATRIX_RGB:
+      return AVCOL_SPC_RGB;
+    case GST_VIDEO_COLOR_MATRIX_FCC:
+      return AVCOL_SPC_FCC;
+    case GST_VIDEO_COLOR_MATRIX_BT709:
+      return AVCOL_SPC_BT709;
+    case GST_VIDEO_COLOR_MATRIX_SMPTE240M:
+      return AVCOL_SPC_SMPTE240M;
+    case GST_VIDEO_COLOR_MATRIX_BT2020:
+      return AVCOL_SPC_BT2020_NCL;
+    default:  // BT601, and unknown (GStreamer's default for SD sizes)
+      return AVCOL_SPC_BT470BG;
   }
 }
 
@@ -60,7 +85,7 @@ Frame wrap(const GstVideoFrame* vframe, GstClockTime pts) {
   }
   const GstVideoColorimetry& c = vframe->info.colorimetry;
   f->color_range = c.range == GST_VIDEO_COLOR_RANGE_0_255 ? AVCOL_RANGE_JPEG : AVCOL_RANGE_MPEG;
-  f->colorspace = c.matrix == GST_VIDEO_COLOR_MATRIX_BT709 ? AVCOL_SPC_BT709 : AVCOL_SPC_BT470BG;
+  f->colorspace = to_av_colorspace(c.matrix);
   // Nanosecond time base: GStreamer's.
   f->pts = GST_CLOCK_TIME_IS_VALID(pts) ? static_cast<int64_t>(pts) : AV_NOPTS_VALUE;
   return Frame(std::move(f), AVRational{1, 1000000000});

@@ -39,9 +39,13 @@ class SuperresWorker {
     const framegen::Frame* src = &in;
     if (!sr_.native_format(fmt)) {
       const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(fmt);
+      // The network's nearest 8-bit planar format: same chroma subsampling (10-bit
+      // input is upscaled in 8 bits, as the CLI does, and returned in 10).
       AVPixelFormat work = AV_PIX_FMT_RGB24;
       if ((d->flags & AV_PIX_FMT_FLAG_RGB) == 0) {
-        work = d->log2_chroma_h > 0 ? AV_PIX_FMT_YUV420P : AV_PIX_FMT_YUV422P;
+        work = d->log2_chroma_h > 0   ? AV_PIX_FMT_YUV420P
+               : d->log2_chroma_w > 0 ? AV_PIX_FMT_YUV422P
+                                      : AV_PIX_FMT_YUV444P;
       }
       x = framegen::reuse_scaler(pre_, in.width(), in.height(), work).scale(in);
       src = &x;

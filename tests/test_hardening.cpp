@@ -252,40 +252,47 @@ TEST_F(HardeningTest, TenBitStaysTenBitWithClassicalScaling) {
   EXPECT_EQ(decode_video(path("deep_fast.mkv")).pts_seconds.size(), 3u);
 }
 
-// Re-timing works in 8 bits, in the input's layout: a 10-bit 4:4:4 input with
-// alpha keeps full-resolution chroma and its alpha (it was reduced to 4:2:0, which
-// averaged this fixture's alternating chroma columns and dropped the alpha).
+// Re-timing with the RGB predictors works in 8 bits, in the input's layout: a
+// 10-bit 4:4:4 input with alpha keeps full-resolution chroma and its alpha (it was
+// reduced to 4:2:0, which averaged this fixture's alternating chroma columns and
+// dropped the alpha). blend mixes the 10-bit samples as they are.
 TEST_F(HardeningTest, TenBitRetimingKeepsChromaAndAlpha) {
   RunResult r =
       run_command({"/usr/bin/ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "color=gray:s=32x16:r=10",
-                   "-t", "0.5", "-vf", "format=yuva444p10le,geq=lum=512:cb='if(mod(X,2),300,700)':cr=512:a=600", "-c:v",
+                   "-t", "0.5", "-vf", "format=yuva444p10le,geq=lum=513:cb='if(mod(X,2),301,701)':cr=512:a=601", "-c:v",
                    "ffv1", path("deep444.mkv")});
   ASSERT_EQ(r.status, 0) << r.err;
-  r = run_command({kCli, "interpolate", path("deep444.mkv"), "-o", path("deep444_20.mkv"), "--factor", "2", "--model",
-                   "blend", "--codec", "ffv1"});
-  ASSERT_EQ(r.status, 0) << r.err;
-  EXPECT_NE(r.err.find("reduced to yuva444p"), std::string::npos) << r.err;
-  EXPECT_EQ(probe_tags(path("deep444_20.mkv")).pix_fmt, "yuva444p10le");
-  auto plane = [&](const char* filter) {
-    const RunResult p = run_command({"/usr/bin/ffmpeg", "-nostdin", "-v", "error", "-i", path("deep444_20.mkv"), "-vf",
-                                     filter, "-f", "rawvideo", "-pix_fmt", "gray16le", "-"});
-    EXPECT_EQ(p.status, 0) << p.err;
-    std::vector<int> v(p.out.size() / 2);
-    for (std::size_t i = 0; i < v.size(); ++i) {
-      v[i] = static_cast<unsigned char>(p.out[2 * i]) | (static_cast<unsigned char>(p.out[2 * i + 1]) << 8);
+  for (const std::string model : {"global", "blend"}) {
+    const std::string out = path("deep444_20_" + model + ".mkv");
+    r = run_command(
+        {kCli, "interpolate", path("deep444.mkv"), "-o", out, "--factor", "2", "--model", model, "--codec", "ffv1"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    const bool eight = model == "global";
+    EXPECT_EQ(r.err.find("reduced to yuva444p") != std::string::npos, eight) << model << ": " << r.err;
+    EXPECT_EQ(probe_tags(out).pix_fmt, "yuva444p10le") << model;
+    auto plane = [&](const char* filter) {
+      const RunResult p = run_command({"/usr/bin/ffmpeg", "-nostdin", "-v", "error", "-i", out, "-vf", filter, "-f",
+                                       "rawvideo", "-pix_fmt", "gray16le", "-"});
+      EXPECT_EQ(p.status, 0) << p.err;
+      std::vector<int> v(p.out.size() / 2);
+      for (std::size_t i = 0; i < v.size(); ++i) {
+        v[i] = static_cast<unsigned char>(p.out[2 * i]) | (static_cast<unsigned char>(p.out[2 * i + 1]) << 8);
+      }
+      return v;
+    };
+    // gray16le: 10-bit values x 64 (plus the top bits repeated). Through 8 bits the
+    // odd 10-bit values cannot come back exactly; blend keeps them.
+    const int tolerance = eight ? 4 : 0;
+    const std::vector<int> u = plane("extractplanes=u");
+    ASSERT_EQ(u.size(), 10u * 32u * 16u) << model;
+    for (std::size_t i = 0; i < u.size(); ++i) {
+      ASSERT_NEAR(u[i] / 64, (i % 2) != 0 ? 301 : 701, tolerance) << model << " sample " << i;
     }
-    return v;
-  };
-  // gray16le: 10-bit values x 64 (plus the top bits repeated).
-  const std::vector<int> u = plane("extractplanes=u");
-  ASSERT_EQ(u.size(), 10u * 32u * 16u);
-  for (std::size_t i = 0; i < u.size(); ++i) {
-    ASSERT_NEAR(u[i] / 64, (i % 2) != 0 ? 300 : 700, 4) << "sample " << i;
-  }
-  const std::vector<int> a = plane("alphaextract");
-  ASSERT_EQ(a.size(), u.size());
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    ASSERT_NEAR(a[i] / 64, 600, 4) << "sample " << i;
+    const std::vector<int> a = plane("alphaextract");
+    ASSERT_EQ(a.size(), u.size());
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      ASSERT_NEAR(a[i] / 64, 601, tolerance) << model << " sample " << i;
+    }
   }
 }
 

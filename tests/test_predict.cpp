@@ -8,10 +8,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "framegen/pipeline/error.h"
 #include "framegen/pipeline/interpolate.h"
 #include "framegen/pipeline/pipeline.h"
 #include "support/fixtures.h"
 #include "support/temp_dir_test.h"
+
+extern "C" {
+#include <libavutil/pixdesc.h>
+}
 
 using namespace framegen;
 using namespace framegen::test;
@@ -104,6 +109,46 @@ class TimesSource : public FrameSource {
 };
 
 }  // namespace
+
+// blend mixes 10-bit samples in 10 bits, planar and P010 (samples in the high
+// bits); formats whose samples it cannot read are refused, not mixed byte by byte.
+TEST(Blend, MixesTenBitSamplesInTenBits) {
+  for (const AVPixelFormat fmt : {AV_PIX_FMT_YUV420P10LE, AV_PIX_FMT_P010LE}) {
+    const int shift = fmt == AV_PIX_FMT_P010LE ? 6 : 0;
+    FramePool pool(8, 4, fmt);
+    auto filled = [&](int value) {
+      Frame f = pool.acquire(AVRational{1, 25});
+      for (int p = 0; p < 4 && f.av()->data[p] != nullptr; ++p) {
+        const int rows = p == 0 ? 4 : 2;
+        for (int y = 0; y < rows; ++y) {
+          auto* row =
+              reinterpret_cast<uint16_t*>(f.av()->data[p] + static_cast<std::ptrdiff_t>(y) * f.av()->linesize[p]);
+          for (int x = 0; x < 8; ++x) {  // 8 samples: the luma row, or P010's 4 UV pairs, or 4 planar + spare
+            row[x] = static_cast<uint16_t>(value << shift);
+          }
+        }
+      }
+      return f;
+    };
+    const Frame a = filled(301);
+    const Frame b = filled(602);
+    auto blend = make_classical_interpolator("blend");
+    const Frame mid = blend->interpolate(a, b, 0.5);
+    ASSERT_EQ(mid.format(), fmt);
+    const auto* y = reinterpret_cast<const uint16_t*>(mid.av()->data[0]);
+    const auto* c = reinterpret_cast<const uint16_t*>(mid.av()->data[1]);
+    EXPECT_EQ(y[0], 452 << shift) << av_get_pix_fmt_name(fmt);  // (301 + 602) / 2 rounded, not via 8 bits
+    EXPECT_EQ(y[7], 452 << shift) << av_get_pix_fmt_name(fmt);
+    EXPECT_EQ(c[1], 452 << shift) << av_get_pix_fmt_name(fmt);
+  }
+  EXPECT_TRUE(blend_mixes(AV_PIX_FMT_YUV420P));
+  EXPECT_TRUE(blend_mixes(AV_PIX_FMT_GBRP12LE));
+  EXPECT_FALSE(blend_mixes(AV_PIX_FMT_RGB565LE));  // 5/6-bit fields inside a word
+  EXPECT_FALSE(blend_mixes(AV_PIX_FMT_YUV420P10BE));
+  FramePool pool(8, 4, AV_PIX_FMT_RGB565LE);
+  const Frame f = pool.acquire(AVRational{1, 25});
+  EXPECT_THROW(make_classical_interpolator("blend")->interpolate(f, f, 0.5), framegen::Error);
+}
 
 TEST(RetimeFilter, MakesNoNewFramesOnceThePipelineStops) {
   // 1 fps to 1000 fps: a thousand frames per input interval, where an interrupted

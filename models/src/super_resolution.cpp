@@ -27,6 +27,12 @@ namespace framegen {
 
 namespace {
 
+// The classical scalers resample a frame in its own format, except palettes.
+bool classical_keeps(AVPixelFormat format) {
+  const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(format);
+  return d != nullptr && (d->flags & (AV_PIX_FMT_FLAG_PAL | AV_PIX_FMT_FLAG_HWACCEL)) == 0;
+}
+
 namespace F = torch::nn::functional;
 using models::SrNet;
 
@@ -406,7 +412,9 @@ class SuperResolution::Impl {
   FrameScaler& converter(int w, int h, AVPixelFormat fmt) { return reuse_scaler(converter_, w, h, fmt); }
 
   FrameScaler& classical_scaler(int w, int h, AVPixelFormat fmt) {
-    const AVPixelFormat out_fmt = is_planar_yuv8(fmt) || fmt == AV_PIX_FMT_RGB24 ? fmt : AV_PIX_FMT_YUV444P;
+    // The input's own format (10-bit stays 10-bit; it was yuv444p for anything but
+    // planar 8-bit YUV and rgb24); palettes are resampled as the RGB they hold.
+    const AVPixelFormat out_fmt = classical_keeps(fmt) ? fmt : AV_PIX_FMT_RGB24;
     return reuse_scaler(converter_, w * scale_, h * scale_, out_fmt, *classical_);
   }
 
@@ -444,6 +452,9 @@ int64_t SuperResolution::macs_per_pixel() const {
 }
 int SuperResolution::tile_overlap() const { return impl_->overlap_; }
 bool SuperResolution::native_format(AVPixelFormat format) const {
+  if (impl_->kind_ == Impl::Kind::kClassical) {
+    return classical_keeps(format);
+  }
   if (format == AV_PIX_FMT_RGB24) {
     return true;
   }

@@ -1,5 +1,6 @@
 #include "framegen/pipeline/interpolate.h"
 
+#include <bit>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -46,10 +47,15 @@ class BlendInterpolator final : public FrameInterpolator {
   std::string name() const override { return "blend"; }
   Frame interpolate(const Frame& a, const Frame& b, double t) override {
     check_same(a, b);
-    const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(a.format());
-    if (d == nullptr || d->comp[0].depth > 8) {
-      throw Error(ErrorKind::kProcessing, "blend needs an 8-bit pixel format");
+    if (!blend_mixes(a.format())) {
+      const char* name = av_get_pix_fmt_name(a.format());
+      throw Error(ErrorKind::kProcessing, std::string("blend cannot mix pixel format ") +
+                                              (name != nullptr ? name : "(unknown)") +
+                                              " (8-bit, or 9-16-bit little-endian formats)");
     }
+    const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(a.format());
+    const bool wide = d->comp[0].depth > 8;  // samples in 16-bit words, `shift` bits up
+    const int shift = d->comp[0].shift;
     Frame out = out_.acquire_like(a);
     const int wb = static_cast<int>(std::lround(t * 256));  // weight of b in 1/256
     const int wa = 256 - wb;
@@ -61,8 +67,21 @@ class BlendInterpolator final : public FrameInterpolator {
         const uint8_t* ra = a.av()->data[p] + static_cast<std::ptrdiff_t>(y) * a.av()->linesize[p];
         const uint8_t* rb = b.av()->data[p] + static_cast<std::ptrdiff_t>(y) * b.av()->linesize[p];
         uint8_t* ro = out.av()->data[p] + static_cast<std::ptrdiff_t>(y) * out.av()->linesize[p];
-        for (int x = 0; x < linesizes[p]; ++x) {
-          ro[x] = static_cast<uint8_t>((ra[x] * wa + rb[x] * wb + 128) >> 8);
+        if (!wide) {
+          for (int x = 0; x < linesizes[p]; ++x) {
+            ro[x] = static_cast<uint8_t>((ra[x] * wa + rb[x] * wb + 128) >> 8);
+          }
+          continue;
+        }
+        for (int x = 0; x < linesizes[p] / 2; ++x) {
+          uint16_t va = 0;
+          uint16_t vb = 0;
+          static_assert(std::endian::native == std::endian::little, "LE formats read as host words");
+          std::memcpy(&va, ra + 2 * x, 2);
+          std::memcpy(&vb, rb + 2 * x, 2);
+          const uint32_t mix = ((uint32_t{va} >> shift) * wa + (uint32_t{vb} >> shift) * wb + 128) >> 8;
+          const auto vo = static_cast<uint16_t>(mix << shift);
+          std::memcpy(ro + 2 * x, &vo, 2);
         }
       }
     }
@@ -89,6 +108,22 @@ class RepeatInterpolator final : public FrameInterpolator {
 };
 
 }  // namespace
+
+bool blend_mixes(AVPixelFormat format) {
+  const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(format);
+  if (d == nullptr || (d->flags & (AV_PIX_FMT_FLAG_BE | AV_PIX_FMT_FLAG_BITSTREAM | AV_PIX_FMT_FLAG_PAL |
+                                   AV_PIX_FMT_FLAG_HWACCEL | AV_PIX_FMT_FLAG_FLOAT)) != 0) {
+    return false;
+  }
+  for (int c = 0; c < d->nb_components; ++c) {
+    const AVComponentDescriptor& k = d->comp[c];
+    if (k.depth > 16 || (k.depth > 8) != (d->comp[0].depth > 8) || k.shift != d->comp[0].shift ||
+        (k.depth <= 8 && k.shift != 0)) {
+      return false;
+    }
+  }
+  return true;
+}
 
 std::unique_ptr<FrameInterpolator> make_classical_interpolator(const std::string& name) {
   if (name == "blend") {

@@ -725,16 +725,19 @@ JobResult run_video_job(const VideoJob& job) {
       spdlog::info("alpha channel kept ({})", av_get_pix_fmt_name(out_fmt));
     }
   }
-  // Re-timing works in 8 bits: every frame (the input's own too, so that the
-  // synthesised ones do not stand out) is reduced to the 8-bit format of the same
-  // layout (chroma subsampling, alpha) first.
+  // Re-timing with the predictors that see RGB works in 8 bits: every frame (the
+  // input's own too, so that the synthesised ones do not stand out) is reduced to
+  // the 8-bit format of the same layout (chroma subsampling, alpha) first. blend
+  // and repeat keep the samples as they are (10-bit stays 10-bit) where blend can
+  // mix the format, and get the same 8-bit layout where it cannot (rgb565...).
   const bool high_bit = in_desc != nullptr && in_desc->comp[0].depth > 8;
   // Palette frames (pal8) are re-timed in the RGBA their palette holds: frames
   // made between them have colours no palette holds.
   const bool paletted = in_desc != nullptr && (in_desc->flags & AV_PIX_FMT_FLAG_PAL) != 0;
-  const AVPixelFormat retime_fmt =
-      (high_bit || paletted) && !predictors.empty() ? eight_bit_format(info.pix_fmt) : info.pix_fmt;
-  if (high_bit && !predictors.empty()) {
+  const bool sample_predictor = job.predictor == "blend" || job.predictor == "repeat";
+  const bool reduce = !predictors.empty() && (sample_predictor ? !blend_mixes(info.pix_fmt) : high_bit || paletted);
+  const AVPixelFormat retime_fmt = reduce ? eight_bit_format(info.pix_fmt) : info.pix_fmt;
+  if (high_bit && reduce) {
     spdlog::warn("'{}' is {}-bit: frame {} works in 8 bits, so every frame is reduced to {} first", common.input,
                  in_desc->comp[0].depth, job.retime ? "interpolation" : "extension", av_get_pix_fmt_name(retime_fmt));
   } else if (high_bit && upscaling && !classical) {

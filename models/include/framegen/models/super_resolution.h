@@ -54,11 +54,13 @@ class SuperResolution {
   // LR pixels of context tiles overlap by.
   [[nodiscard]] int tile_overlap() const;
   // Whether `format` is upscaled without a conversion (planar 8-bit YUV for built-in
-  // models; rgb24 for everything).
+  // networks; every format but palettes for the classical scalers, so 10-bit stays
+  // 10-bit; rgb24 for everything).
   [[nodiscard]] bool native_format(AVPixelFormat format) const;
 
   // Upscales a frame; the output has the same pixel format as the input when
-  // native_format(), else yuv444p. Output pixels come from an internal pool.
+  // native_format(), else yuv444p (built-in networks) or rgb24 (TorchScript RGB
+  // models; palettes). Output pixels come from an internal pool.
   Frame upscale(const Frame& in);
   // Upscales an RGB image (evaluation, stills).
   Image upscale(const Image& rgb);

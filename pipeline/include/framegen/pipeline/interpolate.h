@@ -30,6 +30,11 @@ class FrameInterpolator {
 // "blend" or "repeat"; throws Error(kUsage) otherwise.
 std::unique_ptr<FrameInterpolator> make_classical_interpolator(const std::string& name);
 
+// Whether "blend" mixes frames of `format` as they are: 8-bit formats, and 9-16-bit
+// ones in little-endian words with every component of the same depth and bit
+// position (yuv420p10le, p010le, gbrp12le, rgb48le...). "repeat" takes any format.
+bool blend_mixes(AVPixelFormat format);
+
 }  // namespace framegen
 
 #include "framegen/pipeline/pipeline.h"
