@@ -895,6 +895,20 @@ TEST_F(CliTest, SymlinkOutputIsWrittenThrough) {
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_TRUE(fs::is_symlink(path("latest.mp4")));
   EXPECT_EQ(decode_video(path("old.mp4")).pts_seconds.size(), 3u);
+  // A dangling link (the file it names not made yet): the file is made there, as
+  // ffmpeg does; the link was replaced by a regular file.
+  fs::create_directory(path("renders"));
+  fs::create_symlink("renders/next.mp4", path("next.mp4"));
+  const RunResult d = run_cli({"upscale", in, "-o", path("next.mp4"), "--model", "bicubic"});
+  ASSERT_EQ(d.status, 0) << d.err;
+  EXPECT_TRUE(fs::is_symlink(path("next.mp4")));
+  EXPECT_EQ(decode_video(path("renders/next.mp4")).pts_seconds.size(), 3u);
+  // ... into a folder that does not exist: said, nothing written.
+  fs::create_symlink("gone/next.mp4", path("broken.mp4"));
+  const RunResult g = run_cli({"upscale", in, "-o", path("broken.mp4"), "--model", "bicubic"});
+  EXPECT_EQ(g.status, 4);
+  EXPECT_NE(g.err.find("whose folder does not exist"), std::string::npos) << g.err;
+  EXPECT_TRUE(fs::is_symlink(path("broken.mp4")));
   expect_no_output_files();
 }
 

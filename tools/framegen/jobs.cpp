@@ -252,6 +252,21 @@ std::optional<NumberedName> sequence_output(const std::string& output) {
   return NumberedName::parse(output);
 }
 
+// Where the symlink `link` finally points (following a chain of links), whether
+// or not the file there exists.
+fs::path link_target(const fs::path& link) {
+  fs::path p = link;
+  std::error_code ec;
+  for (int hops = 0; hops < 40 && fs::is_symlink(p, ec); ++hops) {
+    const fs::path t = fs::read_symlink(p, ec);
+    if (ec) {
+      break;
+    }
+    p = (t.is_absolute() ? t : p.parent_path() / t).lexically_normal();
+  }
+  return p;
+}
+
 // Where the job writes: a temporary file beside the output, or for an image
 // sequence a temporary folder beside the images. Deleted unless committed.
 class TemporaryOutput {
@@ -282,15 +297,21 @@ class TemporaryOutput {
       path_ = (fs::path(folder_) / fs::path(output).filename()).string();
       cleanup_.emplace(folder_);
     } else {
-      // An existing symlink (overwritten with -y) is written through, as ffmpeg
-      // does: the file it points to is replaced and the link stays (it was replaced
-      // by a regular file).
+      // A symlink is written through, as ffmpeg does: the file it points to is
+      // replaced (with -y) or created (a dangling link), and the link stays (it was
+      // replaced by a regular file).
       std::error_code ec;
       if (fs::is_symlink(output, ec)) {
-        const fs::path target = fs::canonical(output, ec);
-        if (!ec) {
-          target_ = target.string();
+        fs::path target = fs::canonical(output, ec);
+        if (ec) {
+          target = link_target(output);
+          std::error_code dir_ec;
+          if (!fs::is_directory(target.parent_path(), dir_ec)) {
+            throw Error(ErrorKind::kOutput,
+                        "output '" + output + "' is a link to '" + target.string() + "', whose folder does not exist");
+          }
         }
+        target_ = target.string();
       }
       path_ = temporary_path_for(target_.empty() ? output : target_);
       cleanup_.emplace(path_);
