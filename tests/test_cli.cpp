@@ -259,6 +259,34 @@ TEST_F(CliTest, HlsSegmentsAreNamedAfterThePlaylist) {
   EXPECT_EQ(decode_video(path("hls/out.m3u8")).pts_seconds.size(), 6u);
 }
 
+// A segment that cannot be written whole (a full disk; here a file size limit)
+// fails the job and leaves nothing: the HLS muxer ignores what closing a segment
+// returns, so the job said "wrote" with a playlist listing a segment cut short.
+// DASH the same (its NAME.tmp renamed to NAME even so).
+TEST_F(CliTest, SegmentWriteErrorsFailTheJobAndLeaveNothing) {
+  const RunResult made = run_command({"/usr/bin/ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i",
+                                      "testsrc2=size=160x120:rate=25", "-t", "1", path("src.mkv")});
+  ASSERT_EQ(made.status, 0) << made.err;
+  for (const std::string out : {"hls/out.m3u8", "dash/out.mpd"}) {
+    const fs::path folder = fs::path(path(out)).parent_path();
+    fs::create_directory(folder);
+    // Writes past 8 KB fail with EFBIG (framegen ignores SIGXFSZ).
+    const RunResult r = run_command(
+        {"/usr/bin/prlimit", "--fsize=8192", kCli, "upscale", path("src.mkv"), "-o", path(out), "--model", "bicubic"});
+    EXPECT_EQ(r.status, 4) << out << ": " << r.err;
+    EXPECT_NE(r.err.find("File too large"), std::string::npos) << out << ": " << r.err;
+    std::vector<std::string> left;
+    for (const auto& e : fs::directory_iterator(folder)) {
+      left.push_back(e.path().filename().string());
+    }
+    EXPECT_TRUE(left.empty()) << out << ": left " << left.size() << " file(s), e.g. " << (left.empty() ? "" : left[0]);
+    // Without the limit the same job writes them.
+    const RunResult ok = run_cli({"upscale", path("src.mkv"), "-o", path(out), "--model", "bicubic"});
+    ASSERT_EQ(ok.status, 0) << ok.err;
+    EXPECT_EQ(decode_video(path(out)).pts_seconds.size(), 25u) << out;
+  }
+}
+
 // A QuickTime timecode track: its timecode is kept (MOV writes a new track from the
 // tag), without the false warning that a data stream "cannot be held".
 TEST_F(CliTest, TimecodeIsKeptWithoutAWarning) {

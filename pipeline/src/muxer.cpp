@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 #include "framegen/pipeline/audio_transcoder.h"
@@ -261,7 +263,15 @@ Muxer::Muxer(const std::string& format_path, const std::string& write_path, AVFo
     input_time_base_[idx] = in->time_base;
   }
 
-  if ((ofmt->flags & AVFMT_NOFILE) == 0) {
+  if ((ofmt->flags & AVFMT_NOFILE) != 0) {
+    // The muxer opens its files itself (HLS/DASH segments, images): through us.
+    // HLS and DASH hand these callbacks and `opaque` on to their segment muxers.
+    default_io_open_ = output_->io_open;
+    default_io_close2_ = output_->io_close2;
+    output_->opaque = this;
+    output_->io_open = &Muxer::io_open_hook;
+    output_->io_close2 = &Muxer::io_close2_hook;
+  } else {
     ret = avio_open(&output_->pb, write_path.c_str(), AVIO_FLAG_WRITE);
     if (ret < 0) {
       avformat_free_context(output_);
@@ -277,6 +287,68 @@ Muxer::~Muxer() {
       avio_closep(&output_->pb);
     }
     avformat_free_context(output_);
+  }
+  if (!finished_ok_) {
+    // A failed job: the files the muxer wrote itself go too (HLS/DASH segments;
+    // image sequences are written in a temporary folder, deleted by the caller).
+    for (const std::string& f : own_files_) {
+      std::remove(f.c_str());
+    }
+  }
+}
+
+int Muxer::io_open_hook(AVFormatContext* s, AVIOContext** pb, const char* url, int flags, AVDictionary** options) {
+  auto* self = static_cast<Muxer*>(s->opaque);
+  const int ret = self->default_io_open_(s, pb, url, flags, options);
+  if (ret >= 0 && (flags & AVIO_FLAG_WRITE) != 0 && url != nullptr) {
+    std::string path = url;
+    if (path.rfind("file:", 0) == 0) {
+      path.erase(0, 5);
+    }
+    // DASH writes NAME.tmp and renames it to NAME when closed: both are its files.
+    const std::string suffix = ".tmp";
+    for (const std::string& f :
+         {path, path.size() > suffix.size() && path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0
+                    ? path.substr(0, path.size() - suffix.size())
+                    : path}) {
+      if (std::find(self->own_files_.begin(), self->own_files_.end(), f) == self->own_files_.end()) {
+        self->own_files_.push_back(f);
+      }
+    }
+    self->open_files_[*pb] = path;
+  }
+  return ret;
+}
+
+int Muxer::io_close2_hook(AVFormatContext* s, AVIOContext* pb) {
+  auto* self = static_cast<Muxer*>(s->opaque);
+  std::string path;
+  if (const auto it = self->open_files_.find(pb); it != self->open_files_.end()) {
+    path = it->second;
+    self->open_files_.erase(it);
+  }
+  // HLS ignores what closing a segment returns: a segment cut short by a full disk
+  // (or a file size limit) was listed in the playlist as whole.
+  int error = 0;
+  if ((pb->write_flag) != 0) {
+    avio_flush(pb);
+    error = pb->error;
+  }
+  const int ret = self->default_io_close2_(s, pb);
+  if (error >= 0) {
+    error = ret;
+  }
+  if (error < 0 && self->io_error_ == 0) {
+    self->io_error_ = error;
+    // Images are written under temporary names: named by the output's pattern.
+    self->io_error_file_ = path.empty() || self->image_output_ ? self->format_path_ : path;
+  }
+  return error;
+}
+
+void Muxer::check_io_locked() const {
+  if (io_error_ < 0) {
+    throw Error(ErrorKind::kOutput, "cannot write to '" + io_error_file_ + "': " + av_error_text(io_error_));
   }
 }
 
@@ -340,6 +412,7 @@ void Muxer::open_video(const AVCodecContext* encoder) {
 
 void Muxer::write_locked(AVPacket* packet) {
   const int ret = av_interleaved_write_frame(output_, packet);
+  check_io_locked();
   if (ret < 0) {
     throw Error(ErrorKind::kOutput, "cannot write to '" + format_path_ + "': " + av_error_text(ret));
   }
@@ -417,6 +490,7 @@ void Muxer::finish() {
     transcoder->flush(encoded_writer(output_->streams[stream_map_.at(in_index)], transcoder->encoder()));
   }
   int ret = av_write_trailer(output_);
+  check_io_locked();
   if (ret < 0) {
     throw Error(ErrorKind::kOutput, "cannot finish '" + format_path_ + "': " + av_error_text(ret));
   }
@@ -429,6 +503,7 @@ void Muxer::finish() {
                   "cannot finish '" + format_path_ + "': " + av_error_text(ret < 0 ? ret : close_ret));
     }
   }
+  finished_ok_ = true;
 }
 
 int64_t Muxer::passthrough_packets() const {

@@ -283,8 +283,8 @@ class TemporaryOutput {
                !sequence_ && f != nullptr && (f->flags & AVFMT_NOFILE) != 0 && std::strcmp(f->name, "image2") != 0) {
       // A muxer that writes files of its own (HLS, DASH: a playlist and segments
       // named after it) writes under the final name, or the playlist would list
-      // segments with the temporary name. A failed job deletes the playlist; its
-      // segments are the muxer's.
+      // segments with the temporary name. A failed job deletes the playlist, and the
+      // Muxer the segments it wrote.
       path_ = output;
       cleanup_.emplace(path_);
     } else if (sequence_) {

@@ -12,6 +12,10 @@
 // The file is written at `write_path` (a temporary name beside the final output)
 // with the container chosen from `format_path`'s extension; the caller renames it
 // when finish() succeeds, and deletes it otherwise: no half-written output remains.
+// Muxers that open files of their own (HLS and DASH segments, playlists, manifests)
+// open them through this class: a write error in any of them fails the job (an HLS
+// segment cut short by a full disk was listed as whole), and a Muxer destroyed
+// without a successful finish() deletes every such file it wrote.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +25,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "framegen/pipeline/audio_transcoder.h"
 #include "framegen/pipeline/av_ptr.h"
@@ -85,6 +90,20 @@ class Muxer {
   void add_encoded_stream(const AVStream* in, const AVCodecContext* encoder);
   // Writes a packet of `encoder` (its time base) as one of `out`'s (lock held).
   std::function<void(AVPacket*)> encoded_writer(AVStream* out, const AVCodecContext* encoder);
+
+  // The muxer's own files (AVFMT_NOFILE muxers): libavformat's io_open/io_close2
+  // with every file opened for writing noted, and a write error kept until the
+  // Muxer reports it (check_io_locked).
+  static int io_open_hook(AVFormatContext* s, AVIOContext** pb, const char* url, int flags, AVDictionary** options);
+  static int io_close2_hook(AVFormatContext* s, AVIOContext* pb);
+  void check_io_locked() const;
+  int (*default_io_open_)(AVFormatContext*, AVIOContext**, const char*, int, AVDictionary**) = nullptr;
+  int (*default_io_close2_)(AVFormatContext*, AVIOContext*) = nullptr;
+  std::vector<std::string> own_files_;                    // opened for writing, in order
+  std::map<const AVIOContext*, std::string> open_files_;  // still open: the file each writes
+  int io_error_ = 0;
+  std::string io_error_file_;
+  bool finished_ok_ = false;
 
   std::string format_path_;
   std::string write_path_;
