@@ -663,6 +663,27 @@ TEST_F(HardeningTest, ColourMatrixTagFollowsTheOutputFormat) {
   EXPECT_EQ(t.pix_fmt, "rgb24");
   EXPECT_EQ(t.colorspace, AVCOL_SPC_RGB);
   EXPECT_EQ(t.color_range, AVCOL_RANGE_JPEG);
+
+  // A PNG image (its decoder tags it full range) made into YUV: limited range, as
+  // ffmpeg writes it (it stayed full range, which players that ignore the tag show
+  // with crushed blacks and whites), through the classical and the network paths.
+  r = run_command({"/usr/bin/ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48",
+                   "-frames:v", "1", path("still.png")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  for (const std::string model : {"bicubic", "fast"}) {
+    const std::string out = path("still_" + model + ".mp4");
+    r = run_command({kCli, "upscale", path("still.png"), "-o", out, "--model", model, "--crf", "0"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    const VideoTags st = probe_tags(out);
+    EXPECT_EQ(st.color_range, AVCOL_RANGE_MPEG) << model;
+    EXPECT_EQ(st.colorspace, AVCOL_SPC_SMPTE170M) << model;
+    r = run_command({"/usr/bin/ffmpeg", "-nostdin", "-v", "info", "-i", out, "-i", path("still.png"), "-lavfi",
+                     "[1]scale=128:96:flags=bicubic,format=rgb24[r];[0]format=rgb24[o];[o][r]psnr", "-f", "null", "-"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    const std::size_t a = r.err.find("average:");
+    ASSERT_NE(a, std::string::npos) << r.err;
+    EXPECT_GT(std::stod(r.err.substr(a + 8)), model == "bicubic" ? 30.0 : 24.0) << model << r.err.substr(a);
+  }
 }
 
 // Palette (pal8) input, as PNG, BMP and some AVI/MOV codecs decode: the output is

@@ -143,7 +143,7 @@ void FrameScaler::configure(const AVFrame* in) {
   const int full = is_full_range(in) ? 1 : 0;
   AVFrame probe{};
   probe.format = config_.format;
-  probe.color_range = in->color_range;
+  probe.color_range = config_.range != AVCOL_RANGE_UNSPECIFIED ? config_.range : in->color_range;
   const int dst_full = is_full_range(&probe) ? 1 : 0;
   sws_setColorspaceDetails(ctx, coeffs, full, coeffs, dst_full, 0, 1 << 16, 1 << 16);
   src_w_ = in->width;
@@ -166,6 +166,11 @@ Frame FrameScaler::scale(const Frame& in) {
   if ((out.av()->color_range == AVCOL_RANGE_UNSPECIFIED && is_full_range(in.av())) ||
       without_j(config_.format) != config_.format) {
     out.av()->color_range = AVCOL_RANGE_JPEG;  // a J format holds full range, whatever the input's
+  } else if (config_.range != AVCOL_RANGE_UNSPECIFIED) {
+    AVFrame probe{};
+    probe.format = config_.format;
+    probe.color_range = config_.range;
+    out.av()->color_range = is_full_range(&probe) ? AVCOL_RANGE_JPEG : AVCOL_RANGE_MPEG;
   }
   return out;
 }

@@ -777,15 +777,24 @@ JobResult run_video_job(const VideoJob& job) {
   // Matroska/MOV, or untagged) encoded as YUV is converted with the BT.601 matrix
   // (the scaler's for RGB), and says so: it kept the source's "gbr" tag, so players
   // (and ffmpeg) read its Y, U, V planes as G, B, R, and every colour was wrong. An
-  // RGB output is tagged RGB and full range, whatever the YUV source was.
+  // RGB output is tagged RGB and full range, whatever the YUV source was. RGB made
+  // into YUV (but for the full-range J formats) is limited range, as ffmpeg writes
+  // it: a PNG's pc tag kept it full range, which players that ignore the tag show
+  // with crushed blacks and whites.
+  bool rgb_to_limited = false;
   if (const AVPixFmtDescriptor* od = av_pix_fmt_desc_get(out_fmt); od != nullptr) {
     const bool in_rgb = in_desc != nullptr && (in_desc->flags & (AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_PAL)) != 0;
     if ((od->flags & AV_PIX_FMT_FLAG_RGB) != 0) {
       enc_info.colorspace = AVCOL_SPC_RGB;
       enc_info.color_range = AVCOL_RANGE_JPEG;
-    } else if (in_rgb && od->nb_components >= 3 &&
-               (info.colorspace == AVCOL_SPC_RGB || info.colorspace == AVCOL_SPC_UNSPECIFIED)) {
-      enc_info.colorspace = AVCOL_SPC_SMPTE170M;
+    } else if (in_rgb && od->nb_components >= 3) {
+      if (info.colorspace == AVCOL_SPC_RGB || info.colorspace == AVCOL_SPC_UNSPECIFIED) {
+        enc_info.colorspace = AVCOL_SPC_SMPTE170M;
+      }
+      if (without_j(out_fmt) == out_fmt) {
+        rgb_to_limited = true;
+        enc_info.color_range = AVCOL_RANGE_MPEG;
+      }
     }
   }
   auto sink = std::make_unique<EncodeSink>(muxer, enc_info, enc);
@@ -830,6 +839,10 @@ JobResult run_video_job(const VideoJob& job) {
     sc.height = out_h;
     sc.format = out_fmt;
     sc.algorithm = parse_scale_algorithm(job.sr_model);
+    if (rgb_to_limited) {
+      sc.range = AVCOL_RANGE_MPEG;
+      rgb_to_limited = false;  // done here
+    }
     pipeline.add_filter(std::make_unique<ScaleFilter>(sc));
     method = to_string(sc.algorithm);
     cur_fmt = out_fmt;
@@ -842,12 +855,13 @@ JobResult run_video_job(const VideoJob& job) {
     }
     pipeline.add_filter(std::move(sr_filter));
   }
-  if (cur_fmt != out_fmt) {
+  if (cur_fmt != out_fmt || rgb_to_limited) {
     ScalerConfig sc;
     sc.width = out_w;
     sc.height = out_h;
     sc.format = out_fmt;
     sc.algorithm = ScaleAlgorithm::kBicubic;
+    sc.range = rgb_to_limited ? AVCOL_RANGE_MPEG : AVCOL_RANGE_UNSPECIFIED;
     pipeline.add_filter(std::make_unique<ScaleFilter>(sc));
   }
   pipeline.set_sink(std::move(sink));

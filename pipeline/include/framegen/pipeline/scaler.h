@@ -36,6 +36,9 @@ struct ScalerConfig {
   AVPixelFormat format = AV_PIX_FMT_YUV420P;
   ScaleAlgorithm algorithm = ScaleAlgorithm::kLanczos;
   int threads = 1;  // swscale slice threads
+  // The range of YUV output: AVCOL_RANGE_UNSPECIFIED keeps the input frame's
+  // (as tagged); MPEG or JPEG converts to limited or full range and tags it so.
+  AVColorRange range = AVCOL_RANGE_UNSPECIFIED;
 };
 
 // Converts/scales single frames. Not thread-safe; one per thread.
