@@ -161,9 +161,9 @@ static void gst_fg_superres_set_property(GObject* object, guint prop_id, const G
               g_value_get_string(value) != nullptr ? g_value_get_string(value) : "(null)");
     return;
   }
-  if (prop_id == PROP_DEVICE && g_strcmp0(g_value_get_string(value), "cpu") != 0 &&
-      g_strcmp0(g_value_get_string(value), "cuda") != 0) {
-    g_warning("fgsuperres: invalid device '%s' (cpu or cuda)",
+  if (prop_id == PROP_DEVICE &&
+      (g_value_get_string(value) == nullptr || !framegen::is_device_name(g_value_get_string(value)))) {
+    g_warning("fgsuperres: invalid device '%s' (cpu, cuda or cuda:N)",
               g_value_get_string(value) != nullptr ? g_value_get_string(value) : "(null)");
     return;
   }
@@ -501,8 +501,9 @@ static void gst_fg_superres_class_init(GstFgSuperresClass* klass) {
                           "fast (real time), quality, bicubic, lanczos, or the path of a TorchScript file "
                           "(NCHW float RGB in [0,1] in and out)",
                           kDefaultModel, flags));
-  g_object_class_install_property(gobject_class, PROP_DEVICE,
-                                  g_param_spec_string("device", "Device", "cpu or cuda", kDefaultDevice, flags));
+  g_object_class_install_property(
+      gobject_class, PROP_DEVICE,
+      g_param_spec_string("device", "Device", "cpu, cuda or cuda:N (GPU N)", kDefaultDevice, flags));
   g_object_class_install_property(
       gobject_class, PROP_THREADS,
       g_param_spec_int("threads", "Threads", "LibTorch threads, set once per process (0 = one per core)", 0, 256, 0,

@@ -1133,6 +1133,16 @@ TEST_F(CliTest, OptionsThatWouldBeIgnoredAreRefused) {
   EXPECT_NE(r.err.find("--device"), std::string::npos) << r.err;
   r = run_cli({"eval", "sr", "--ref", in, "--model", "bicubic", "--tile", "32"});
   EXPECT_EQ(r.status, 2);
+  // A GPU is chosen by index as cuda:N (it was 'unknown device'); a name that is no
+  // device is said to be one.
+  r = run_cli({"upscale", in, "-o", path("gpu.mkv"), "--model", "fast", "--device", "cuda:1"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.err.find("unknown device"), std::string::npos) << r.err;
+  EXPECT_TRUE(r.err.find("no CUDA support") != std::string::npos || r.err.find("GPU(s) visible") != std::string::npos)
+      << r.err;
+  r = run_cli({"upscale", in, "-o", path("gpu.mkv"), "--model", "fast", "--device", "cuda:x"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("unknown device 'cuda:x' (cpu, cuda or cuda:N)"), std::string::npos) << r.err;
   // --ensemble averages two network predictions: nothing to average for blend, and
   // extrapolation has no time-reversed twin.
   r = run_cli({"interpolate", in, "-o", path("d.mkv"), "--factor", "2", "--model", "blend", "--ensemble"});

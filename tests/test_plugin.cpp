@@ -431,6 +431,16 @@ TEST(FgSuperres, BadPropertiesAreRefusedAndMissingModelIsABusError) {
   g_object_get(e, "device", &device, nullptr);
   EXPECT_STREQ(device, "cpu");
   g_free(device);
+  // A GPU by index is a device name (whether it exists is known when the model loads).
+  g_object_set(e, "device", "cuda:1", nullptr);
+  g_object_get(e, "device", &device, nullptr);
+  EXPECT_STREQ(device, "cuda:1");
+  g_free(device);
+  g_object_set(e, "device", "cuda:one", nullptr);
+  g_object_get(e, "device", &device, nullptr);
+  EXPECT_STREQ(device, "cuda:1");
+  g_free(device);
+  g_object_set(e, "device", "cpu", nullptr);
   g_object_set(e, "precision", "fp16", nullptr);
   gchar* precision = nullptr;
   g_object_get(e, "precision", &precision, nullptr);

@@ -112,14 +112,7 @@ class GanImagePredictor final : public ImagePredictor {
  public:
   GanImagePredictor(const PredictorOptions& o, const std::string& suffix)
       : device_(torch::kCPU), call_threads_(o.threads_per_call), ensemble_(o.ensemble) {
-    if (o.device == "cuda") {
-      if (!torch::cuda::is_available()) {
-        throw Error(ErrorKind::kUsage, "--device cuda: this LibTorch build has no CUDA support or sees no GPU");
-      }
-      device_ = torch::Device(torch::kCUDA);
-    } else if (o.device != "cpu") {
-      throw Error(ErrorKind::kUsage, "unknown device '" + o.device + "' (cpu or cuda)");
-    }
+    device_ = models::parse_device(o.device);
     models::configure_torch_runtime(o.threads);
     const bool bf16 = resolved_precision(o) == "bf16";
     interp_ = load_generator("interp" + suffix, device_, bf16);

@@ -9,9 +9,30 @@
 #include <thread>
 
 #include "framegen/models/networks.h"
+#include "framegen/models/super_resolution.h"
 #include "framegen/pipeline/error.h"
 
 namespace framegen::models {
+
+c10::Device parse_device(const std::string& name) {
+  if (name == "cpu") {
+    return c10::Device(c10::kCPU);
+  }
+  if (!is_device_name(name)) {
+    throw Error(ErrorKind::kUsage, "unknown device '" + name + "' (cpu, cuda or cuda:N)");
+  }
+  if (!torch::cuda::is_available()) {
+    throw Error(ErrorKind::kUsage,
+                "--device " + name + ": this LibTorch build has no CUDA support or sees no GPU; use --device cpu");
+  }
+  const int index = name == "cuda" ? 0 : std::stoi(name.substr(5));
+  const auto count = static_cast<int>(torch::cuda::device_count());
+  if (index >= count) {
+    throw Error(ErrorKind::kUsage, "--device " + name + ": " + std::to_string(count) + " GPU(s) visible (cuda:0" +
+                                       (count > 1 ? " to cuda:" + std::to_string(count - 1) : "") + ")");
+  }
+  return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(index));
+}
 
 void configure_torch_runtime(int threads) {
   static std::once_flag once;

@@ -1,6 +1,8 @@
 // Process-wide LibTorch set-up shared by every model runner, done once.
 #pragma once
 
+#include <c10/core/Device.h>
+
 #include <string>
 
 namespace framegen::models {
@@ -13,6 +15,11 @@ void configure_torch_runtime(int threads);
 // this per thread): models running side by side on worker threads split the
 // cores instead of each taking all of them.
 void set_calling_thread_torch_threads(int threads);
+
+// The torch device for --device `name`: "cpu", "cuda" (the first GPU) or "cuda:N".
+// Throws Error(kUsage) for other names, and for CUDA without a CUDA build of
+// LibTorch or without GPU N.
+c10::Device parse_device(const std::string& name);
 
 // The arithmetic a network runs in, from --precision `requested` (auto, fp32, bf16)
 // on `device`: "bf16" or "fp32"; "" where `network` is false (a classical model,

@@ -129,15 +129,7 @@ class SuperResolution::Impl {
     if (o.scale < 1 || o.scale > 4) {
       throw Error(ErrorKind::kUsage, "scale must be between 1 and 4");
     }
-    if (o.device == "cuda") {
-      if (!torch::cuda::is_available()) {
-        throw Error(ErrorKind::kUsage,
-                    "--device cuda: this LibTorch build has no CUDA support or sees no GPU; use --device cpu");
-      }
-      device_ = torch::Device(torch::kCUDA);
-    } else if (o.device != "cpu") {
-      throw Error(ErrorKind::kUsage, "unknown device '" + o.device + "' (cpu or cuda)");
-    }
+    device_ = models::parse_device(o.device);
     if (o.tile < 0) {
       throw Error(ErrorKind::kUsage, "--tile must be 0 (off) or a tile side in pixels");
     }
@@ -451,6 +443,14 @@ int64_t SuperResolution::macs_per_pixel() const {
   return impl_->kind_ == Impl::Kind::kLumaNet ? impl_->net_->macs_per_pixel() : 0;
 }
 int SuperResolution::tile_overlap() const { return impl_->overlap_; }
+bool is_device_name(const std::string& name) {
+  if (name == "cpu" || name == "cuda") {
+    return true;
+  }
+  return name.size() > 5 && name.size() <= 7 && name.compare(0, 5, "cuda:") == 0 &&
+         std::all_of(name.begin() + 5, name.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
 bool SuperResolution::native_format(AVPixelFormat format) const {
   if (impl_->kind_ == Impl::Kind::kClassical) {
     return classical_keeps(format);

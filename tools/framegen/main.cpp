@@ -174,7 +174,8 @@ int main(int argc, char** argv) {
   upscale->add_option("--model", up.model,
                       "Upscaler: fast (default, built-in network, real time), quality (built-in, deeper), "
                       "bicubic, lanczos, or a TorchScript file (*.pt: NCHW float RGB in [0,1] in and out)");
-  upscale->add_option("--device", up.device, "cpu (default) or cuda (needs a CUDA build of LibTorch)");
+  upscale->add_option("--device", up.device,
+                      "cpu (default), cuda or cuda:N for GPU N (needs a CUDA build of LibTorch)");
   upscale->add_option("--precision", up.precision, kPrecisionHelp)->check(CLI::IsMember({"auto", "fp32", "bf16"}));
   upscale
       ->add_option("--tile", up.tile,
@@ -201,7 +202,7 @@ int main(int argc, char** argv) {
                         "Predict each frame from both time directions and average (gan: ~0.1 dB better, twice the time)");
   interpolate->add_option("--precision", ip.precision, kPrecisionHelp)->check(CLI::IsMember({"auto", "fp32", "bf16"}));
   interpolate->add_flag("--no-cuts{false}", ip.detect_cuts, "Interpolate across detected scene cuts too");
-  interpolate->add_option("--device", ip.device, "cpu or cuda");
+  interpolate->add_option("--device", ip.device, "cpu, cuda or cuda:N");
   interpolate->footer(kExitCodesHelp);
 
   // extend
@@ -215,7 +216,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 100000));
   extend->add_option("--model", ex.predictor, "gan (default), global (camera motion alone, fast) or repeat");
   extend->add_option("--precision", ex.precision, kPrecisionHelp)->check(CLI::IsMember({"auto", "fp32", "bf16"}));
-  extend->add_option("--device", ex.device, "cpu or cuda");
+  extend->add_option("--device", ex.device, "cpu, cuda or cuda:N");
   extend->footer(kExitCodesHelp);
 
   // run
@@ -240,7 +241,7 @@ int main(int argc, char** argv) {
       "Predict each frame from both time directions and average (gan: ~0.1 dB better, twice the time; with --fps or "
       "--factor)");
   run->add_option("--precision", rn.precision, kPrecisionHelp)->check(CLI::IsMember({"auto", "fp32", "bf16"}));
-  run->add_option("--device", rn.device, "cpu or cuda");
+  run->add_option("--device", rn.device, "cpu, cuda or cuda:N");
   run->add_option("--tile", rn.tile, "Tile side in input pixels (0: whole frames)")->check(CLI::NonNegativeNumber);
   run->footer(kExitCodesHelp);
 
@@ -263,7 +264,7 @@ int main(int argc, char** argv) {
   eval_sr->add_option("--ref", ev.refs, "Ground truth: a video or a folder of images (repeatable)")->required();
   eval_sr->add_option("--scale", ev.scale, "Scale factor")->check(CLI::IsMember({2, 3, 4}));
   eval_sr->add_option("--model", ev.model, "fast, quality, bicubic, lanczos or a TorchScript file");
-  eval_sr->add_option("--device", ev.device, "cpu or cuda");
+  eval_sr->add_option("--device", ev.device, "cpu, cuda or cuda:N");
   eval_sr->add_option("--precision", ev.precision, kPrecisionHelp)->check(CLI::IsMember({"auto", "fp32", "bf16"}));
   eval_sr->add_option("--tile", ev.tile, "Tile side in input pixels (0: whole frames)")->check(CLI::NonNegativeNumber);
   eval_sr->add_option("--threads", ev.threads, "LibTorch threads (0: one per core)")->check(CLI::NonNegativeNumber);
@@ -283,7 +284,7 @@ int main(int argc, char** argv) {
     c->add_option("--model", ep.model, "gan (default), gan-l1 (before adversarial training), global, blend, repeat");
     c->add_option("--cuts", ep.cuts, "First frames of new shots, comma separated (samples across them are skipped)");
     c->add_option("--precision", ep.precision, kPrecisionHelp)->check(CLI::IsMember({"auto", "fp32", "bf16"}));
-    c->add_option("--device", ep.device, "cpu or cuda");
+    c->add_option("--device", ep.device, "cpu, cuda or cuda:N");
     c->add_option("--threads", ep.threads, "LibTorch threads (0: one per core)")->check(CLI::NonNegativeNumber);
     c->add_option("--max-frames", ep.max_frames, "Use only the first N frames");
     c->add_option("--save", ep.save_dir, "Write each predicted frame as DIR/%06d.png (named by the frame it predicts)");

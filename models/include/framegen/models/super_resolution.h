@@ -26,7 +26,7 @@ namespace framegen {
 struct SrOptions {
   std::string model = "fast";
   int scale = 2;
-  std::string device = "cpu";  // "cpu" or "cuda"
+  std::string device = "cpu";  // "cpu", "cuda" or "cuda:N"
   int threads = 0;             // LibTorch intra-op threads; 0: one per core
   int tile = 0;                // max LR tile side in pixels; 0: whole frames
   // The built-in networks' convolutions on the CPU: "bf16" (bfloat16 operands,
@@ -35,6 +35,10 @@ struct SrOptions {
   // is not native, or anything but auto for a classical or TorchScript model: kUsage.
   std::string precision = "auto";
 };
+
+// Whether `name` is a --device name: "cpu", "cuda" or "cuda:N" (whether that device
+// exists is checked when a model is loaded).
+[[nodiscard]] bool is_device_name(const std::string& name);
 
 class SuperResolution {
  public:
