@@ -601,9 +601,36 @@ TEST_F(HardeningTest, AlphaKeptWhenTheOutputCanHoldItElseDroppedWithAWarning) {
 
   r = run_command({kCli, "upscale", path("alpha.mov"), "-o", path("alpha_up.mp4"), "--model", "bicubic"});
   ASSERT_EQ(r.status, 0) << r.err;
-  EXPECT_NE(r.err.find("alpha channel"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("dropped"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("has transparent pixels (first at 0.000 s)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("opaque"), std::string::npos) << r.err;
   EXPECT_EQ(frame_count(path("alpha_up.mp4")), 10u);
+  // An alpha channel that is opaque throughout (RGBA PNGs, GIFs whose palette
+  // reserves a transparent entry they never use) loses nothing: nothing said. It
+  // warned on every such input.
+  ffmpeg({"-f", "lavfi", "-i", "testsrc=size=64x48:rate=10", "-t", "1", "-vf", "format=rgba", "-c:v", "png",
+          path("opaque.mov")});
+  ffmpeg({"-f", "lavfi", "-t", "1", "-i", "testsrc=size=64x48:rate=10", "-vf",
+          "split[a][b];[a]palettegen[p];[b][p]paletteuse", path("opaque.gif")});
+  for (const std::string in : {"opaque.mov", "opaque.gif"}) {
+    r = run_command({kCli, "upscale", path(in), "-o", path(in + ".mp4"), "--model", "bicubic"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.err.find("transparent"), std::string::npos) << in << ": " << r.err;
+    EXPECT_EQ(frame_count(path(in + ".mp4")), 10u) << in;
+  }
+  // A palette with transparent entries in use (pal8 PNG): said.
+  ffmpeg({"-f", "lavfi", "-t", "0.3", "-i", "testsrc=size=64x48:rate=10", "-vf",
+          "format=rgba,colorchannelmixer=aa=0.1,split[a][b];[a]palettegen[p];[b][p]paletteuse=alpha_threshold=128",
+          "-c:v", "png", path("clear_pal.mkv")});
+  ASSERT_EQ(probe_tags(path("clear_pal.mkv")).pix_fmt, "pal8");
+  r = run_command({kCli, "upscale", path("clear_pal.mkv"), "-o", path("clear_pal.mp4"), "--model", "bicubic"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("has transparent pixels"), std::string::npos) << r.err;
+  // Transparency that starts later is said when it comes.
+  ffmpeg({"-f", "lavfi", "-i", "testsrc=size=64x48:rate=10", "-t", "1", "-vf",
+          "format=rgba,geq=r='r(X,Y)':g='g(X,Y)':b='b(X,Y)':a='if(gt(N,4),100,255)'", "-c:v", "png", path("late.mov")});
+  r = run_command({kCli, "upscale", path("late.mov"), "-o", path("late.mp4"), "--model", "bicubic"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("has transparent pixels (first at 0.500 s)"), std::string::npos) << r.err;
   // The neural models say that their output is opaque.
   r = run_command(
       {kCli, "upscale", path("alpha.mov"), "-o", path("alpha_fast.mov"), "--model", "fast", "--codec", "png"});

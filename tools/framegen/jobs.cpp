@@ -29,6 +29,7 @@
 #include "framegen/pipeline/scaler.h"
 
 extern "C" {
+#include <libavutil/imgutils.h>
 #include <libavutil/parseutils.h>
 #include <libavutil/pixdesc.h>
 }
@@ -251,6 +252,61 @@ std::optional<NumberedName> sequence_output(const std::string& output) {
   }
   return NumberedName::parse(output);
 }
+
+// Whether any pixel of `f` is not fully opaque (formats with alpha; a palette's
+// entries as its pixels use them).
+bool has_transparency(const Frame& f) {
+  const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(f.format());
+  if (d == nullptr || (d->flags & AV_PIX_FMT_FLAG_ALPHA) == 0 || (d->flags & AV_PIX_FMT_FLAG_HWACCEL) != 0) {
+    return false;
+  }
+  if ((d->flags & AV_PIX_FMT_FLAG_PAL) != 0) {
+    // 8-bit indices into 256 native-endian ARGB words.
+    uint32_t palette[256];
+    std::memcpy(palette, f.av()->data[1], sizeof(palette));
+    for (int y = 0; y < f.height(); ++y) {
+      const uint8_t* row = f.av()->data[0] + static_cast<std::ptrdiff_t>(y) * f.av()->linesize[0];
+      for (int x = 0; x < f.width(); ++x) {
+        if ((palette[row[x]] >> 24) != 0xFFU) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+  const int c = d->nb_components - 1;  // alpha comes last
+  const uint32_t opaque = (1U << d->comp[c].depth) - 1U;
+  std::vector<uint32_t> row(static_cast<std::size_t>(f.width()));
+  const uint8_t* data[4] = {f.av()->data[0], f.av()->data[1], f.av()->data[2], f.av()->data[3]};
+  for (int y = 0; y < f.height(); ++y) {
+    av_read_image_line2(row.data(), data, f.av()->linesize, d, 0, y, c, f.width(), 0, 4);
+    if (std::any_of(row.begin(), row.end(), [opaque](uint32_t a) { return a != opaque; })) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Passes frames on and says, once, when the first one with transparent pixels goes
+// by: the output will not keep them. (Said for every input with an alpha channel,
+// it warned on every GIF, whose palette reserves a transparent entry that most
+// never use, and on opaque RGBA PNGs.)
+class AlphaWatchFilter final : public FrameFilter {
+ public:
+  explicit AlphaWatchFilter(std::string message) : message_(std::move(message)) {}
+  [[nodiscard]] std::string name() const override { return "alpha-watch"; }
+  void process(Frame frame, FrameOutput& out) override {
+    if (!said_ && has_transparency(frame)) {
+      said_ = true;
+      spdlog::warn(fmt::runtime(message_), frame.seconds());
+    }
+    out.emit(std::move(frame));
+  }
+
+ private:
+  std::string message_;  // with {} for the time of the first transparent frame
+  bool said_ = false;
+};
 
 // Where the symlink `link` finally points (following a chain of links), whether
 // or not the file there exists.
@@ -730,18 +786,21 @@ JobResult run_video_job(const VideoJob& job) {
         av_get_pix_fmt_name(out_fmt), av_get_pix_fmt_name(info.pix_fmt));
   }
   const AVPixFmtDescriptor* in_desc = av_pix_fmt_desc_get(info.pix_fmt);
+  // Transparency the output will not keep is said when the first transparent
+  // frame goes by (AlphaWatchFilter): an alpha channel that is opaque throughout
+  // loses nothing.
+  std::string alpha_lost;
   if (in_desc != nullptr && (in_desc->flags & AV_PIX_FMT_FLAG_ALPHA) != 0) {
     const AVPixFmtDescriptor* od = av_pix_fmt_desc_get(out_fmt);
     if (od == nullptr || (od->flags & AV_PIX_FMT_FLAG_ALPHA) == 0) {
-      spdlog::warn(
-          "'{}' has an alpha channel; encoder {} ({}) cannot store it, so it is dropped (keep it with an "
-          "alpha-capable --codec such as png, qtrle or ffv1)",
-          common.input, enc.codec, av_get_pix_fmt_name(out_fmt));
+      alpha_lost = "'" + common.input + "' has transparent pixels (first at {:.3f} s); encoder " + enc.codec + " (" +
+                   av_get_pix_fmt_name(out_fmt) +
+                   ") cannot store an alpha channel, so the output is opaque (keep it with an alpha-capable --codec "
+                   "such as png, qtrle or ffv1)";
     } else if (upscaling && !classical) {
-      spdlog::warn(
-          "'{}' has an alpha channel; the neural upscalers work on colour only, so the output is opaque "
-          "(use --model bicubic or lanczos to keep alpha)",
-          common.input);
+      alpha_lost = "'" + common.input +
+                   "' has transparent pixels (first at {:.3f} s); the neural upscalers work on colour only, so the "
+                   "output is opaque (use --model bicubic or lanczos to keep alpha)";
     } else {
       spdlog::info("alpha channel kept ({})", av_get_pix_fmt_name(out_fmt));
     }
@@ -814,6 +873,9 @@ JobResult run_video_job(const VideoJob& job) {
   pipeline.set_source(std::move(decoder));
 
   // Stages that are not asked for are not in the chain.
+  if (!alpha_lost.empty()) {
+    pipeline.add_filter(std::make_unique<AlphaWatchFilter>(alpha_lost));
+  }
   AVPixelFormat cur_fmt = info.pix_fmt;
   if (retime_fmt != info.pix_fmt) {
     ScalerConfig sc;
