@@ -32,15 +32,21 @@ std::string caps_str(const std::string& format, int w, int h, int fps = 30) {
          ",framerate=" + std::to_string(fps) + "/1,pixel-aspect-ratio=1/1";
 }
 
+// A new buffer of the size `caps_string` describes, mapped for writing (unmap it).
+GstBuffer* new_mapped_buffer(const std::string& caps_string, GstVideoInfo* info, GstMapInfo* map) {
+  GstCaps* caps = gst_caps_from_string(caps_string.c_str());
+  gst_video_info_from_caps(info, caps);
+  gst_caps_unref(caps);
+  GstBuffer* buf = gst_buffer_new_allocate(nullptr, GST_VIDEO_INFO_SIZE(info), nullptr);
+  gst_buffer_map(buf, map, GST_MAP_WRITE);
+  return buf;
+}
+
 // A deterministic frame of the given caps, with pts.
 GstBuffer* make_frame(const std::string& caps_string, GstClockTime pts, int seed = 0) {
-  GstCaps* caps = gst_caps_from_string(caps_string.c_str());
   GstVideoInfo info;
-  gst_video_info_from_caps(&info, caps);
-  gst_caps_unref(caps);
-  GstBuffer* buf = gst_buffer_new_allocate(nullptr, GST_VIDEO_INFO_SIZE(&info), nullptr);
   GstMapInfo map;
-  gst_buffer_map(buf, &map, GST_MAP_WRITE);
+  GstBuffer* buf = new_mapped_buffer(caps_string, &info, &map);
   for (gsize i = 0; i < map.size; ++i) {
     map.data[i] = static_cast<guint8>((i * 7 + (i / 97) * 13 + static_cast<gsize>(seed) * 31) % 251);
   }
@@ -185,16 +191,14 @@ TEST(FgSuperres, NeuralModelsOnYuvAndRgb) {
   }
 }
 
+namespace {
+
 // A grey buffer of `caps_string` (a 10-bit format: planar, or P010 with its
 // samples in the high bits, `shift`): luma `value`, chroma 512.
 GstBuffer* make_flat16(const std::string& caps_string, int value, int shift, GstClockTime pts) {
-  GstCaps* caps = gst_caps_from_string(caps_string.c_str());
   GstVideoInfo info;
-  gst_video_info_from_caps(&info, caps);
-  gst_caps_unref(caps);
-  GstBuffer* buf = gst_buffer_new_allocate(nullptr, GST_VIDEO_INFO_SIZE(&info), nullptr);
   GstMapInfo map;
-  gst_buffer_map(buf, &map, GST_MAP_WRITE);
+  GstBuffer* buf = new_mapped_buffer(caps_string, &info, &map);
   const gsize chroma_start = GST_VIDEO_INFO_PLANE_OFFSET(&info, 1);
   for (gsize i = 0; i + 1 < map.size; i += 2) {
     const auto word = static_cast<guint16>((i < chroma_start ? value : 512) << shift);
@@ -219,6 +223,8 @@ std::vector<int> luma16(GstBuffer* b, int width, int height, int shift) {
   gst_buffer_unmap(b, &m);
   return v;
 }
+
+}  // namespace
 
 // 10-bit video through both elements (it was refused at negotiation): the
 // classical scalers keep all 10 bits, the networks work in 8 bits and hand 10-bit
