@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "frame_bridge.h"
+#include "framegen/models/device.h"
 #include "framegen/models/frame_predictor.h"
 #include "framegen/pipeline/error.h"
 #include "framegen/pipeline/interpolate.h"
@@ -31,6 +32,7 @@ enum {
   PROP_MODEL,
   PROP_ENSEMBLE,
   PROP_PRECISION,
+  PROP_DEVICE,
   PROP_MAX_CONCEAL,
   PROP_DEADLINE
 };
@@ -230,6 +232,7 @@ struct _GstFgPredict {
   gchar* model;
   gboolean ensemble;
   gchar* precision;
+  gchar* device;
   PredictState* state;
   DeadlineTimer* timer;
   OutQueue* out;
@@ -877,6 +880,7 @@ static gboolean handle_caps(GstFgPredict* self, GstCaps* caps) {
   const std::string model = self->model != nullptr ? self->model : kDefaultModel;
   const bool ensemble = self->ensemble != FALSE;
   const std::string precision = self->precision != nullptr ? self->precision : "auto";
+  const std::string device = self->device != nullptr ? self->device : "cpu";
   const GstClockTime deadline = self->deadline;
   GST_OBJECT_UNLOCK(self);
   if (GST_VIDEO_INFO_IS_INTERLACED(&info)) {
@@ -935,6 +939,7 @@ static gboolean handle_caps(GstFgPredict* self, GstCaps* caps) {
       po.model = model;
       po.ensemble = ensemble;
       po.precision = precision;
+      po.device = device;
       if (ensemble && mode != kInterpolate) {
         throw std::invalid_argument("ensemble=true applies to mode=interpolate only");
       }
@@ -1128,6 +1133,12 @@ static void gst_fg_predict_set_property(GObject* object, guint prop_id, const GV
       return;
     }
   }
+  if (prop_id == PROP_DEVICE &&
+      (g_value_get_string(value) == nullptr || !framegen::is_device_name(g_value_get_string(value)))) {
+    g_warning("fgpredict: invalid device '%s' (cpu, cuda or cuda:N)",
+              g_value_get_string(value) != nullptr ? g_value_get_string(value) : "(null)");
+    return;
+  }
   if (prop_id == PROP_PRECISION) {
     const char* p = g_value_get_string(value);
     if (g_strcmp0(p, "auto") != 0 && g_strcmp0(p, "fp32") != 0 && g_strcmp0(p, "bf16") != 0) {
@@ -1154,6 +1165,10 @@ static void gst_fg_predict_set_property(GObject* object, guint prop_id, const GV
     case PROP_PRECISION:
       g_free(self->precision);
       self->precision = g_value_dup_string(value);
+      break;
+    case PROP_DEVICE:
+      g_free(self->device);
+      self->device = g_value_dup_string(value);
       break;
     case PROP_ENSEMBLE:
       self->ensemble = g_value_get_boolean(value);
@@ -1190,6 +1205,9 @@ static void gst_fg_predict_get_property(GObject* object, guint prop_id, GValue* 
     case PROP_PRECISION:
       g_value_set_string(value, self->precision);
       break;
+    case PROP_DEVICE:
+      g_value_set_string(value, self->device);
+      break;
     case PROP_ENSEMBLE:
       g_value_set_boolean(value, self->ensemble);
       break;
@@ -1215,6 +1233,7 @@ static void gst_fg_predict_finalize(GObject* object) {
   delete self->state;
   g_free(self->model);
   g_free(self->precision);
+  g_free(self->device);
   G_OBJECT_CLASS(gst_fg_predict_parent_class)->finalize(object);
 }
 
@@ -1258,6 +1277,12 @@ static void gst_fg_predict_class_init(GstFgPredictClass* klass) {
                           "with AMX or without AVX512_FP16; else fp32), fp32, or bf16 (bfloat16 operands, float sums: "
                           "its convolutions about twice as fast on those CPUs, the same scores to 0.001 dB)",
                           "auto", flags));
+  g_object_class_install_property(
+      gobject_class, PROP_DEVICE,
+      g_param_spec_string("device", "Device",
+                          "Where the gan network runs: cpu, cuda or cuda:N (GPU N; needs a CUDA build of LibTorch). "
+                          "global, blend and repeat run on the CPU",
+                          "cpu", flags));
   g_object_class_install_property(
       gobject_class, PROP_MAX_CONCEAL,
       g_param_spec_uint("max-conceal", "Max conceal",
@@ -1306,6 +1331,7 @@ static void gst_fg_predict_init(GstFgPredict* self) {
   self->model = g_strdup(kDefaultModel);
   self->ensemble = FALSE;
   self->precision = g_strdup("auto");
+  self->device = g_strdup("cpu");
   self->max_conceal = kDefaultMaxConceal;
   self->deadline = 0;
   self->state = new PredictState();

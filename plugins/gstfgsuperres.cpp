@@ -6,6 +6,7 @@
 #include <string>
 
 #include "frame_bridge.h"
+#include "framegen/models/device.h"
 #include "framegen/models/super_resolution.h"
 #include "framegen/pipeline/error.h"
 #include "framegen/pipeline/scaler.h"

@@ -546,6 +546,39 @@ TEST(FgSuperres, LatencyQueryAddsProcessingTime) {
 
 // ---- fgpredict ----
 
+// The gan can run on a GPU (device=cuda or cuda:N), as with the CLI's --device: a
+// name that is no device is refused, and where there is no GPU (Debian's LibTorch)
+// or the model has no network, the element says so on the bus.
+TEST(FgPredict, DeviceProperty) {
+  GstElement* e = gst_element_factory_make("fgpredict", nullptr);
+  ASSERT_NE(e, nullptr);
+  gchar* device = nullptr;
+  g_object_get(e, "device", &device, nullptr);
+  EXPECT_STREQ(device, "cpu");
+  g_free(device);
+  g_object_set(e, "device", "cuda:2", nullptr);
+  g_object_get(e, "device", &device, nullptr);
+  EXPECT_STREQ(device, "cuda:2");
+  g_free(device);
+  g_object_set(e, "device", "gpu", nullptr);  // refused, old value kept
+  g_object_get(e, "device", &device, nullptr);
+  EXPECT_STREQ(device, "cuda:2");
+  g_free(device);
+  gst_object_unref(e);
+  const std::string src = "videotestsrc num-buffers=3 ! video/x-raw,format=I420,width=16,height=16,framerate=10/1 ! ";
+  PipelineRun r = run_pipeline(src + "fgpredict factor=2 model=blend device=cuda ! fakesink name=sink", 20);
+  ASSERT_TRUE(r.finished);
+  EXPECT_TRUE(r.error);
+  EXPECT_NE(r.message.find("CPU only"), std::string::npos) << r.message;
+  r = run_pipeline(src + "fgpredict factor=2 model=gan device=cuda ! fakesink name=sink", 20);
+  ASSERT_TRUE(r.finished);
+  if (r.error) {  // no CUDA here: said, not ignored
+    EXPECT_NE(r.message.find("cuda"), std::string::npos) << r.message;
+  } else {
+    EXPECT_EQ(r.buffers, 6);
+  }
+}
+
 TEST(FgPredict, DoublesFifteenFpsWithExactTimestamps) {
   GstHarness* h = gst_harness_new_parse("fgpredict fps=30/1 model=blend");
   gst_harness_set_src_caps_str(h, caps_str("I420", 32, 24, 15).c_str());

@@ -8,9 +8,21 @@
 #include <mutex>
 #include <thread>
 
+#include "framegen/models/device.h"
 #include "framegen/models/networks.h"
-#include "framegen/models/super_resolution.h"
 #include "framegen/pipeline/error.h"
+
+namespace framegen {
+
+bool is_device_name(const std::string& name) {
+  if (name == "cpu" || name == "cuda") {
+    return true;
+  }
+  return name.size() > 5 && name.size() <= 7 && name.compare(0, 5, "cuda:") == 0 &&
+         std::all_of(name.begin() + 5, name.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+}  // namespace framegen
 
 namespace framegen::models {
 

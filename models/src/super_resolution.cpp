@@ -443,14 +443,6 @@ int64_t SuperResolution::macs_per_pixel() const {
   return impl_->kind_ == Impl::Kind::kLumaNet ? impl_->net_->macs_per_pixel() : 0;
 }
 int SuperResolution::tile_overlap() const { return impl_->overlap_; }
-bool is_device_name(const std::string& name) {
-  if (name == "cpu" || name == "cuda") {
-    return true;
-  }
-  return name.size() > 5 && name.size() <= 7 && name.compare(0, 5, "cuda:") == 0 &&
-         std::all_of(name.begin() + 5, name.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
 bool SuperResolution::native_format(AVPixelFormat format) const {
   if (impl_->kind_ == Impl::Kind::kClassical) {
     return classical_keeps(format);

@@ -36,10 +36,6 @@ struct SrOptions {
   std::string precision = "auto";
 };
 
-// Whether `name` is a --device name: "cpu", "cuda" or "cuda:N" (whether that device
-// exists is checked when a model is loaded).
-[[nodiscard]] bool is_device_name(const std::string& name);
-
 class SuperResolution {
  public:
   // Loads the model. Throws Error(kUsage) for a bad name/scale/device and
