@@ -56,6 +56,15 @@ GstBuffer* make_frame(const std::string& caps_string, GstClockTime pts, int seed
   return buf;
 }
 
+// A string property's value (g_object_get's copy, freed).
+std::string string_property(GstElement* e, const char* name) {
+  gchar* v = nullptr;
+  g_object_get(e, name, &v, nullptr);
+  std::string out = v != nullptr ? v : "";
+  g_free(v);
+  return out;
+}
+
 // A buffer's bytes.
 std::vector<guint8> bytes(GstBuffer* b) {
   GstMapInfo m;
@@ -428,30 +437,17 @@ TEST(FgSuperres, BadPropertiesAreRefusedAndMissingModelIsABusError) {
   GstElement* e = gst_element_factory_make("fgsuperres", nullptr);
   ASSERT_NE(e, nullptr);
   g_object_set(e, "model", "sharpest", nullptr);  // not a model: refused, old value kept
-  gchar* model = nullptr;
-  g_object_get(e, "model", &model, nullptr);
-  EXPECT_STREQ(model, "fast");
-  g_free(model);
+  EXPECT_EQ(string_property(e, "model"), "fast");
   g_object_set(e, "device", "tpu", nullptr);
-  gchar* device = nullptr;
-  g_object_get(e, "device", &device, nullptr);
-  EXPECT_STREQ(device, "cpu");
-  g_free(device);
+  EXPECT_EQ(string_property(e, "device"), "cpu");
   // A GPU by index is a device name (whether it exists is known when the model loads).
   g_object_set(e, "device", "cuda:1", nullptr);
-  g_object_get(e, "device", &device, nullptr);
-  EXPECT_STREQ(device, "cuda:1");
-  g_free(device);
+  EXPECT_EQ(string_property(e, "device"), "cuda:1");
   g_object_set(e, "device", "cuda:one", nullptr);
-  g_object_get(e, "device", &device, nullptr);
-  EXPECT_STREQ(device, "cuda:1");
-  g_free(device);
+  EXPECT_EQ(string_property(e, "device"), "cuda:1");
   g_object_set(e, "device", "cpu", nullptr);
   g_object_set(e, "precision", "fp16", nullptr);
-  gchar* precision = nullptr;
-  g_object_get(e, "precision", &precision, nullptr);
-  EXPECT_STREQ(precision, "auto");
-  g_free(precision);
+  EXPECT_EQ(string_property(e, "precision"), "auto");
   gst_object_unref(e);
 
   PipelineRun r = run_pipeline("videotestsrc num-buffers=2 ! fgsuperres model=/nonexistent/model.pt ! fakesink", 10);
@@ -552,18 +548,11 @@ TEST(FgSuperres, LatencyQueryAddsProcessingTime) {
 TEST(FgPredict, DeviceProperty) {
   GstElement* e = gst_element_factory_make("fgpredict", nullptr);
   ASSERT_NE(e, nullptr);
-  gchar* device = nullptr;
-  g_object_get(e, "device", &device, nullptr);
-  EXPECT_STREQ(device, "cpu");
-  g_free(device);
+  EXPECT_EQ(string_property(e, "device"), "cpu");
   g_object_set(e, "device", "cuda:2", nullptr);
-  g_object_get(e, "device", &device, nullptr);
-  EXPECT_STREQ(device, "cuda:2");
-  g_free(device);
+  EXPECT_EQ(string_property(e, "device"), "cuda:2");
   g_object_set(e, "device", "gpu", nullptr);  // refused, old value kept
-  g_object_get(e, "device", &device, nullptr);
-  EXPECT_STREQ(device, "cuda:2");
-  g_free(device);
+  EXPECT_EQ(string_property(e, "device"), "cuda:2");
   gst_object_unref(e);
   const std::string src = "videotestsrc num-buffers=3 ! video/x-raw,format=I420,width=16,height=16,framerate=10/1 ! ";
   PipelineRun r = run_pipeline(src + "fgpredict factor=2 model=blend device=cuda ! fakesink name=sink", 20);

@@ -254,8 +254,8 @@ std::optional<NumberedName> sequence_output(const std::string& output) {
 }
 
 // Whether any pixel of `f` is not fully opaque (formats with alpha; a palette's
-// entries as its pixels use them).
-bool has_transparency(const Frame& f) {
+// entries as its pixels use them). `row` is scratch space for one row.
+bool has_transparency(const Frame& f, std::vector<uint32_t>& row) {
   const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(f.format());
   if (d == nullptr || (d->flags & AV_PIX_FMT_FLAG_ALPHA) == 0 || (d->flags & AV_PIX_FMT_FLAG_HWACCEL) != 0) {
     return false;
@@ -265,9 +265,9 @@ bool has_transparency(const Frame& f) {
     uint32_t palette[256];
     std::memcpy(palette, f.av()->data[1], sizeof(palette));
     for (int y = 0; y < f.height(); ++y) {
-      const uint8_t* row = f.av()->data[0] + static_cast<std::ptrdiff_t>(y) * f.av()->linesize[0];
+      const uint8_t* indices = f.av()->data[0] + static_cast<std::ptrdiff_t>(y) * f.av()->linesize[0];
       for (int x = 0; x < f.width(); ++x) {
-        if ((palette[row[x]] >> 24) != 0xFFU) {
+        if ((palette[indices[x]] >> 24) != 0xFFU) {
           return true;
         }
       }
@@ -276,7 +276,7 @@ bool has_transparency(const Frame& f) {
   }
   const int c = d->nb_components - 1;  // alpha comes last
   const uint32_t opaque = (1U << d->comp[c].depth) - 1U;
-  std::vector<uint32_t> row(static_cast<std::size_t>(f.width()));
+  row.resize(static_cast<std::size_t>(f.width()));
   const uint8_t* data[4] = {f.av()->data[0], f.av()->data[1], f.av()->data[2], f.av()->data[3]};
   for (int y = 0; y < f.height(); ++y) {
     av_read_image_line2(row.data(), data, f.av()->linesize, d, 0, y, c, f.width(), 0, 4);
@@ -296,7 +296,7 @@ class AlphaWatchFilter final : public FrameFilter {
   explicit AlphaWatchFilter(std::string message) : message_(std::move(message)) {}
   [[nodiscard]] std::string name() const override { return "alpha-watch"; }
   void process(Frame frame, FrameOutput& out) override {
-    if (!said_ && has_transparency(frame)) {
+    if (!said_ && has_transparency(frame, row_)) {
       said_ = true;
       spdlog::warn(fmt::runtime(message_), frame.seconds());
     }
@@ -306,6 +306,7 @@ class AlphaWatchFilter final : public FrameFilter {
  private:
   std::string message_;  // with {} for the time of the first transparent frame
   bool said_ = false;
+  std::vector<uint32_t> row_;  // one row of alpha values, kept between frames
 };
 
 // Where the symlink `link` finally points (following a chain of links), whether
