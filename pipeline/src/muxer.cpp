@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -305,14 +304,14 @@ int Muxer::io_open_hook(AVFormatContext* s, AVIOContext** pb, const char* url, i
     if (path.rfind("file:", 0) == 0) {
       path.erase(0, 5);
     }
-    // DASH writes NAME.tmp and renames it to NAME when closed: both are its files.
-    const std::string suffix = ".tmp";
-    for (const std::string& f :
-         {path, path.size() > suffix.size() && path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0
-                    ? path.substr(0, path.size() - suffix.size())
-                    : path}) {
-      if (std::find(self->own_files_.begin(), self->own_files_.end(), f) == self->own_files_.end()) {
-        self->own_files_.push_back(f);
+    // Images (a file per frame) need no list: a sequence is written in a temporary
+    // folder that the caller deletes. DASH writes NAME.tmp and renames it to NAME
+    // when closed: both are its files.
+    if (!self->image_output_) {
+      self->own_files_.insert(path);
+      const std::string suffix = ".tmp";
+      if (path.size() > suffix.size() && path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0) {
+        self->own_files_.insert(path.substr(0, path.size() - suffix.size()));
       }
     }
     self->open_files_[*pb] = path;

@@ -24,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -99,7 +100,7 @@ class Muxer {
   void check_io_locked() const;
   int (*default_io_open_)(AVFormatContext*, AVIOContext**, const char*, int, AVDictionary**) = nullptr;
   int (*default_io_close2_)(AVFormatContext*, AVIOContext*) = nullptr;
-  std::vector<std::string> own_files_;                    // opened for writing, in order
+  std::set<std::string> own_files_;                       // opened for writing (not images)
   std::map<const AVIOContext*, std::string> open_files_;  // still open: the file each writes
   int io_error_ = 0;
   std::string io_error_file_;
