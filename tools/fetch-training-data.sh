@@ -17,7 +17,8 @@ fetch_deb() {  # fetch_deb PACKAGE -> unpacks into $dest/x/PACKAGE
 }
 
 for p in opencv-doc python-kivy-examples python3-imageio node-opencv python3-hug-doc \
-         lomiri-wallpapers-16.04 plasma-workspace-wallpapers python3-skimage librust-tiff-dev; do
+         lomiri-wallpapers-16.04 plasma-workspace-wallpapers python3-skimage librust-tiff-dev \
+         visp-images-data; do
   echo "fetching $p" >&2
   fetch_deb "$p"
 done
@@ -31,7 +32,7 @@ if [[ ! -f "$dest/videos/speedway.mj2" ]]; then
 fi
 
 x=$dest/x
-link() { ln -sf "$1" "$2"; }
+link() { ln -sfn "$1" "$2"; }  # -n: re-linking a folder link replaces it
 # Videos
 link "$x/opencv-doc/usr/share/doc/opencv-doc/examples/data/vtest.avi" "$dest/videos/vtest.avi"
 link "$x/python-kivy-examples/usr/share/kivy-examples/widgets/cityCC0.mpg" "$dest/videos/cityCC0.mpg"
@@ -39,6 +40,9 @@ link "$x/python3-imageio/usr/lib/python3/dist-packages/imageio/resources/images/
 link "$x/python3-imageio/usr/lib/python3/dist-packages/imageio/resources/images/realshort.mp4" "$dest/videos/realshort.mp4"
 link "$x/node-opencv/usr/share/doc/node-opencv/examples/files/motion.mov" "$dest/videos/motion.mov"
 link "$x/python3-hug-doc/usr/share/doc/python3-hug/examples/streaming_movie_server/movie.mp4" "$dest/videos/movie.mp4"
+visp=$x/visp-images-data/usr/share/visp-images-data/ViSP-images
+link "$visp/mbt/cube" "$dest/videos/visp_cube"
+link "$visp/video/cube.mpeg" "$dest/videos/visp_cube.mpeg"
 
 # Photographs
 for f in "$x"/lomiri-wallpapers-16.04/usr/share/backgrounds/*_by_*.jpg; do
