@@ -358,6 +358,7 @@ TEST_F(CliTest, OtherCodecsAndContainers) {
   const std::vector<Case> cases = {
       {"ffv1.mkv", {"--codec", "ffv1"}, 6, "ffv1"},
       {"vp9.webm", {}, 6, "vp9", "25/1", "opus"},
+      {"cq.webm", {"--crf", "30", "--bitrate", "300k"}, 6, "vp9", "25/1", "opus"},  // constrained quality
       {"x265.mp4", {"--codec", "libx265", "--preset", "ultrafast"}, 6, "hevc"},
       {"x264.mov", {"--pix-fmt", "yuv444p"}, 6, "h264"},
       {"abr.mkv", {"--bitrate", "300k"}, 6, "h264"},  // FFmpeg's suffixes: 300k = 300000
@@ -973,6 +974,14 @@ TEST_F(CliTest, BadOptionsAreUsageErrors) {
   const RunResult rate = run_cli({"upscale", in, "-o", path("a.mp4"), "--bitrate", "2Mb"});
   EXPECT_EQ(rate.status, 2);
   EXPECT_NE(rate.err.find("'2Mb' is not a bitrate"), std::string::npos) << rate.err;
+  // A --bitrate the encoder would drop: ffv1 is lossless; x264 with a --crf keeps
+  // the constant quality (both were accepted and the bitrate ignored).
+  const RunResult lossless = run_cli({"upscale", in, "-o", path("a.mkv"), "--codec", "ffv1", "--bitrate", "1M"});
+  EXPECT_EQ(lossless.status, 2);
+  EXPECT_NE(lossless.err.find("--bitrate: ffv1 is lossless"), std::string::npos) << lossless.err;
+  const RunResult both = run_cli({"upscale", in, "-o", path("a.mp4"), "--crf", "20", "--bitrate", "1M"});
+  EXPECT_EQ(both.status, 2);
+  EXPECT_NE(both.err.find("--crf and --bitrate together: libx264"), std::string::npos) << both.err;
   // A frame rate no one means (a typo: 6000 for 60) would run for days.
   const RunResult fast = run_cli({"interpolate", in, "-o", path("a.mp4"), "--fps", "6000", "--model", "blend"});
   EXPECT_EQ(fast.status, 2);

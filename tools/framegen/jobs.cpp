@@ -701,6 +701,22 @@ JobResult run_video_job(const VideoJob& job) {
     throw Error(ErrorKind::kUsage,
                 "--crf " + std::to_string(enc.crf) + ": " + enc.codec + " takes 0 (best) to 51 (smallest)");
   }
+  if (enc.bitrate > 0) {
+    // Lossless encoders have no bitrate to aim at, and x264/x265 with a --crf keep
+    // the constant quality: either way --bitrate would be dropped without a word.
+    const AVCodecDescriptor* desc = avcodec_descriptor_get(codec->id);
+    if (desc != nullptr && (desc->props & AV_CODEC_PROP_LOSSY) == 0) {
+      throw Error(ErrorKind::kUsage,
+                  "--bitrate: " + enc.codec + " is lossless and has no bitrate to aim at; leave out --bitrate");
+    }
+    // libvpx and libaom take both: constant quality, capped at the bitrate.
+    const std::string name = codec->name;
+    const bool capped_quality = name.rfind("libvpx", 0) == 0 || name == "libaom-av1";
+    if (enc.crf >= 0 && !capped_quality) {
+      throw Error(ErrorKind::kUsage, "--crf and --bitrate together: " + enc.codec +
+                                         " would keep the constant quality and ignore the bitrate; give one of them");
+    }
+  }
   if (const AVOutputFormat* ofmt = output_container(common)) {
     if (container_refuses(ofmt, codec->id)) {
       throw Error(ErrorKind::kUsage, "the " + std::string(ofmt->name) + " container of '" + common.output +

@@ -127,7 +127,9 @@ void add_common(CLI::App* cmd, CommonOptions& o, std::string& log_level) {
       ->check(CLI::Range(0, 63));
   cmd->add_option("--preset", o.encoder.preset,
                   "Encoder speed preset (x264/x265: ultrafast ... veryslow; vp9: deadline)");
-  cmd->add_option("--bitrate", o.encoder.bitrate, "Target video bitrate in bits/s: 2500000, 2500k, 2.5M (instead of --crf)")
+  cmd->add_option("--bitrate", o.encoder.bitrate,
+                  "Target video bitrate in bits/s: 2500000, 2500k, 2.5M (instead of --crf; with libvpx-vp9 and --crf: "
+                  "the cap of its constant quality)")
       ->transform(parse_bitrate);
   cmd->add_option("--pix-fmt", o.encoder.pix_fmt,
                   "Output pixel format (default: the input's when the encoder takes it)");
