@@ -982,6 +982,13 @@ TEST_F(CliTest, BadOptionsAreUsageErrors) {
   const RunResult both = run_cli({"upscale", in, "-o", path("a.mp4"), "--crf", "20", "--bitrate", "1M"});
   EXPECT_EQ(both.status, 2);
   EXPECT_NE(both.err.find("--crf and --bitrate together: libx264"), std::string::npos) << both.err;
+  // A mistyped preset was an output failure (exit 4) when the encoder opened.
+  const RunResult preset = run_cli({"upscale", in, "-o", path("a.mp4"), "--preset", "quick"});
+  EXPECT_EQ(preset.status, 2);
+  EXPECT_NE(preset.err.find("--preset quick: libx264 takes ultrafast, superfast"), std::string::npos) << preset.err;
+  const RunResult deadline = run_cli({"upscale", in, "-o", path("a.webm"), "--preset", "fast"});
+  EXPECT_EQ(deadline.status, 2);
+  EXPECT_NE(deadline.err.find("libvpx-vp9 takes good, best, realtime"), std::string::npos) << deadline.err;
   // A frame rate no one means (a typo: 6000 for 60) would run for days.
   const RunResult fast = run_cli({"interpolate", in, "-o", path("a.mp4"), "--fps", "6000", "--model", "blend"});
   EXPECT_EQ(fast.status, 2);

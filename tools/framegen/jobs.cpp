@@ -701,6 +701,27 @@ JobResult run_video_job(const VideoJob& job) {
     throw Error(ErrorKind::kUsage,
                 "--crf " + std::to_string(enc.crf) + ": " + enc.codec + " takes 0 (best) to 51 (smallest)");
   }
+  if (!enc.preset.empty()) {
+    // The encoders' own checks come only when they open, at the first frame, as an
+    // output failure ("Error setting preset/tune"): a mistyped preset is bad usage.
+    static const std::vector<std::string> kX26x = {"ultrafast", "superfast", "veryfast", "faster",   "fast",
+                                                   "medium",    "slow",      "slower",   "veryslow", "placebo"};
+    static const std::vector<std::string> kVpx = {"good", "best", "realtime"};
+    const std::string name = codec->name;
+    const std::vector<std::string>* known = nullptr;
+    if (name == "libx264" || name == "libx264rgb" || name == "libx265") {
+      known = &kX26x;
+    } else if (name.rfind("libvpx", 0) == 0) {
+      known = &kVpx;
+    }
+    if (known != nullptr && std::find(known->begin(), known->end(), enc.preset) == known->end()) {
+      std::string list;
+      for (const auto& k : *known) {
+        list += (list.empty() ? "" : ", ") + k;
+      }
+      throw Error(ErrorKind::kUsage, "--preset " + enc.preset + ": " + enc.codec + " takes " + list);
+    }
+  }
   if (enc.bitrate > 0) {
     // Lossless encoders have no bitrate to aim at, and x264/x265 with a --crf keep
     // the constant quality: either way --bitrate would be dropped without a word.

@@ -125,8 +125,9 @@ void add_common(CLI::App* cmd, CommonOptions& o, std::string& log_level) {
       ->each([&o](const std::string&) { o.codec_given = true; });
   cmd->add_option("--crf", o.encoder.crf, "Constant quality (x264/x265: 0-51, vp9: 0-63); default: the encoder's")
       ->check(CLI::Range(0, 63));
-  cmd->add_option("--preset", o.encoder.preset,
-                  "Encoder speed preset (x264/x265: ultrafast ... veryslow; vp9: deadline)");
+  cmd->add_option(
+      "--preset", o.encoder.preset,
+      "Encoder speed preset (x264/x265: ultrafast ... veryslow, placebo; vp9: its deadline, good, best or realtime)");
   cmd->add_option("--bitrate", o.encoder.bitrate,
                   "Target video bitrate in bits/s: 2500000, 2500k, 2.5M (instead of --crf; with libvpx-vp9 and --crf: "
                   "the cap of its constant quality)")
