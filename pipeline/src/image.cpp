@@ -10,6 +10,7 @@
 #include "framegen/pipeline/av_ptr.h"
 #include "framegen/pipeline/decoder.h"
 #include "framegen/pipeline/error.h"
+#include "framegen/pipeline/scaler.h"
 
 extern "C" {
 #include <libavutil/imgutils.h>
@@ -312,12 +313,15 @@ namespace {
 // heap was corrupted decoding 568-pixel-wide H.264), so it converts into a padded
 // frame and the rows are copied out.
 Image frame_to_rgb(const AVFrame* f, SwsContext** ctx, int flags) {
-  *ctx = sws_getCachedContext(*ctx, f->width, f->height, static_cast<AVPixelFormat>(f->format), f->width, f->height,
-                              AV_PIX_FMT_RGB24, flags, nullptr, nullptr, nullptr);
+  // JPEG's yuvj formats as their plain twins (the range is set below): swscale
+  // warned "deprecated pixel format used" for every photograph.
+  const auto format = static_cast<AVPixelFormat>(f->format);
+  *ctx = sws_getCachedContext(*ctx, f->width, f->height, without_j(format), f->width, f->height, AV_PIX_FMT_RGB24,
+                              flags, nullptr, nullptr, nullptr);
   if (*ctx == nullptr) {
     throw Error(ErrorKind::kInput, "cannot convert frames to RGB");
   }
-  const bool full = f->color_range == AVCOL_RANGE_JPEG;
+  const bool full = f->color_range == AVCOL_RANGE_JPEG || without_j(format) != format;
   const int cs = f->colorspace == AVCOL_SPC_BT709 ? SWS_CS_ITU709 : SWS_CS_ITU601;
   sws_setColorspaceDetails(*ctx, sws_getCoefficients(cs), full ? 1 : 0, sws_getCoefficients(SWS_CS_ITU601), 1, 0,
                            1 << 16, 1 << 16);
