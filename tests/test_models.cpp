@@ -746,18 +746,32 @@ TEST(FrameGenerator, FusedCpuInferenceMatchesTheTrainingPath) {
     torch::Tensor t;
     torch::Tensor older;
   };
-  for (const Case& c : {Case{torch::tensor({0.5, 0.3}), {}}, Case{torch::tensor({2.0, 2.0}), older}}) {
-    const torch::Tensor reference = g->forward(a, b, c.t, c.older).frame.detach();
-    torch::Tensor fused;
-    {
-      c10::InferenceMode inference;
-      fused = g->forward(a, b, c.t, c.older).frame;
+  // Both full-resolution warps (bilinear; bicubic, whose fused taps are clamped one
+  // by one as grid_sample's are: the large flows reach past the borders).
+  for (const bool cubic : {false, true}) {
+    g->set_cubic_warp(cubic);
+    for (const Case& c : {Case{torch::tensor({0.5, 0.3}), {}}, Case{torch::tensor({2.0, 2.0}), older}}) {
+      const torch::Tensor reference = g->forward(a, b, c.t, c.older).frame.detach();
+      torch::Tensor fused;
+      {
+        c10::InferenceMode inference;
+        fused = g->forward(a, b, c.t, c.older).frame;
+      }
+      ASSERT_EQ(fused.sizes(), reference.sizes());
+      EXPECT_GT(reference.std().item<double>(), 0.05);
+      EXPECT_LT((fused - reference).abs().max().item<double>(), 1e-4)
+          << "t " << c.t[0].item<double>() << " cubic " << cubic;
+      // The residual matters: a path that dropped it would be this far off.
+      EXPECT_GT((reference - (a + b) / 2).abs().mean().item<double>(), 0.01);
     }
-    ASSERT_EQ(fused.sizes(), reference.sizes());
-    EXPECT_GT(reference.std().item<double>(), 0.05);
-    EXPECT_LT((fused - reference).abs().max().item<double>(), 1e-4) << "t " << c.t[0].item<double>();
-    // The residual matters: a path that dropped it would be this far off.
-    EXPECT_GT((reference - (a + b) / 2).abs().mean().item<double>(), 0.01);
+  }
+  {
+    // The two warps differ (a flag that changed nothing would pass the above).
+    c10::InferenceMode inference;
+    const torch::Tensor t = torch::tensor({0.5, 0.3});
+    const torch::Tensor cubic = g->forward(a, b, t).frame;
+    g->set_cubic_warp(false);
+    EXPECT_GT((cubic - g->forward(a, b, t).frame).abs().mean().item<double>(), 1e-3);
   }
   // Channels-last weights change nothing.
   const torch::Tensor t = torch::tensor({0.5, 0.3});
@@ -790,6 +804,31 @@ TEST(FrameGenerator, FusedCpuInferenceMatchesTheTrainingPath) {
   }
 }
 
+TEST(FrameGenerator, TheWarpIsSavedWithTheWeights) {
+  // Weights trained for the bicubic warp come back with it; files that do not say
+  // (all before session 20, and the extrapolation weights) are bilinear.
+  const std::string dir = testing::TempDir();
+  models::FrameGenerator cubic;
+  cubic->set_cubic_warp(true);
+  torch::save(cubic, dir + "/cubic.pt");
+  models::FrameGenerator loaded;
+  torch::load(loaded, dir + "/cubic.pt");
+  EXPECT_TRUE(loaded->cubic_warp());
+  models::FrameGenerator bilinear;
+  torch::save(bilinear, dir + "/bilinear.pt");
+  torch::load(loaded, dir + "/bilinear.pt");
+  EXPECT_FALSE(loaded->cubic_warp());
+  // A file written by nn::Module::save alone (no flag at all).
+  torch::serialize::OutputArchive plain;
+  bilinear->torch::nn::Module::save(plain);
+  plain.save_to(dir + "/plain.pt");
+  loaded->set_cubic_warp(true);
+  torch::load(loaded, dir + "/plain.pt");
+  EXPECT_FALSE(loaded->cubic_warp());
+  std::filesystem::remove(dir + "/cubic.pt");
+  std::filesystem::remove(dir + "/bilinear.pt");
+  std::filesystem::remove(dir + "/plain.pt");
+}
 TEST_F(ModelsTest, BuiltinModelsBeatBicubicOnAnImage) {
   const Image hr = modcrop(test_image(96, 80), 2);
   const Image lr = downscale_matlab(hr, 2);

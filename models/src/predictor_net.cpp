@@ -331,6 +331,49 @@ inline void sample3(const float* img, int64_t h, int64_t w, float x, float y, fl
   }
 }
 
+// grid_sample's bicubic sampling (Keys, a = -0.75; border padding, align_corners=
+// true) of the three h x w planes at img, at pixel (x, y): the coordinate is not
+// clamped, each of the 4 x 4 taps is. A NaN coordinate lands on the top-left
+// corner, never outside the image.
+inline void sample3_bicubic(const float* img, int64_t h, int64_t w, float x, float y, float out[3]) {
+  constexpr float kA = -0.75F;
+  // Beyond 2 pixels outside, every tap is already clamped to the border.
+  x = x > -2.0F ? std::min(x, static_cast<float>(w + 1)) : -2.0F;
+  y = y > -2.0F ? std::min(y, static_cast<float>(h + 1)) : -2.0F;
+  const float fx = std::floor(x);
+  const float fy = std::floor(y);
+  auto weights = [](float t, float k[4]) {
+    // Keys' kernel at distances 1 + t, t, 1 - t, 2 - t.
+    const float t1 = t + 1.0F;
+    const float t2 = 1.0F - t;
+    const float t3 = 2.0F - t;
+    k[0] = ((kA * t1 - 5.0F * kA) * t1 + 8.0F * kA) * t1 - 4.0F * kA;
+    k[1] = ((kA + 2.0F) * t - (kA + 3.0F)) * t * t + 1.0F;
+    k[2] = ((kA + 2.0F) * t2 - (kA + 3.0F)) * t2 * t2 + 1.0F;
+    k[3] = ((kA * t3 - 5.0F * kA) * t3 + 8.0F * kA) * t3 - 4.0F * kA;
+  };
+  float wx[4];
+  float wy[4];
+  weights(x - fx, wx);
+  weights(y - fy, wy);
+  int64_t xs[4];
+  int64_t ys[4];
+  for (int k = 0; k < 4; ++k) {
+    xs[k] = std::clamp<int64_t>(static_cast<int64_t>(fx) - 1 + k, 0, w - 1);
+    ys[k] = std::clamp<int64_t>(static_cast<int64_t>(fy) - 1 + k, 0, h - 1);
+  }
+  const int64_t plane = h * w;
+  for (int c = 0; c < 3; ++c) {
+    const float* p = img + c * plane;
+    float acc = 0.0F;
+    for (int j = 0; j < 4; ++j) {
+      const float* r = p + ys[j] * w;
+      acc += wy[j] * (wx[0] * r[xs[0]] + wx[1] * r[xs[1]] + wx[2] * r[xs[2]] + wx[3] * r[xs[3]]);
+    }
+    out[c] = acc;
+  }
+}
+
 float sigmoidf(float v) { return 1.0F / (1.0F + std::exp(-v)); }
 
 // The full-resolution stage of FrameGeneratorImpl::forward for inference on the
@@ -341,7 +384,7 @@ float sigmoidf(float v) { return 1.0F / (1.0F + std::exp(-v)); }
 // without their full-resolution temporaries.
 torch::Tensor full_resolution_cpu(const torch::Tensor& i0, const torch::Tensor& i1, const torch::Tensor& flow_half,
                                   const torch::Tensor& mask_half, const torch::Tensor& t, bool extrapolate,
-                                  nn::Sequential& refine, const LowPrecisionWeights* lowp) {
+                                  bool bicubic, nn::Sequential& refine, const LowPrecisionWeights* lowp) {
   const torch::Tensor a = i0.contiguous();
   const torch::Tensor b = i1.contiguous();
   const torch::Tensor f = flow_half.contiguous();
@@ -374,7 +417,13 @@ torch::Tensor full_resolution_cpu(const torch::Tensor& i0, const torch::Tensor& 
     i1_out = i0_out + (i0_out < in_size - 1 ? 1 : 0);
     lambda = src - static_cast<float>(i0_out);
   };
-  auto sample = [&](const float* img, float x, float y, float out[3]) { sample3(img, h, w, x, y, out); };
+  auto sample = [&](const float* img, float x, float y, float out[3]) {
+    if (bicubic) {
+      sample3_bicubic(img, h, w, x, y, out);
+    } else {
+      sample3(img, h, w, x, y, out);
+    }
+  };
   at::parallel_for(0, n * h, 4, [&](int64_t begin, int64_t end) {
     for (int64_t row = begin; row < end; ++row) {
       const int64_t img = row / h;
@@ -811,7 +860,7 @@ torch::Tensor global_motion(const std::vector<torch::Tensor>& a, const std::vect
   return theta;
 }
 
-torch::Tensor backward_warp(const torch::Tensor& img, const torch::Tensor& flow) {
+torch::Tensor backward_warp(const torch::Tensor& img, const torch::Tensor& flow, bool bicubic) {
   const int64_t n = img.size(0);
   const int64_t h = img.size(2);
   const int64_t w = img.size(3);
@@ -822,6 +871,11 @@ torch::Tensor backward_warp(const torch::Tensor& img, const torch::Tensor& flow)
   torch::Tensor gx = xs + flow.select(1, 0) * (2.0 / std::max<int64_t>(w - 1, 1));
   torch::Tensor gy = ys + flow.select(1, 1) * (2.0 / std::max<int64_t>(h - 1, 1));
   torch::Tensor grid = torch::stack({gx, gy}, 3);
+  if (bicubic) {
+    // (GridSampleFuncOptions has no bicubic mode in this LibTorch.)
+    return torch::grid_sampler(img, grid, /*interpolation_mode=bicubic*/ 2, /*padding_mode=border*/ 1,
+                               /*align_corners=*/true);
+  }
   return F::grid_sample(
       img, grid, F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kBorder).align_corners(true));
 }
@@ -1563,7 +1617,7 @@ PredictorOutput FrameGeneratorImpl::forward(const torch::Tensor& i0_in, const to
   PredictorOutput o;
   if (fast_cpu_path(i0)) {
     // Inference on the CPU: the same stage fused (only the frame is returned).
-    o.frame = full_resolution_cpu(i0, i1, flow_half, mask_half, t, extrapolate, refine_, low_precision())
+    o.frame = full_resolution_cpu(i0, i1, flow_half, mask_half, t, extrapolate, cubic_warp_, refine_, low_precision())
                   .slice(2, 0, h0)
                   .slice(3, 0, w0);
     return o;
@@ -1571,8 +1625,8 @@ PredictorOutput FrameGeneratorImpl::forward(const torch::Tensor& i0_in, const to
   // Full resolution: warp, blend, correct the mask, add a residual.
   const torch::Tensor flow = resize(flow_half, h, w) * 2.0;
   const torch::Tensor mask = resize(mask_half, h, w);
-  const torch::Tensor w0f = backward_warp(i0, flow.slice(1, 0, 2));
-  const torch::Tensor w1f = backward_warp(i1, flow.slice(1, 2, 4));
+  const torch::Tensor w0f = backward_warp(i0, flow.slice(1, 0, 2), cubic_warp_);
+  const torch::Tensor w1f = backward_warp(i1, flow.slice(1, 2, 4), cubic_warp_);
   const torch::Tensor m0 = torch::sigmoid(mask);
   const torch::Tensor r = refine_->forward(torch::cat({w0f, w1f, m0 * w0f + (1 - m0) * w1f}, 1));
   const torch::Tensor m = torch::sigmoid(mask + r.slice(1, 3, 4));
@@ -1585,6 +1639,17 @@ PredictorOutput FrameGeneratorImpl::forward(const torch::Tensor& i0_in, const to
   o.warped0 = w0f.slice(2, 0, h0).slice(3, 0, w0);
   o.warped1 = w1f.slice(2, 0, h0).slice(3, 0, w0);
   return o;
+}
+
+void FrameGeneratorImpl::save(torch::serialize::OutputArchive& archive) const {
+  nn::Module::save(archive);
+  archive.write("cubic_warp", torch::full({1}, cubic_warp_ ? 1.0F : 0.0F), /*is_buffer=*/true);
+}
+
+void FrameGeneratorImpl::load(torch::serialize::InputArchive& archive) {
+  nn::Module::load(archive);
+  torch::Tensor flag;
+  cubic_warp_ = archive.try_read("cubic_warp", flag, /*is_buffer=*/true) && flag.item<float>() != 0.0F;
 }
 
 void FrameGeneratorImpl::prepare_cpu_inference(bool bf16) {

@@ -404,6 +404,9 @@ void load_init(FrameGenerator& gen, const std::string& path) {
   torch::serialize::InputArchive ar;
   ar.load_from(path);
   torch::NoGradGuard no_grad;
+  // The warp the weights were trained with (files before session 20: bilinear).
+  torch::Tensor cubic;
+  gen->set_cubic_warp(ar.try_read("cubic_warp", cubic, /*is_buffer=*/true) && cubic.item<float>() != 0.0F);
   for (auto& p : gen->named_parameters()) {
     torch::Tensor old;
     if (!read_parameter(ar, p.key(), old)) {
@@ -452,6 +455,7 @@ int run(int argc, char** argv) {
   std::string data = "training-data";
   std::string out;
   std::string init;
+  std::string warp;  // "": as --init's weights (bilinear without --init)
   int64_t iters = 8000;
   int batch = 8;
   int patch = 128;
@@ -504,6 +508,10 @@ int run(int argc, char** argv) {
                  "their --init weights")
       ->delimiter(',')
       ->check(CLI::IsMember({"coarse", "fine8", "fine4", "fine2", "refine"}));
+  app.add_option("--warp", warp,
+                 "full-resolution warp of the inputs: bilinear or bicubic (default: as the --init weights, "
+                 "bilinear without them)")
+      ->check(CLI::IsMember({"bilinear", "bicubic"}));
   app.add_flag("--visp", visp, "also train on visp-images-data's footage (DATA.md; tools/fetch-training-data.sh)");
   app.add_flag("--search", search,
                "train and validate with the test-time flow search on, as inference runs (its correction has no "
@@ -584,6 +592,10 @@ int run(int argc, char** argv) {
     }
     spdlog::info("generator initialised from {}", init);
   }
+  if (!warp.empty()) {
+    gen->set_cubic_warp(warp == "bicubic");
+  }
+  spdlog::info("full-resolution warp: {}", gen->cubic_warp() ? "bicubic" : "bilinear");
   std::vector<torch::Tensor> trained;
   for (auto& p : gen->named_parameters()) {
     const std::string block = p.key().substr(0, p.key().find('.'));
@@ -601,6 +613,7 @@ int run(int argc, char** argv) {
   // ((1 + k) / (10 + k)), so it follows --init's weights at once.
   FrameGenerator averaged;
   averaged->set_flow_search(search);
+  averaged->set_cubic_warp(gen->cubic_warp());
   if (ema > 0) {
     torch::NoGradGuard g;
     auto src = gen->named_parameters();

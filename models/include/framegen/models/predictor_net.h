@@ -7,8 +7,9 @@
 // current estimate and a cost volume: the match between the two warped inputs
 // for every residual displacement within +-3, +-3 and +-2 pixels of that level)
 // gives two backward flows (target -> each input) and a
-// blend/occlusion mask; both inputs are warped at full resolution, blended, and a
-// small full-resolution network corrects the mask and adds a residual.
+// blend/occlusion mask; both inputs are warped at full resolution (bilinear or
+// bicubic: cubic_warp), blended, and a small full-resolution network corrects the
+// mask and adds a residual.
 //  - interpolation: inputs (I0, I1), time t in (0, 1); target I_t.
 //  - extrapolation (every t > 1): inputs (I_{k-1}, I_k); target I_{k-1+t}, t = 2
 //    for the next frame. The pyramid estimates the motion between the inputs
@@ -62,6 +63,14 @@ class FrameGeneratorImpl : public torch::nn::Module {
   // (flow_search below): on by default; training turns it off (it has no gradient;
   // `train_predictor --search` keeps it on).
   void set_flow_search(bool on) { flow_search_ = on; }
+  // The full-resolution warp of both inputs: bilinear (the weights before session
+  // 20) or bicubic, which keeps fine texture that a sub-pixel bilinear shift blurs
+  // (at half a pixel it averages two neighbours). The weights are trained for one
+  // of them: saved with them ("cubic_warp"), bilinear where a file does not say.
+  [[nodiscard]] bool cubic_warp() const { return cubic_warp_; }
+  void set_cubic_warp(bool on) { cubic_warp_ = on; }
+  void save(torch::serialize::OutputArchive& archive) const override;
+  void load(torch::serialize::InputArchive& archive) override;
 
  private:
   using Levels = std::array<torch::Tensor, 4>;  // 1/2, 1/4, 1/8, 1/16
@@ -80,6 +89,7 @@ class FrameGeneratorImpl : public torch::nn::Module {
   torch::nn::Sequential fine2_{nullptr};   // 1/2 refinement
   torch::nn::Sequential refine_{nullptr};  // full resolution: mask correction + residual
   bool flow_search_ = true;
+  bool cubic_warp_ = false;
   LowPrecisionWeights bf16_;  // empty: float convolutions
   [[nodiscard]] const LowPrecisionWeights* low_precision() const { return bf16_.empty() ? nullptr : &bf16_; }
 };
@@ -191,7 +201,9 @@ inline constexpr int kExtrapolationLkSteps = 3;
 torch::Tensor predict_global(const torch::Tensor& i0, const torch::Tensor& i1, const torch::Tensor& t,
                              const torch::Tensor& older = {}, bool allow_fused = true);
 
-// Backward warp: samples `img` at (x + flow_x, y + flow_y), border padding.
-torch::Tensor backward_warp(const torch::Tensor& img, const torch::Tensor& flow);
+// Backward warp: samples `img` at (x + flow_x, y + flow_y), border padding;
+// bilinear, or bicubic (Keys, a = -0.75, as grid_sample: each of the 4x4 taps
+// clamped to the image).
+torch::Tensor backward_warp(const torch::Tensor& img, const torch::Tensor& flow, bool bicubic = false);
 
 }  // namespace framegen::models
