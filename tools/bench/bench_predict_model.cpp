@@ -19,7 +19,7 @@
 
 using namespace framegen;
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   const std::string input = argc > 1 && argv[1][0] != 0 ? argv[1] : FRAMEGEN_SAMPLE_PATH;
   const int frames = argc > 2 ? std::max(1, std::atoi(argv[2])) : 20;
   const int threads = argc > 3 ? std::atoi(argv[3]) : 1;
@@ -87,4 +87,21 @@ int main(int argc, char** argv) {
     }
   }
   return 0;
+}
+
+// A bad argument (a missing input, --help) is a message and exit 1, not an
+// uncaught exception ("terminate called").
+int main(int argc, char** argv) {
+  if (argc > 1 && (std::string(argv[1]) == "-h" || std::string(argv[1]) == "--help")) {
+    std::printf("%s\n",
+                "usage: bench_predict_model [input, \"\" for the sample] [frames per model, default 20] [threads, "
+                "default 1] [model]");
+    return 0;
+  }
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
 }
