@@ -729,8 +729,10 @@ int run(int argc, char** argv) {
     }
     if (it % val_every == 0 || it == iters) {
       const auto [v, vb] = validate();
-      // Pick among adversarial-phase checkpoints once that phase has started.
-      const bool eligible = it >= adv_from || adv_from >= iters;
+      // Pick among adversarial-phase checkpoints, those after at least one
+      // adversarial step: at adv_from itself the generator is the L1/GDL one just
+      // saved as *_l1, and a round that kept it shipped no adversarial training.
+      const bool eligible = it > adv_from || adv_from >= iters;
       if (eligible && v > best) {
         best = v;
         torch::save(kept, out);
