@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_main.h"
 #include "framegen/models/super_resolution.h"
 #include "framegen/pipeline/decoder.h"
 #include "framegen/pipeline/log.h"
@@ -76,17 +77,7 @@ int run(int argc, char** argv) {
   return 0;
 }
 
-// A bad argument (a missing input, --help) is a message and exit 1, not an
-// uncaught exception ("terminate called").
 int main(int argc, char** argv) {
-  if (argc > 1 && (std::string(argv[1]) == "-h" || std::string(argv[1]) == "--help")) {
-    std::printf("%s\n", "usage: bench_sr_model [input] [frames, default 30] [threads, default 0: one per core]");
-    return 0;
-  }
-  try {
-    return run(argc, argv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
-  }
+  return framegen::bench::guarded_main(
+      argc, argv, "usage: bench_sr_model [input] [frames, default 30] [threads, default 0: one per core]", run);
 }
