@@ -1641,15 +1641,23 @@ PredictorOutput FrameGeneratorImpl::forward(const torch::Tensor& i0_in, const to
   return o;
 }
 
+namespace {
+constexpr const char* kCubicWarpKey = "cubic_warp";
+}  // namespace
+
+bool FrameGeneratorImpl::saved_cubic_warp(torch::serialize::InputArchive& archive) {
+  torch::Tensor flag;
+  return archive.try_read(kCubicWarpKey, flag, /*is_buffer=*/true) && flag.item<float>() != 0.0F;
+}
+
 void FrameGeneratorImpl::save(torch::serialize::OutputArchive& archive) const {
   nn::Module::save(archive);
-  archive.write("cubic_warp", torch::full({1}, cubic_warp_ ? 1.0F : 0.0F), /*is_buffer=*/true);
+  archive.write(kCubicWarpKey, torch::full({1}, cubic_warp_ ? 1.0F : 0.0F), /*is_buffer=*/true);
 }
 
 void FrameGeneratorImpl::load(torch::serialize::InputArchive& archive) {
   nn::Module::load(archive);
-  torch::Tensor flag;
-  cubic_warp_ = archive.try_read("cubic_warp", flag, /*is_buffer=*/true) && flag.item<float>() != 0.0F;
+  cubic_warp_ = saved_cubic_warp(archive);
 }
 
 void FrameGeneratorImpl::prepare_cpu_inference(bool bf16) {

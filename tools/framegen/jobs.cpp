@@ -577,6 +577,56 @@ AVRational parse_rate(const std::string& text) {
   return r;
 }
 
+namespace {
+
+// Encoder options the chosen encoder would clamp, drop or refuse only when it opens
+// at the first frame: bad usage, said before the job starts.
+void check_encoder_options(const EncoderOptions& enc, const AVCodec* codec) {
+  const std::string name = codec->name;
+  if (enc.crf > 51 && (codec->id == AV_CODEC_ID_H264 || codec->id == AV_CODEC_ID_HEVC)) {
+    // x264 and x265 would clamp it to 51 without a word.
+    throw Error(ErrorKind::kUsage,
+                "--crf " + std::to_string(enc.crf) + ": " + enc.codec + " takes 0 (best) to 51 (smallest)");
+  }
+  if (!enc.preset.empty()) {
+    // The encoders' own checks come only when they open, at the first frame, as an
+    // output failure ("Error setting preset/tune"): a mistyped preset is bad usage.
+    static const std::vector<std::string> kX26x = {"ultrafast", "superfast", "veryfast", "faster",   "fast",
+                                                   "medium",    "slow",      "slower",   "veryslow", "placebo"};
+    static const std::vector<std::string> kVpx = {"good", "best", "realtime"};
+    const std::vector<std::string>* known = nullptr;
+    if (name == "libx264" || name == "libx264rgb" || name == "libx265") {
+      known = &kX26x;
+    } else if (name.rfind("libvpx", 0) == 0) {
+      known = &kVpx;
+    }
+    if (known != nullptr && std::find(known->begin(), known->end(), enc.preset) == known->end()) {
+      std::string list;
+      for (const auto& k : *known) {
+        list += (list.empty() ? "" : ", ") + k;
+      }
+      throw Error(ErrorKind::kUsage, "--preset " + enc.preset + ": " + enc.codec + " takes " + list);
+    }
+  }
+  if (enc.bitrate > 0) {
+    // Lossless encoders have no bitrate to aim at, and x264/x265 with a --crf keep
+    // the constant quality: either way --bitrate would be dropped without a word.
+    const AVCodecDescriptor* desc = avcodec_descriptor_get(codec->id);
+    if (desc != nullptr && (desc->props & AV_CODEC_PROP_LOSSY) == 0) {
+      throw Error(ErrorKind::kUsage,
+                  "--bitrate: " + enc.codec + " is lossless and has no bitrate to aim at; leave out --bitrate");
+    }
+    // libvpx and libaom take both: constant quality, capped at the bitrate.
+    const bool capped_quality = name.rfind("libvpx", 0) == 0 || name == "libaom-av1";
+    if (enc.crf >= 0 && !capped_quality) {
+      throw Error(ErrorKind::kUsage, "--crf and --bitrate together: " + enc.codec +
+                                         " would keep the constant quality and ignore the bitrate; give one of them");
+    }
+  }
+}
+
+}  // namespace
+
 JobResult run_video_job(const VideoJob& job) {
   const CommonOptions& common = job.common;
   if (job.scale < 1 || job.scale > 4) {
@@ -696,48 +746,7 @@ JobResult run_video_job(const VideoJob& job) {
   }
   enc.threads = common.threads;
   const AVCodec* codec = find_video_encoder(enc.codec);
-  if (enc.crf > 51 && (codec->id == AV_CODEC_ID_H264 || codec->id == AV_CODEC_ID_HEVC)) {
-    // x264 and x265 would clamp it to 51 without a word.
-    throw Error(ErrorKind::kUsage,
-                "--crf " + std::to_string(enc.crf) + ": " + enc.codec + " takes 0 (best) to 51 (smallest)");
-  }
-  if (!enc.preset.empty()) {
-    // The encoders' own checks come only when they open, at the first frame, as an
-    // output failure ("Error setting preset/tune"): a mistyped preset is bad usage.
-    static const std::vector<std::string> kX26x = {"ultrafast", "superfast", "veryfast", "faster",   "fast",
-                                                   "medium",    "slow",      "slower",   "veryslow", "placebo"};
-    static const std::vector<std::string> kVpx = {"good", "best", "realtime"};
-    const std::string name = codec->name;
-    const std::vector<std::string>* known = nullptr;
-    if (name == "libx264" || name == "libx264rgb" || name == "libx265") {
-      known = &kX26x;
-    } else if (name.rfind("libvpx", 0) == 0) {
-      known = &kVpx;
-    }
-    if (known != nullptr && std::find(known->begin(), known->end(), enc.preset) == known->end()) {
-      std::string list;
-      for (const auto& k : *known) {
-        list += (list.empty() ? "" : ", ") + k;
-      }
-      throw Error(ErrorKind::kUsage, "--preset " + enc.preset + ": " + enc.codec + " takes " + list);
-    }
-  }
-  if (enc.bitrate > 0) {
-    // Lossless encoders have no bitrate to aim at, and x264/x265 with a --crf keep
-    // the constant quality: either way --bitrate would be dropped without a word.
-    const AVCodecDescriptor* desc = avcodec_descriptor_get(codec->id);
-    if (desc != nullptr && (desc->props & AV_CODEC_PROP_LOSSY) == 0) {
-      throw Error(ErrorKind::kUsage,
-                  "--bitrate: " + enc.codec + " is lossless and has no bitrate to aim at; leave out --bitrate");
-    }
-    // libvpx and libaom take both: constant quality, capped at the bitrate.
-    const std::string name = codec->name;
-    const bool capped_quality = name.rfind("libvpx", 0) == 0 || name == "libaom-av1";
-    if (enc.crf >= 0 && !capped_quality) {
-      throw Error(ErrorKind::kUsage, "--crf and --bitrate together: " + enc.codec +
-                                         " would keep the constant quality and ignore the bitrate; give one of them");
-    }
-  }
+  check_encoder_options(enc, codec);
   if (const AVOutputFormat* ofmt = output_container(common)) {
     if (container_refuses(ofmt, codec->id)) {
       throw Error(ErrorKind::kUsage, "the " + std::string(ofmt->name) + " container of '" + common.output +

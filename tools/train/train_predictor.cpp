@@ -405,8 +405,7 @@ void load_init(FrameGenerator& gen, const std::string& path) {
   ar.load_from(path);
   torch::NoGradGuard no_grad;
   // The warp the weights were trained with (files before session 20: bilinear).
-  torch::Tensor cubic;
-  gen->set_cubic_warp(ar.try_read("cubic_warp", cubic, /*is_buffer=*/true) && cubic.item<float>() != 0.0F);
+  gen->set_cubic_warp(FrameGeneratorImpl::saved_cubic_warp(ar));
   for (auto& p : gen->named_parameters()) {
     torch::Tensor old;
     if (!read_parameter(ar, p.key(), old)) {

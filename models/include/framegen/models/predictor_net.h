@@ -69,6 +69,8 @@ class FrameGeneratorImpl : public torch::nn::Module {
   // of them: saved with them ("cubic_warp"), bilinear where a file does not say.
   [[nodiscard]] bool cubic_warp() const { return cubic_warp_; }
   void set_cubic_warp(bool on) { cubic_warp_ = on; }
+  // The warp a saved generator's archive says (false where it does not say).
+  static bool saved_cubic_warp(torch::serialize::InputArchive& archive);
   void save(torch::serialize::OutputArchive& archive) const override;
   void load(torch::serialize::InputArchive& archive) override;
 
