@@ -979,6 +979,15 @@ TEST_F(CliTest, BadOptionsAreUsageErrors) {
   const RunResult lossless = run_cli({"upscale", in, "-o", path("a.mkv"), "--codec", "ffv1", "--bitrate", "1M"});
   EXPECT_EQ(lossless.status, 2);
   EXPECT_NE(lossless.err.find("--bitrate: ffv1 is lossless"), std::string::npos) << lossless.err;
+  // libwebp and ProRes write the same bytes for any bitrate.
+  for (const char* codec : {"libwebp", "prores_ks"}) {
+    const bool webp = std::string(codec) == "libwebp";
+    const RunResult fixed =
+        run_cli({"upscale", in, "-o", path(webp ? "a.webp" : "a.mov"), "--codec", codec, "--bitrate", "1M"});
+    EXPECT_EQ(fixed.status, 2) << codec << ": " << fixed.err;
+    EXPECT_NE(fixed.err.find(std::string("--bitrate: ") + codec + " has no rate control"), std::string::npos)
+        << fixed.err;
+  }
   const RunResult both = run_cli({"upscale", in, "-o", path("a.mp4"), "--crf", "20", "--bitrate", "1M"});
   EXPECT_EQ(both.status, 2);
   EXPECT_NE(both.err.find("--crf and --bitrate together: libx264"), std::string::npos) << both.err;

@@ -616,6 +616,16 @@ void check_encoder_options(const EncoderOptions& enc, const AVCodec* codec) {
       throw Error(ErrorKind::kUsage,
                   "--bitrate: " + enc.codec + " is lossless and has no bitrate to aim at; leave out --bitrate");
     }
+    // Lossy encoders without a rate control: libwebp encodes at a fixed quality
+    // and ProRes at its profile's rate, whatever the bitrate (measured: the same
+    // bytes for 30k and 3M).
+    static const std::vector<std::string> kNoRateControl = {"libwebp", "libwebp_anim", "prores", "prores_aw",
+                                                            "prores_ks"};
+    if (std::find(kNoRateControl.begin(), kNoRateControl.end(), name) != kNoRateControl.end()) {
+      throw Error(ErrorKind::kUsage, "--bitrate: " + name +
+                                         " has no rate control (its size follows its quality or profile setting); "
+                                         "leave out --bitrate");
+    }
     // libvpx and libaom take both: constant quality, capped at the bitrate.
     const bool capped_quality = name.rfind("libvpx", 0) == 0 || name == "libaom-av1";
     if (enc.crf >= 0 && !capped_quality) {
