@@ -373,10 +373,10 @@ torch::Tensor gdl(const torch::Tensor& p, const torch::Tensor& g) {
   return (dx(p) - dx(g)).abs().mean() + (dy(p) - dy(g)).abs().mean();
 }
 
-// Loads --init weights. A convolution saved with fewer input channels than it has
-// now (the network was widened with new inputs appended at the end) is copied into
-// its first channels and the new ones start at zero, so training resumes from
-// exactly the old function. Anything else that differs is an error.
+// Loads --init weights. A layer saved with fewer channels than it has now (the
+// network was widened: new inputs appended at the end, or wider hidden layers) is
+// copied into its first channels; the new ones are set up so that training resumes
+// from exactly the old function (load_init). Anything else that differs is an error.
 // Module::save nests one archive per submodule: "fine8.0.weight" is fine8/0/weight.
 bool read_parameter(torch::serialize::InputArchive& ar, const std::string& key, torch::Tensor& out) {
   const std::size_t dot = key.find('.');
@@ -400,6 +400,24 @@ bool fits_inside(const torch::Tensor& old, const torch::Tensor& cur) {
   return true;
 }
 
+// True when `key` ("fine8.4.weight") names a parameter of the last layer of its
+// block (that block's output).
+bool is_last_layer(FrameGenerator& gen, const std::string& key) {
+  const std::size_t a = key.find('.');
+  const std::size_t b = key.find('.', a + 1);
+  if (a == std::string::npos || b == std::string::npos) {
+    return true;
+  }
+  for (const auto& c : gen->named_children()) {
+    if (c.key() == key.substr(0, a)) {
+      if (const auto* seq = c.value()->as<torch::nn::Sequential>()) {
+        return std::stoul(key.substr(a + 1, b - a - 1)) + 1 == seq->size();
+      }
+    }
+  }
+  return true;
+}
+
 void load_init(FrameGenerator& gen, const std::string& path) {
   torch::serialize::InputArchive ar;
   ar.load_from(path);
@@ -416,14 +434,24 @@ void load_init(FrameGenerator& gen, const std::string& path) {
       cur.copy_(old);
     } else if (fits_inside(old, cur)) {
       // A layer that gained input or output channels: the old weights in the
-      // leading block, zero elsewhere (new inputs are ignored at first).
+      // leading block. New inputs start at zero weight (ignored at first). New
+      // outputs of a block's last layer start at zero too; new outputs of a hidden
+      // layer (a wider block) keep their random initialisation, so that they learn:
+      // the next layer reads them with zero weights, which leaves the function as
+      // it was, and the gradient reaches those weights through their activations.
+      const torch::Tensor fresh = cur.clone();
+      const bool hidden = !is_last_layer(gen, p.key());
       cur.zero_();
+      if (hidden && cur.size(0) > old.size(0)) {
+        cur.slice(0, old.size(0)).copy_(fresh.slice(0, old.size(0)));
+      }
       torch::Tensor dst = cur;
       for (int64_t d = 0; d < old.dim(); ++d) {
         dst = dst.slice(d, 0, old.size(d));
       }
       dst.copy_(old);
-      spdlog::info("{}: {} -> {} (new entries start at zero)", p.key(), c10::str(old.sizes()), c10::str(cur.sizes()));
+      spdlog::info("{}: {} -> {} (new inputs start at zero{})", p.key(), c10::str(old.sizes()), c10::str(cur.sizes()),
+                   hidden && cur.size(0) > old.size(0) ? ", new hidden channels at random" : "");
     } else {
       throw std::runtime_error(path + ": " + p.key() + " has an incompatible shape");
     }
