@@ -93,7 +93,11 @@ bool clean(const Clip& c, int i, int span) {
   return true;
 }
 
-Batch sample(const std::vector<Clip>& clips, bool extrap, int batch, int patch, bool validation, std::mt19937_64& rng) {
+// halve: probability (training only) that a sample is taken at half size: the 2x2
+// means of a crop twice as large, from frames twice as far apart (about the same
+// motion in pixels, twice the detail per pixel).
+Batch sample(const std::vector<Clip>& clips, bool extrap, int batch, int patch, bool validation, std::mt19937_64& rng,
+             double halve = 0.0) {
   std::vector<double> weights;
   for (const auto& c : clips) {
     weights.push_back(static_cast<double>(validation ? c.frames.size() - c.val_from : c.val_from));
@@ -109,7 +113,8 @@ Batch sample(const std::vector<Clip>& clips, bool extrap, int batch, int patch, 
                                std::to_string(patch) + " (clips too short, too small or cut everywhere)");
     }
     const Clip& c = clips[pick(rng)];
-    if (c.frames[0].width < patch || c.frames[0].height < patch) {
+    const int k = !validation && halve > 0 && std::uniform_real_distribution<>(0, 1)(rng) < halve ? 2 : 1;
+    if (c.frames[0].width < patch * k || c.frames[0].height < patch * k) {
       continue;
     }
     // interp: (i, i+2) -> i+1 at 1/2, or (i, i+3) -> i+1 / i+2 at 1/3, 2/3; extrap: (i, i+1) -> i+2.
@@ -121,6 +126,8 @@ Batch sample(const std::vector<Clip>& clips, bool extrap, int batch, int patch, 
       target = std::uniform_int_distribution<int>(1, 2)(rng);
       t = target / 3.0;
     }
+    span *= k;
+    target *= k;
     const int lo = validation ? c.val_from : 0;
     const int hi = (validation ? static_cast<int>(c.frames.size()) : c.val_from) - span - 1;
     if (hi < lo) {
@@ -131,24 +138,29 @@ Batch sample(const std::vector<Clip>& clips, bool extrap, int batch, int patch, 
       continue;
     }
     const Image* fa = &c.frames[i];
-    const Image* fb = &c.frames[i + (extrap ? 1 : span)];
-    const Image* ft = &c.frames[i + (extrap ? 2 : target)];
+    const Image* fb = &c.frames[i + (extrap ? k : span)];
+    const Image* ft = &c.frames[i + (extrap ? 2 * k : target)];
     const bool reverse = !validation && std::uniform_int_distribution<int>(0, 1)(rng) == 1;
     if (reverse) {
       if (extrap) {
         // (i+2, i+1) -> i is a valid sequence too.
-        fa = &c.frames[i + 2];
+        fa = &c.frames[i + 2 * k];
         ft = &c.frames[i];
       } else {
         std::swap(fa, fb);
         t = 1.0 - t;
       }
     }
-    const int x = std::uniform_int_distribution<int>(0, fa->width - patch)(rng);
-    const int y = std::uniform_int_distribution<int>(0, fa->height - patch)(rng);
-    torch::Tensor ta = to_tensor(*fa, x, y, patch);
-    torch::Tensor tb = to_tensor(*fb, x, y, patch);
-    torch::Tensor tt = to_tensor(*ft, x, y, patch);
+    const int x = std::uniform_int_distribution<int>(0, fa->width - patch * k)(rng);
+    const int y = std::uniform_int_distribution<int>(0, fa->height - patch * k)(rng);
+    auto crop = [&](const Image& img) {
+      torch::Tensor full = to_tensor(img, x, y, patch * k);
+      // Rounded back to 8 bits, as decoded frames are.
+      return k == 1 ? full : (torch::avg_pool2d(full.unsqueeze(0), 2).squeeze(0) * 255.0).round() / 255.0;
+    };
+    torch::Tensor ta = crop(*fa);
+    torch::Tensor tb = crop(*fb);
+    torch::Tensor tt = crop(*ft);
     if (!validation) {
       const int aug = std::uniform_int_distribution<int>(0, 3)(rng);
       if ((aug & 1) != 0) {
@@ -499,6 +511,7 @@ int run(int argc, char** argv) {
   std::vector<std::string> train_only;
   bool search = false;
   bool visp = false;
+  double halve = 0.0;
   double ema = 0.0;
   app.add_option("--task", task, "interp or extrap")->check(CLI::IsMember({"interp", "extrap"}));
   app.add_option("--data", data, "folder made by tools/fetch-training-data.sh");
@@ -539,6 +552,10 @@ int run(int argc, char** argv) {
                  "full-resolution warp of the inputs: bilinear or bicubic (default: as the --init weights, "
                  "bilinear without them)")
       ->check(CLI::IsMember({"bilinear", "bicubic"}));
+  app.add_option("--halve", halve,
+                 "probability that a video sample is taken at half size (2x2 means of a crop twice as large, frames "
+                 "twice as far apart)")
+      ->check(CLI::Range(0.0, 1.0));
   app.add_flag("--visp", visp, "also train on visp-images-data's footage (DATA.md; tools/fetch-training-data.sh)");
   app.add_flag("--search", search,
                "train and validate with the test-time flow search on, as inference runs (its correction has no "
@@ -603,6 +620,9 @@ int run(int argc, char** argv) {
                  val_photos.size(), synthetic * 100);
   }
   const int n_synth = static_cast<int>(std::lround(synthetic * batch));
+  if (halve > 0) {
+    spdlog::info("{:.0f}% of the video samples at half size (--halve)", halve * 100);
+  }
 
   FrameGenerator gen;
   // Without --search: trained and validated without the test-time flow search
@@ -709,8 +729,8 @@ int run(int argc, char** argv) {
     for (auto& g : gopt.param_groups()) {
       static_cast<torch::optim::AdamOptions&>(g.options()).lr(cur);
     }
-    const Batch b = n_synth == 0 ? sample(clips, extrap, batch, patch, false, rng)
-                                 : mix(sample(clips, extrap, batch, patch, false, rng),
+    const Batch b = n_synth == 0 ? sample(clips, extrap, batch, patch, false, rng, halve)
+                                 : mix(sample(clips, extrap, batch, patch, false, rng, halve),
                                        synthetic_batch(photos, extrap, n_synth, patch, motion, rng), n_synth);
     const bool adversarial = it > adv_from;
     PredictorOutput o = gen->forward(b.a, b.b, b.t);
