@@ -451,11 +451,11 @@ void load_init(FrameGenerator& gen, const std::string& path) {
       // layer (a wider block) keep their random initialisation, so that they learn:
       // the next layer reads them with zero weights, which leaves the function as
       // it was, and the gradient reaches those weights through their activations.
-      const torch::Tensor fresh = cur.clone();
-      const bool hidden = !is_last_layer(gen, p.key());
+      const bool random_rows = cur.size(0) > old.size(0) && !is_last_layer(gen, p.key());
+      const torch::Tensor fresh = random_rows ? cur.slice(0, old.size(0)).clone() : torch::Tensor();
       cur.zero_();
-      if (hidden && cur.size(0) > old.size(0)) {
-        cur.slice(0, old.size(0)).copy_(fresh.slice(0, old.size(0)));
+      if (random_rows) {
+        cur.slice(0, old.size(0)).copy_(fresh);
       }
       torch::Tensor dst = cur;
       for (int64_t d = 0; d < old.dim(); ++d) {
@@ -463,7 +463,7 @@ void load_init(FrameGenerator& gen, const std::string& path) {
       }
       dst.copy_(old);
       spdlog::info("{}: {} -> {} (new inputs start at zero{})", p.key(), c10::str(old.sizes()), c10::str(cur.sizes()),
-                   hidden && cur.size(0) > old.size(0) ? ", new hidden channels at random" : "");
+                   random_rows ? ", new hidden channels at random" : "");
     } else {
       throw std::runtime_error(path + ": " + p.key() + " has an incompatible shape");
     }
