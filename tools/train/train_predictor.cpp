@@ -379,6 +379,14 @@ Batch mix(const Batch& x, const Batch& y, int n) {
   return {cat(x.a, y.a), cat(x.b, y.b), cat(x.target, y.target), cat(x.t, y.t)};
 }
 
+// Root mean square error of each sample, averaged over the batch. Its gradient
+// per pixel is error / (pixels x RMSE): as large as L1's on a typical pixel, but
+// in proportion to the error, so the network is paid for hedging where it is
+// unsure (the mean of two candidates), as PSNR pays.
+torch::Tensor rmse(const torch::Tensor& p, const torch::Tensor& g) {
+  return ((p - g).pow(2).mean({1, 2, 3}) + 1e-8).sqrt().mean();
+}
+
 torch::Tensor gdl(const torch::Tensor& p, const torch::Tensor& g) {
   auto dx = [](const torch::Tensor& x) { return (x.slice(3, 1) - x.slice(3, 0, -1)).abs(); };
   auto dy = [](const torch::Tensor& x) { return (x.slice(2, 1) - x.slice(2, 0, -1)).abs(); };
@@ -513,6 +521,7 @@ int run(int argc, char** argv) {
   bool visp = false;
   double halve = 0.0;
   double ema = 0.0;
+  std::string pixel_loss = "l1";
   app.add_option("--task", task, "interp or extrap")->check(CLI::IsMember({"interp", "extrap"}));
   app.add_option("--data", data, "folder made by tools/fetch-training-data.sh");
   app.add_option("--out", out, "generator weights to write")->required();
@@ -556,6 +565,10 @@ int run(int argc, char** argv) {
                  "probability that a video sample is taken at half size (2x2 means of a crop twice as large, frames "
                  "twice as far apart)")
       ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--pixel-loss", pixel_loss,
+                 "the frame's distance to the target: l1 (mean absolute error) or rmse (root mean square error "
+                 "of each sample, averaged over the batch: weighs large errors more, as PSNR does)")
+      ->check(CLI::IsMember({"l1", "rmse"}));
   app.add_flag("--visp", visp, "also train on visp-images-data's footage (DATA.md; tools/fetch-training-data.sh)");
   app.add_flag("--search", search,
                "train and validate with the test-time flow search on, as inference runs (its correction has no "
@@ -685,6 +698,7 @@ int run(int argc, char** argv) {
   torch::optim::Adam gopt(trained, torch::optim::AdamOptions(lr).betas({0.9, 0.999}));
   torch::optim::Adam dopt(disc->parameters(), torch::optim::AdamOptions(lr).betas({0.5, 0.999}));
   spdlog::info("generator: {} MACs per pixel", gen->macs_per_pixel());
+  spdlog::info("pixel loss: {}", pixel_loss);
 
   std::mt19937_64 vrng(seed + 1);
   std::vector<Batch> val;
@@ -734,7 +748,7 @@ int run(int argc, char** argv) {
                                        synthetic_batch(photos, extrap, n_synth, patch, motion, rng), n_synth);
     const bool adversarial = it > adv_from;
     PredictorOutput o = gen->forward(b.a, b.b, b.t);
-    torch::Tensor l1 = torch::l1_loss(o.frame, b.target);
+    torch::Tensor l1 = pixel_loss == "rmse" ? rmse(o.frame, b.target) : torch::l1_loss(o.frame, b.target);
     torch::Tensor lg = gdl(o.frame, b.target);
     torch::Tensor lw = torch::l1_loss(o.warped0, b.target) + torch::l1_loss(o.warped1, b.target);
     torch::Tensor loss = l1 + gdl_weight * lg + warp_weight * lw;
@@ -765,8 +779,8 @@ int run(int argc, char** argv) {
     r_d += k * (ld - r_d);
     if (it % 50 == 0) {
       const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      spdlog::info("step {}/{} l1 {:.5f} gdl {:.5f} warp {:.5f} adv {:.4f} disc {:.4f} lr {:.2e} {:.2f} steps/s", it,
-                   iters, r_l1, r_gdl, r_warp, r_adv, r_d, cur, it / el);
+      spdlog::info("step {}/{} {} {:.5f} gdl {:.5f} warp {:.5f} adv {:.4f} disc {:.4f} lr {:.2e} {:.2f} steps/s", it,
+                   iters, pixel_loss, r_l1, r_gdl, r_warp, r_adv, r_d, cur, it / el);
     }
     if (it == adv_from) {
       const fs::path p(out);
