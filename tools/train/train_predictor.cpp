@@ -254,7 +254,13 @@ struct SynthMotion {
   double accel = 0.0;        // change of velocity, fraction of (speed + accel_floor) per frame
   double accel_floor = 1.0;  // px
   double layers = 0.0;       // probability of a second layer moving on its own
+  double fast = 0.0;         // probability of a fast path (kFastMin to kFastMax px per unit time)
 };
+
+// --fast-motion's speeds, frame pixels per unit time (between the interpolation
+// inputs). The usual draw stops at 18; a car crossing bikes' frame moves 45.
+constexpr double kFastMin = 18.0;
+constexpr double kFastMax = 48.0;
 
 // One moving layer: a region of a photograph and the path the camera takes over it.
 struct Layer {
@@ -272,7 +278,11 @@ bool draw_layer(const std::vector<Photo>& photos, double tmax, int patch, const 
   const int64_t W = ph.rgb.size(3);
   const double scale = 1.0 + uni(rng);  // photo pixels per frame pixel
   // Motion per unit time, in frame pixels: mostly small, sometimes large.
-  const double speed = uni(rng) < 0.7 ? 6.0 * uni(rng) : 6.0 + 12.0 * uni(rng);
+  double speed = uni(rng) < 0.7 ? 6.0 * uni(rng) : 6.0 + 12.0 * uni(rng);
+  // (No draw at all without --fast-motion, so earlier runs are reproduced exactly.)
+  if (sm.fast > 0 && uni(rng) < sm.fast) {
+    speed = kFastMin + (kFastMax - kFastMin) * uni(rng);
+  }
   const double dir = 2 * M_PI * uni(rng);
   const double sx = speed * std::cos(dir) * scale;
   const double sy = speed * std::sin(dir) * scale;
@@ -552,6 +562,10 @@ int run(int argc, char** argv) {
                  "probability that a synthetic sample has a second layer (a rectangle of another photograph) moving on "
                  "its own path over the first")
       ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--fast-motion", motion.fast,
+                 "probability that a synthetic layer moves fast: 18-48 px per unit time instead of up to 18 (the "
+                 "held-out photographs keep the usual speeds)")
+      ->check(CLI::Range(0.0, 1.0));
   app.add_option("--train-only", train_only,
                  "train only the generator's blocks named here (coarse, fine8, fine4, fine2, refine); the others keep "
                  "their --init weights")
@@ -629,8 +643,8 @@ int run(int argc, char** argv) {
       spdlog::error("--synthetic needs {}/photos (tools/fetch-training-data.sh)", data);
       return 1;
     }
-    spdlog::info("synthetic motion: {} photographs ({} held out), {:.0f}% of each batch", photos.size(),
-                 val_photos.size(), synthetic * 100);
+    spdlog::info("synthetic motion: {} photographs ({} held out), {:.0f}% of each batch, {:.0f}% of paths fast",
+                 photos.size(), val_photos.size(), synthetic * 100, motion.fast * 100);
   }
   const int n_synth = static_cast<int>(std::lround(synthetic * batch));
   if (halve > 0) {
