@@ -741,7 +741,8 @@ int run(int argc, char** argv) {
   auto validate = [&]() { return score(val); };
   auto validate_synthetic = [&]() { return score(val_synth); };
   const auto [v0, vbase] = validate();
-  spdlog::info("validation: untrained {:.3f} dB, {} {:.3f} dB", v0, extrap ? "copy-last" : "blend", vbase);
+  spdlog::info("validation: {} {:.3f} dB, {} {:.3f} dB", init.empty() ? "untrained" : "start (--init)", v0,
+               extrap ? "copy-last" : "blend", vbase);
   if (!val_synth.empty()) {
     const auto [s0, sb] = validate_synthetic();
     spdlog::info("synthetic validation (held-out photographs): {:.3f} dB, {} {:.3f} dB", s0,

@@ -150,7 +150,8 @@ int main(int argc, char** argv) {
   torch::optim::Adam opt(net->parameters(), torch::optim::AdamOptions(lr).betas({0.9, 0.999}));
   const double base_val = bicubic_baseline(ds.validation, scale);
   double best = validate(net, ds.validation, scale);
-  spdlog::info("validation: bicubic (MATLAB) {:.3f} dB, untrained net {:.3f} dB", base_val, best);
+  spdlog::info("validation: bicubic (MATLAB) {:.3f} dB, {} {:.3f} dB", base_val,
+               init.empty() ? "untrained net" : "start (--init)", best);
   const std::string ckpt = out + ".ckpt";
   std::filesystem::create_directories(std::filesystem::path(out).parent_path());
   torch::save(net, out);
