@@ -593,6 +593,12 @@ int run(int argc, char** argv) {
       ->check(CLI::Range(0.0, 0.99999));
   CLI11_PARSE(app, argc, argv);
   init_logging("info");
+  // The synthetic paths' options shape only synthetic samples: without them they
+  // would be parsed and ignored.
+  if (synthetic <= 0 && (motion.accel > 0 || motion.layers > 0 || motion.fast > 0)) {
+    spdlog::error("--accel, --layers and --fast-motion shape synthetic samples: they need --synthetic > 0");
+    return 2;
+  }
   torch::manual_seed(seed);
   torch::set_num_threads(threads);
   std::mt19937_64 rng(seed);
