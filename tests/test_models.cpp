@@ -668,6 +668,84 @@ TEST(SelectFlows, StillBackgroundAndMissedPartsOfAnObject) {
   EXPECT_GT((ops - noisy).abs().gt(0).to(torch::kFloat).mean().item<double>(), 0.1);
 }
 
+// DIS flows between a texture and the same texture moved by (11, -6) pixels, turned
+// into the flows of the time between: target -> a is -t m, target -> b is (1 - t) m.
+TEST(DisFlows, FindsALongTranslationAtAnyTime) {
+  torch::manual_seed(19);
+  namespace F = torch::nn::functional;
+  const torch::Tensor scene = F::interpolate(
+      torch::rand({1, 3, 15, 20}),
+      F::InterpolateFuncOptions().size(std::vector<int64_t>{120, 160}).mode(torch::kBicubic).align_corners(false));
+  // b(x) = a(x - m): a's content moved by m = (11, -6).
+  const torch::Tensor a = scene.slice(2, 10, 106).slice(3, 20, 148);
+  const torch::Tensor b = scene.slice(2, 16, 112).slice(3, 9, 137);
+  for (const double t : {0.5, 0.25}) {
+    const torch::Tensor f = models::dis_flows(a, b, torch::tensor({t}));
+    ASSERT_EQ(f.sizes(), (std::vector<int64_t>{1, 4, 96, 128}));
+    const torch::Tensor inner = f.slice(2, 24, 72).slice(3, 32, 96);
+    const std::array<double, 4> want = {-t * 11, t * 6, (1 - t) * 11, -(1 - t) * 6};
+    for (int c = 0; c < 4; ++c) {
+      EXPECT_NEAR(inner[0][c].median().item<double>(), want[c], 0.25) << "t " << t << " channel " << c;
+    }
+  }
+}
+
+// A whole candidate field wins where it matches the inputs and the flows do not,
+// and nowhere when the flows already match or the margin is out of reach.
+TEST(CandidateWins, TakesTheFieldWhereItMatches) {
+  torch::manual_seed(23);
+  namespace F = torch::nn::functional;
+  const torch::Tensor scene = F::interpolate(
+      torch::rand({1, 3, 24, 32}),
+      F::InterpolateFuncOptions().size(std::vector<int64_t>{96, 128}).mode(torch::kBicubic).align_corners(false));
+  const torch::Tensor a = scene.slice(2, 8, 88).slice(3, 0, 112);
+  const torch::Tensor b = scene.slice(2, 8, 88).slice(3, 16, 128);  // a moved 16 pixels left
+  const torch::Tensor right = torch::tensor({8.0F, 0.0F, -8.0F, 0.0F}).view({1, 4, 1, 1}).expand({1, 4, 80, 112});
+  const torch::Tensor zero = torch::zeros({1, 4, 80, 112});
+  const auto share = [](const torch::Tensor& take) { return take.to(torch::kFloat).mean().item<double>(); };
+  EXPECT_GT(share(models::candidate_wins(a, b, zero, right, 0.003F)), 0.95);
+  EXPECT_LT(share(models::candidate_wins(a, b, right, zero, 0.003F)), 0.02);  // borders: the shift leaves the image
+  EXPECT_EQ(share(models::candidate_wins(a, b, zero, right, 1.0F)), 0.0);
+  EXPECT_EQ(share(models::candidate_wins(a, b, right, right + 0.1, 0.0F)), 0.0);  // a quarter pixel at least
+}
+
+// Interpolation with the shipped weights: a smooth object of little texture crosses
+// 40 pixels of a still background between the inputs. The network's own pyramid
+// does not find that motion; with the DIS prior the middle frame puts the object
+// where it is.
+TEST(FrameGenerator, DisPriorFindsALongMotionOfLittleTexture) {
+  models::FrameGenerator g;
+  torch::load(g, std::string(FRAMEGEN_WEIGHTS_DIR) + "/interp.pt");
+  g->eval();
+  ASSERT_TRUE(g->dis_prior());  // on by default
+  torch::manual_seed(17);
+  namespace F = torch::nn::functional;
+  const auto smooth = [](int64_t h, int64_t w, int64_t ch, int64_t cw) {
+    return F::interpolate(
+        torch::rand({1, 3, ch, cw}),
+        F::InterpolateFuncOptions().size(std::vector<int64_t>{h, w}).mode(torch::kBicubic).align_corners(false));
+  };
+  const torch::Tensor background = smooth(128, 192, 4, 6) * 0.4 + 0.3;
+  const torch::Tensor object = smooth(48, 80, 2, 3);
+  const auto frame = [&](int64_t x0) {
+    torch::Tensor f = background.clone();
+    f.slice(2, 40, 88).slice(3, x0, x0 + 80).copy_(object);
+    return f;
+  };
+  const torch::Tensor i0 = frame(36);
+  const torch::Tensor i1 = frame(76);
+  const torch::Tensor truth = frame(56);
+  std::array<double, 2> psnr{};
+  for (const bool prior : {false, true}) {
+    g->set_dis_prior(prior);
+    c10::InferenceMode inference;
+    const torch::Tensor out = g->forward(i0, i1, torch::tensor({0.5})).frame;
+    psnr[prior ? 1 : 0] = 10.0 * std::log10(1.0 / (out - truth).square().mean().item<double>());
+  }
+  EXPECT_GT(psnr[1], 32.0) << "without the prior: " << psnr[0];
+  EXPECT_GT(psnr[1], psnr[0] + 4.0);
+}
+
 // The sub-pixel refinement finds a fractional motion from zero flows, at t = 1/2
 // and t = 1, and its fused loops agree with the tensor operations.
 TEST(RefineFlowLk, FindsASubPixelMotion) {

@@ -10,6 +10,7 @@ PACKAGES=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-libav
   libspdlog-dev libgtest-dev libcli11-dev nlohmann-json3-dev
+  libopencv-video-dev  # DIS optical flow, the interpolation's flow prior (libtorch_cpu already links libopencv_video)
   ffmpeg time  # the ffmpeg program makes test fixtures; GNU time measures peak RSS (bench_memory.sh)
   clang libclang-rt-14-dev  # the libFuzzer build (tools/fuzz.sh, fuzz preset)
 )

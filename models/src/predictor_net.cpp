@@ -2,6 +2,8 @@
 
 #include <ATen/Parallel.h>
 #include <ATen/ops/mkldnn_convolution.h>
+#include <opencv2/core.hpp>
+#include <opencv2/video/tracking.hpp>
 
 #include <algorithm>
 #include <array>
@@ -64,6 +66,13 @@ constexpr double kLkMaxStep = 0.5;
 // noisy backgrounds: the training videos' movie and speedway lost up to 0.06 dB
 // without it).
 constexpr float kLkMargin = 0.0005F;
+// The DIS flow prior (dis_flows, candidate_wins): OpenCV's medium preset, its
+// patches matched down to full resolution (finest scale 0; the preset stops at 1/2),
+// taken where it matches the blurred 1/2 level better by kDisMargin over the window.
+// Below kDisMinSide pixels a side the prior is skipped (DIS's 8x8 patches need room).
+constexpr int kDisFinestScale = 0;
+constexpr float kDisMargin = 0.003F;
+constexpr int64_t kDisMinSide = 32;
 constexpr int cost_channels(int r) { return (2 * r + 1) * (2 * r + 1); }
 // Input channels of each refinement block: the level inputs plus its cost volume.
 constexpr int kIn8 = kLevelIn + cost_channels(kR8);
@@ -1331,6 +1340,102 @@ inline float match_cost(const float* a, const float* b, int64_t h, int64_t w, in
   return (std::abs(va[0] - vb[0]) + std::abs(va[1] - vb[1]) + std::abs(va[2] - vb[2])) * (1.0F / 3.0F);
 }
 
+}  // namespace
+
+torch::Tensor dis_flows(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& t) {
+  torch::NoGradGuard no_grad;
+  // Grey levels as OpenCV's RGB2GRAY weighs them, rounded to 8 bits.
+  const auto grey = [](const torch::Tensor& x) {
+    const torch::Tensor c = x.detach().to(torch::kCPU, torch::kFloat);
+    return (c.select(1, 0) * 0.299 + c.select(1, 1) * 0.587 + c.select(1, 2) * 0.114)
+        .mul_(255.0)
+        .round_()
+        .clamp_(0, 255)
+        .to(torch::kUInt8)
+        .contiguous();
+  };
+  const torch::Tensor ga = grey(a);
+  const torch::Tensor gb = grey(b);
+  const int64_t n = ga.size(0);
+  const int64_t h = ga.size(1);
+  const int64_t w = ga.size(2);
+  const torch::Tensor tc = t.detach().to(torch::kCPU, torch::kDouble).reshape({n});
+  torch::Tensor out = torch::empty({n, 4, h, w}, torch::kFloat);
+  // One instance per call: it keeps per-image buffers, and calls may come from
+  // several threads at once.
+  const cv::Ptr<cv::DISOpticalFlow> dis = cv::DISOpticalFlow::create(cv::DISOpticalFlow::PRESET_MEDIUM);
+  dis->setFinestScale(kDisFinestScale);
+  for (int64_t i = 0; i < n; ++i) {
+    const cv::Mat ma(static_cast<int>(h), static_cast<int>(w), CV_8UC1, ga[i].data_ptr<uint8_t>());
+    const cv::Mat mb(static_cast<int>(h), static_cast<int>(w), CV_8UC1, gb[i].data_ptr<uint8_t>());
+    cv::Mat f01;  // a(x) ~ b(x + f01(x))
+    cv::Mat f10;
+    dis->calc(ma, mb, f01);
+    dis->calc(mb, ma, f10);
+    const torch::Tensor m01 = torch::from_blob(f01.ptr<float>(), {h, w, 2}, torch::kFloat).permute({2, 0, 1});
+    const torch::Tensor m10 = torch::from_blob(f10.ptr<float>(), {h, w, 2}, torch::kFloat).permute({2, 0, 1});
+    // Linear motion through the target's pixel (Super SloMo's approximation).
+    const double ti = tc[i].item<double>();
+    out[i].slice(0, 0, 2).copy_(m01 * (-(1.0 - ti) * ti) + m10 * (ti * ti));
+    out[i].slice(0, 2, 4).copy_(m01 * ((1.0 - ti) * (1.0 - ti)) + m10 * (-ti * (1.0 - ti)));
+  }
+  return out.to(a.device());
+}
+
+void set_dis_threads(int threads) { cv::setNumThreads(threads); }
+
+torch::Tensor candidate_wins(const torch::Tensor& a_in, const torch::Tensor& b_in, const torch::Tensor& flow_in,
+                             const torch::Tensor& cand_in, float margin) {
+  torch::NoGradGuard no_grad;
+  const auto cpu = [](const torch::Tensor& x) { return x.detach().to(torch::kCPU, torch::kFloat).contiguous(); };
+  const torch::Tensor a = blur3(cpu(a_in)).contiguous();
+  const torch::Tensor b = blur3(cpu(b_in)).contiguous();
+  const torch::Tensor flow = cpu(flow_in);
+  const torch::Tensor cand = cpu(cand_in);
+  const int64_t n = flow.size(0);
+  const int64_t h = flow.size(2);
+  const int64_t w = flow.size(3);
+  const int64_t plane = h * w;
+  torch::Tensor take = torch::zeros({n, 1, h, w}, torch::kBool);
+  std::vector<float> cur(plane);    // matching cost of each pixel under the flows
+  std::vector<float> other(plane);  // ... under the candidate's
+  std::vector<float> change(plane);
+  std::vector<float> tmp(plane);
+  std::vector<float> best(plane);
+  std::vector<float> window(plane);
+  for (int64_t i = 0; i < n; ++i) {
+    const float* pa = a.data_ptr<float>() + i * 3 * plane;
+    const float* pb = b.data_ptr<float>() + i * 3 * plane;
+    const float* f = flow.data_ptr<float>() + i * 4 * plane;
+    const float* e = cand.data_ptr<float>() + i * 4 * plane;
+    bool* tk = take.data_ptr<bool>() + i * plane;
+    at::parallel_for(0, h, 8, [&](int64_t y0, int64_t y1) {
+      for (int64_t y = y0; y < y1; ++y) {
+        for (int64_t x = 0; x < w; ++x) {
+          const int64_t p = y * w + x;
+          float d = 0.0F;
+          for (int c = 0; c < 4; ++c) {
+            d = std::max(d, std::abs(e[c * plane + p] - f[c * plane + p]));
+          }
+          change[p] = d;
+          cur[p] = match_cost(pa, pb, h, w, x, y, f[p], f[plane + p], f[2 * plane + p], f[3 * plane + p]);
+          other[p] = d > kPropagationMinChange
+                         ? match_cost(pa, pb, h, w, x, y, e[p], e[plane + p], e[2 * plane + p], e[3 * plane + p])
+                         : cur[p];
+        }
+      }
+    });
+    box_mean(cur.data(), tmp.data(), best.data(), h, w);
+    box_mean(other.data(), tmp.data(), window.data(), h, w);
+    for (int64_t p = 0; p < plane; ++p) {
+      tk[p] = change[p] > kPropagationMinChange && window[p] < best[p] - margin;
+    }
+  }
+  return take.to(flow_in.device());
+}
+
+namespace {
+
 torch::Tensor select_flows_cpu(const torch::Tensor& a_in, const torch::Tensor& b_in, const torch::Tensor& flow_in) {
   const torch::Tensor a = a_in.contiguous();
   const torch::Tensor b = b_in.contiguous();
@@ -1479,7 +1584,7 @@ FrameGeneratorImpl::FrameGeneratorImpl() {
 }
 
 FrameGeneratorImpl::Estimate FrameGeneratorImpl::pyramid(const Levels& a, const Levels& b, const torch::Tensor& t,
-                                                         bool extrapolate) {
+                                                         bool extrapolate, const torch::Tensor& prior) {
   const int64_t n = a[0].size(0);
   const int64_t h = a[0].size(2) * 2;
   const int64_t w = a[0].size(3) * 2;
@@ -1512,6 +1617,10 @@ FrameGeneratorImpl::Estimate FrameGeneratorImpl::pyramid(const Levels& a, const 
     const int64_t lw = w / l.div;
     flow = resize(flow, lh, lw) * 2.0;
     mask = resize(mask, lh, lw);
+    if (l.div == 2 && prior.defined()) {
+      // The DIS flows where they match better; the 1/2 block refines either.
+      flow = torch::where(candidate_wins(a[0], b[0], flow, prior, kDisMargin), prior, flow);
+    }
     const torch::Tensor& al = a[l.index];
     const torch::Tensor& bl = b[l.index];
     const torch::Tensor wa = backward_warp(al, flow.slice(1, 0, 2));
@@ -1569,7 +1678,11 @@ PredictorOutput FrameGeneratorImpl::forward(const torch::Tensor& i0_in, const to
   const Levels a = levels(i0);
   const Levels b = levels(i1);
   if (!extrapolate) {
-    Estimate e = pyramid(a, b, t, /*extrapolate=*/false);
+    torch::Tensor prior;
+    if (dis_prior_ && std::min(h, w) >= kDisMinSide) {
+      prior = F::avg_pool2d(dis_flows(i0, i1, t), F::AvgPool2dFuncOptions(2)) * 0.5;
+    }
+    Estimate e = pyramid(a, b, t, /*extrapolate=*/false, prior);
     flow_half = e.flow;
     mask_half = e.mask;
   } else {

@@ -10,6 +10,7 @@
 
 #include "framegen/models/device.h"
 #include "framegen/models/networks.h"
+#include "framegen/models/predictor_net.h"
 #include "framegen/pipeline/error.h"
 
 namespace framegen {
@@ -51,6 +52,7 @@ void configure_torch_runtime(int threads) {
   std::call_once(once, [threads] {
     const int n = threads > 0 ? threads : static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
     torch::set_num_threads(n);
+    set_dis_threads(n);  // OpenCV's pool (the DIS flow prior) the same size
     try {
       at::set_num_interop_threads(1);
     } catch (const std::exception&) {

@@ -528,6 +528,7 @@ int run(int argc, char** argv) {
   SynthMotion motion;
   std::vector<std::string> train_only;
   bool search = false;
+  bool dis_prior = false;
   bool visp = false;
   double halve = 0.0;
   double ema = 0.0;
@@ -587,6 +588,9 @@ int run(int argc, char** argv) {
   app.add_flag("--search", search,
                "train and validate with the test-time flow search on, as inference runs (its correction has no "
                "gradient: the network's flow is trained as if the correction were a fixed offset)");
+  app.add_flag("--dis-prior", dis_prior,
+               "interpolation: train and validate with OpenCV's DIS flow as a candidate for the flows before the 1/2 "
+               "block, as inference runs (FrameGenerator::set_dis_prior; off: as the rounds before session 24)");
   app.add_option("--ema", ema,
                  "validate and write an exponential moving average of the generator's weights with this decay per "
                  "step (e.g. 0.999; 0: the weights as trained)")
@@ -599,8 +603,13 @@ int run(int argc, char** argv) {
     spdlog::error("--accel, --layers and --fast-motion shape synthetic samples: they need --synthetic > 0");
     return 2;
   }
+  if (dis_prior && task != "interp") {
+    spdlog::error("--dis-prior applies to --task interp only");
+    return 2;
+  }
   torch::manual_seed(seed);
   torch::set_num_threads(threads);
+  set_dis_threads(threads);
   std::mt19937_64 rng(seed);
   const bool extrap = task == "extrap";
   if (fs::path(out).has_parent_path()) {
@@ -661,7 +670,9 @@ int run(int argc, char** argv) {
   // Without --search: trained and validated without the test-time flow search
   // (validation figures stay comparable with the rounds before it existed).
   gen->set_flow_search(search);
+  gen->set_dis_prior(dis_prior);
   spdlog::info("test-time flow search {} in training and validation", search ? "on" : "off");
+  spdlog::info("DIS flow prior {} in training and validation", dis_prior ? "on" : "off");
   PatchDiscriminator disc;
   if (!init.empty()) {
     try {
@@ -693,6 +704,7 @@ int run(int argc, char** argv) {
   // ((1 + k) / (10 + k)), so it follows --init's weights at once.
   FrameGenerator averaged;
   averaged->set_flow_search(search);
+  averaged->set_dis_prior(dis_prior);
   averaged->set_cubic_warp(gen->cubic_warp());
   if (ema > 0) {
     torch::NoGradGuard g;

@@ -63,6 +63,13 @@ class FrameGeneratorImpl : public torch::nn::Module {
   // (flow_search below): on by default; training turns it off (it has no gradient;
   // `train_predictor --search` keeps it on).
   void set_flow_search(bool on) { flow_search_ = on; }
+  // Interpolation: OpenCV's DIS optical flow between the inputs (dis_flows) as a
+  // candidate for the flows before the 1/2 block, taken per pixel where it matches
+  // better (candidate_wins). The network's own pyramid misses long motions of
+  // little texture (a car crossing the frame) that DIS's patch search finds. On by
+  // default; training turns it off unless `train_predictor --dis-prior`.
+  void set_dis_prior(bool on) { dis_prior_ = on; }
+  [[nodiscard]] bool dis_prior() const { return dis_prior_; }
   // The full-resolution warp of both inputs: bilinear (the weights before session
   // 20) or bicubic, which keeps fine texture that a sub-pixel bilinear shift blurs
   // (at half a pixel it averages two neighbours). The weights are trained for one
@@ -83,7 +90,10 @@ class FrameGeneratorImpl : public torch::nn::Module {
   };
   // extrapolate: t is 1 and the flows are the motion between the inputs (the
   // search then uses kExtrapolationSearch).
-  Estimate pyramid(const Levels& a, const Levels& b, const torch::Tensor& t, bool extrapolate);
+  // prior (interpolation, optional): half-resolution flows from dis_flows, taken
+  // where they match better (candidate_wins) before the 1/2 block.
+  Estimate pyramid(const Levels& a, const Levels& b, const torch::Tensor& t, bool extrapolate,
+                   const torch::Tensor& prior = {});
 
   torch::nn::Sequential coarse_{nullptr};  // 1/16, from scratch
   torch::nn::Sequential fine8_{nullptr};   // 1/8 refinement
@@ -91,6 +101,7 @@ class FrameGeneratorImpl : public torch::nn::Module {
   torch::nn::Sequential fine2_{nullptr};   // 1/2 refinement
   torch::nn::Sequential refine_{nullptr};  // full resolution: mask correction + residual
   bool flow_search_ = true;
+  bool dis_prior_ = true;
   bool cubic_warp_ = false;
   LowPrecisionWeights bf16_;  // empty: float convolutions
   [[nodiscard]] const LowPrecisionWeights* low_precision() const { return bf16_.empty() ? nullptr : &bf16_; }
@@ -174,6 +185,23 @@ torch::Tensor flow_search_blurred(const torch::Tensor& a, const torch::Tensor& b
 // fused loops on the CPU (same values, float rounding aside).
 torch::Tensor select_flows(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& flow,
                            bool allow_fused = true);
+
+// OpenCV's DIS optical flow (Kroeger et al. 2016, medium preset matched down to full
+// resolution) between a and b ([N, 3, H, W] RGB in [0, 1]) both ways, F01 and F10,
+// turned into flows at times t [N] (target -> a, target -> b: [N, 4, H, W], pixels)
+// by linear motion through the target pixel (Super SloMo, Jiang et al. 2018):
+// f_t0 = -(1 - t) t F01 + t^2 F10, f_t1 = (1 - t)^2 F01 - t (1 - t) F10. Runs on the
+// CPU (grey levels, 8 bits); the result is on a's device. No gradient.
+torch::Tensor dis_flows(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& t);
+// The threads OpenCV (DIS) may use; configure_torch_runtime sets it with LibTorch's.
+void set_dis_threads(int threads);
+// Where a whole candidate field beats the flows [N, 4, H, W] (against a and b, one
+// pyramid level, blurred inside with blur3): the colour-mean matching cost of
+// select_flows averaged over the 15x15 window is lower by margin under the candidate
+// and the candidate changes a flow by more than a quarter pixel. [N, 1, H, W] bool on
+// flow's device; computed on the CPU, no gradient.
+torch::Tensor candidate_wins(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& flow,
+                             const torch::Tensor& cand, float margin);
 
 // Sub-pixel refinement of flows [N, 4, H, W] (target -> a, target -> b, in pixels of
 // a and b, [N, 3, H, W]) at times t [N], by Lucas-Kanade steps on the images blurred
