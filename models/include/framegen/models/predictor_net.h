@@ -186,12 +186,10 @@ torch::Tensor flow_search_blurred(const torch::Tensor& a, const torch::Tensor& b
 torch::Tensor select_flows(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& flow,
                            bool allow_fused = true);
 
-// OpenCV's DIS optical flow (Kroeger et al. 2016, medium preset matched down to full
-// resolution) between a and b ([N, 3, H, W] RGB in [0, 1]) both ways, F01 and F10,
-// turned into flows at times t [N] (target -> a, target -> b: [N, 4, H, W], pixels)
-// by linear motion through the target pixel (Super SloMo, Jiang et al. 2018):
-// f_t0 = -(1 - t) t F01 + t^2 F10, f_t1 = (1 - t)^2 F01 - t (1 - t) F10. Runs on the
-// CPU (grey levels, 8 bits); the result is on a's device. No gradient.
+// OpenCV's DIS optical flow (Kroeger et al. 2016, medium preset) between a and b ([N, 3, H, W] RGB in [0, 1]) both
+// ways, F01 and F10, turned into flows at times t [N] (target -> a, target -> b: [N, 4, H, W], pixels) by linear motion
+// through the target pixel (Super SloMo, Jiang et al. 2018): f_t0 = -(1 - t) t F01 + t^2 F10, f_t1 = (1 - t)^2 F01 - t
+// (1 - t) F10. Runs on the CPU (grey levels, 8 bits); the result is on a's device. No gradient.
 torch::Tensor dis_flows(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& t);
 // The threads OpenCV (DIS) may use; configure_torch_runtime sets it with LibTorch's.
 void set_dis_threads(int threads);
