@@ -668,14 +668,22 @@ TEST(SelectFlows, StillBackgroundAndMissedPartsOfAnObject) {
   EXPECT_GT((ops - noisy).abs().gt(0).to(torch::kFloat).mean().item<double>(), 0.1);
 }
 
+namespace {
+// Random colours on a ch x cw grid, bicubic-upsampled to h x w: a smooth texture
+// whose detail is h / ch pixels across.
+torch::Tensor smooth_texture(int64_t h, int64_t w, int64_t ch, int64_t cw) {
+  namespace F = torch::nn::functional;
+  return F::interpolate(
+      torch::rand({1, 3, ch, cw}),
+      F::InterpolateFuncOptions().size(std::vector<int64_t>{h, w}).mode(torch::kBicubic).align_corners(false));
+}
+}  // namespace
+
 // DIS flows between a texture and the same texture moved by (11, -6) pixels, turned
 // into the flows of the time between: target -> a is -t m, target -> b is (1 - t) m.
 TEST(DisFlows, FindsALongTranslationAtAnyTime) {
   torch::manual_seed(19);
-  namespace F = torch::nn::functional;
-  const torch::Tensor scene = F::interpolate(
-      torch::rand({1, 3, 15, 20}),
-      F::InterpolateFuncOptions().size(std::vector<int64_t>{120, 160}).mode(torch::kBicubic).align_corners(false));
+  const torch::Tensor scene = smooth_texture(120, 160, 15, 20);
   // b(x) = a(x - m): a's content moved by m = (11, -6).
   const torch::Tensor a = scene.slice(2, 10, 106).slice(3, 20, 148);
   const torch::Tensor b = scene.slice(2, 16, 112).slice(3, 9, 137);
@@ -694,10 +702,7 @@ TEST(DisFlows, FindsALongTranslationAtAnyTime) {
 // and nowhere when the flows already match or the margin is out of reach.
 TEST(CandidateWins, TakesTheFieldWhereItMatches) {
   torch::manual_seed(23);
-  namespace F = torch::nn::functional;
-  const torch::Tensor scene = F::interpolate(
-      torch::rand({1, 3, 24, 32}),
-      F::InterpolateFuncOptions().size(std::vector<int64_t>{96, 128}).mode(torch::kBicubic).align_corners(false));
+  const torch::Tensor scene = smooth_texture(96, 128, 24, 32);
   const torch::Tensor a = scene.slice(2, 8, 88).slice(3, 0, 112);
   const torch::Tensor b = scene.slice(2, 8, 88).slice(3, 16, 128);  // a moved 16 pixels left
   const torch::Tensor right = torch::tensor({8.0F, 0.0F, -8.0F, 0.0F}).view({1, 4, 1, 1}).expand({1, 4, 80, 112});
@@ -719,14 +724,8 @@ TEST(FrameGenerator, DisPriorFindsALongMotionOfLittleTexture) {
   g->eval();
   ASSERT_TRUE(g->dis_prior());  // on by default
   torch::manual_seed(17);
-  namespace F = torch::nn::functional;
-  const auto smooth = [](int64_t h, int64_t w, int64_t ch, int64_t cw) {
-    return F::interpolate(
-        torch::rand({1, 3, ch, cw}),
-        F::InterpolateFuncOptions().size(std::vector<int64_t>{h, w}).mode(torch::kBicubic).align_corners(false));
-  };
-  const torch::Tensor background = smooth(128, 192, 4, 6) * 0.4 + 0.3;
-  const torch::Tensor object = smooth(48, 80, 2, 3);
+  const torch::Tensor background = smooth_texture(128, 192, 4, 6) * 0.4 + 0.3;
+  const torch::Tensor object = smooth_texture(48, 80, 2, 3);
   const auto frame = [&](int64_t x0) {
     torch::Tensor f = background.clone();
     f.slice(2, 40, 88).slice(3, x0, x0 + 80).copy_(object);
