@@ -1387,12 +1387,15 @@ torch::Tensor dis_flows(const torch::Tensor& a, const torch::Tensor& b, const to
 
 void set_dis_threads(int threads) { cv::setNumThreads(threads); }
 
-torch::Tensor candidate_wins(const torch::Tensor& a_in, const torch::Tensor& b_in, const torch::Tensor& flow_in,
-                             const torch::Tensor& cand_in, float margin) {
+namespace {
+
+// candidate_wins on inputs already blurred (blur3), for a caller that uses them again.
+torch::Tensor candidate_wins_blurred(const torch::Tensor& ab, const torch::Tensor& bb, const torch::Tensor& flow_in,
+                                     const torch::Tensor& cand_in, float margin) {
   torch::NoGradGuard no_grad;
   const auto cpu = [](const torch::Tensor& x) { return x.detach().to(torch::kCPU, torch::kFloat).contiguous(); };
-  const torch::Tensor a = blur3(cpu(a_in)).contiguous();
-  const torch::Tensor b = blur3(cpu(b_in)).contiguous();
+  const torch::Tensor a = cpu(ab);
+  const torch::Tensor b = cpu(bb);
   const torch::Tensor flow = cpu(flow_in);
   const torch::Tensor cand = cpu(cand_in);
   const int64_t n = flow.size(0);
@@ -1435,6 +1438,14 @@ torch::Tensor candidate_wins(const torch::Tensor& a_in, const torch::Tensor& b_i
     }
   }
   return take.to(flow_in.device());
+}
+
+}  // namespace
+
+torch::Tensor candidate_wins(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& flow,
+                             const torch::Tensor& cand, float margin) {
+  torch::NoGradGuard no_grad;
+  return candidate_wins_blurred(blur3(a.detach()), blur3(b.detach()), flow, cand, margin);
 }
 
 namespace {
@@ -1607,6 +1618,15 @@ FrameGeneratorImpl::Estimate FrameGeneratorImpl::pyramid(const Levels& a, const 
   torch::Tensor flow = est.slice(1, 0, 4) * 4.0;
   flow = flow + gate * (global - flow);
   torch::Tensor mask = est.slice(1, 4, 5);
+  // The 1/2 level blurred once, for the prior's choice, the search and the choice
+  // after it.
+  torch::Tensor ab;
+  torch::Tensor bb;
+  if (prior.defined() || flow_search_) {
+    torch::NoGradGuard no_grad;
+    ab = blur3(a[0]);
+    bb = blur3(b[0]);
+  }
   struct Level {
     nn::Sequential* block;
     std::size_t index;
@@ -1622,7 +1642,7 @@ FrameGeneratorImpl::Estimate FrameGeneratorImpl::pyramid(const Levels& a, const 
     mask = resize(mask, lh, lw);
     if (l.div == 2 && prior.defined()) {
       // The DIS flows where they match better; the 1/2 block refines either.
-      flow = torch::where(candidate_wins(a[0], b[0], flow, prior, kDisMargin), prior, flow);
+      flow = torch::where(candidate_wins_blurred(ab, bb, flow, prior, kDisMargin), prior, flow);
     }
     const torch::Tensor& al = a[l.index];
     const torch::Tensor& bl = b[l.index];
@@ -1638,9 +1658,6 @@ FrameGeneratorImpl::Estimate FrameGeneratorImpl::pyramid(const Levels& a, const 
   // The test-time search on the 1/2 level (for extrapolation t = 1: the target is
   // I1, and the search corrects the motion between the inputs).
   if (flow_search_) {
-    // The 1/2 level blurred once, for the search and the choice after it.
-    const torch::Tensor ab = blur3(a[0]);
-    const torch::Tensor bb = blur3(b[0]);
     flow = corrected(
         flow,
         flow_search_blurred(a[0], b[0], ab, bb, flow, t, extrapolate ? kExtrapolationSearch : kInterpolationSearch), t);
