@@ -2,6 +2,7 @@
 
 #include <gst/video/video.h>
 
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -24,6 +25,9 @@ GST_DEBUG_CATEGORY_STATIC(gst_fg_predict_debug);
 namespace {
 
 enum Mode { kInterpolate = 0, kExtrapolate = 1, kConceal = 2 };
+// PredictorOptions::quality, in order.
+enum Quality { kQualityFast = 0, kQualityNormal = 1, kQualityBest = 2 };
+constexpr std::array<const char*, 3> kQualityNames = {"fast", "normal", "best"};
 enum {
   PROP_0,
   PROP_MODE,
@@ -31,6 +35,7 @@ enum {
   PROP_FACTOR,
   PROP_MODEL,
   PROP_ENSEMBLE,
+  PROP_QUALITY,
   PROP_PRECISION,
   PROP_DEVICE,
   PROP_MAX_CONCEAL,
@@ -51,6 +56,21 @@ GType mode_get_type() {
         {kConceal, "Pass frames through and fill missing ones with predictions", "conceal"},
         {0, nullptr, nullptr}};
     const GType t = g_enum_register_static("GstFgPredictMode", values);
+    g_once_init_leave(&type, t);
+  }
+  return type;
+}
+
+GType quality_get_type() {
+  static GType type = 0;
+  if (g_once_init_enter(&type)) {
+    static const GEnumValue values[] = {
+        {kQualityFast, "The network alone", "fast"},
+        {kQualityNormal, "Also DIS optical flow matched to half resolution, taken where it fits better", "normal"},
+        {kQualityBest, "DIS matched to full resolution and the ensemble of both time directions (~2.5x normal's time)",
+         "best"},
+        {0, nullptr, nullptr}};
+    const GType t = g_enum_register_static("GstFgPredictQuality", values);
     g_once_init_leave(&type, t);
   }
   return type;
@@ -231,6 +251,7 @@ struct _GstFgPredict {
   GstClockTime deadline;
   gchar* model;
   gboolean ensemble;
+  gint quality;  // Quality
   gchar* precision;
   gchar* device;
   PredictState* state;
@@ -879,6 +900,7 @@ static gboolean handle_caps(GstFgPredict* self, GstCaps* caps) {
   const gint factor = self->factor;
   const std::string model = self->model != nullptr ? self->model : kDefaultModel;
   const bool ensemble = self->ensemble != FALSE;
+  const gint quality = self->quality;
   const std::string precision = self->precision != nullptr ? self->precision : "auto";
   const std::string device = self->device != nullptr ? self->device : "cpu";
   const GstClockTime deadline = self->deadline;
@@ -938,10 +960,14 @@ static gboolean handle_caps(GstFgPredict* self, GstCaps* caps) {
       framegen::PredictorOptions po;
       po.model = model;
       po.ensemble = ensemble;
+      po.quality = kQualityNames.at(static_cast<std::size_t>(quality));
       po.precision = precision;
       po.device = device;
       if (ensemble && mode != kInterpolate) {
         throw std::invalid_argument("ensemble=true applies to mode=interpolate only");
+      }
+      if (quality != kQualityNormal && mode != kInterpolate) {
+        throw std::invalid_argument(std::string("quality=") + po.quality + " applies to mode=interpolate only");
       }
       if (deadline > 0 && mode != kConceal) {
         throw std::invalid_argument("deadline applies to mode=conceal only");
@@ -1173,6 +1199,9 @@ static void gst_fg_predict_set_property(GObject* object, guint prop_id, const GV
     case PROP_ENSEMBLE:
       self->ensemble = g_value_get_boolean(value);
       break;
+    case PROP_QUALITY:
+      self->quality = g_value_get_enum(value);
+      break;
     case PROP_MAX_CONCEAL:
       self->max_conceal = g_value_get_uint(value);
       break;
@@ -1210,6 +1239,9 @@ static void gst_fg_predict_get_property(GObject* object, guint prop_id, GValue* 
       break;
     case PROP_ENSEMBLE:
       g_value_set_boolean(value, self->ensemble);
+      break;
+    case PROP_QUALITY:
+      g_value_set_enum(value, self->quality);
       break;
     case PROP_MAX_CONCEAL:
       g_value_set_uint(value, self->max_conceal);
@@ -1271,6 +1303,11 @@ static void gst_fg_predict_class_init(GstFgPredictClass* klass) {
                            "(about 0.1 dB better, twice the work)",
                            FALSE, flags));
   g_object_class_install_property(
+      gobject_class, PROP_QUALITY,
+      g_param_spec_enum("quality", "Quality",
+                        "interpolate with gan: speed against quality (best includes ensemble=true)", quality_get_type(),
+                        kQualityNormal, flags));
+  g_object_class_install_property(
       gobject_class, PROP_PRECISION,
       g_param_spec_string("precision", "Precision",
                           "Arithmetic of the gan network on the CPU: auto (bf16 where it is the faster: AVX512_BF16 "
@@ -1330,6 +1367,7 @@ static void gst_fg_predict_init(GstFgPredict* self) {
   self->factor = 2;
   self->model = g_strdup(kDefaultModel);
   self->ensemble = FALSE;
+  self->quality = kQualityNormal;
   self->precision = g_strdup("auto");
   self->device = g_strdup("cpu");
   self->max_conceal = kDefaultMaxConceal;

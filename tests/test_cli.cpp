@@ -1177,10 +1177,26 @@ TEST_F(CliTest, OptionsThatWouldBeIgnoredAreRefused) {
   EXPECT_EQ(r.status, 2);
   r = run_cli({"extend", in, "-o", path("e.mkv"), "--frames", "2", "--ensemble"});
   EXPECT_EQ(r.status, 2);
+  // --quality chooses how the gan finds motion: nothing to choose for blend, and
+  // interpolation only; unknown values are named.
+  r = run_cli({"interpolate", in, "-o", path("q.mkv"), "--factor", "2", "--model", "blend", "--quality", "best"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("--quality"), std::string::npos) << r.err;
+  r = run_cli({"interpolate", in, "-o", path("q.mkv"), "--factor", "2", "--quality", "high"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("high"), std::string::npos) << r.err;
+  r = run_cli({"eval", "extrap", "--ref", in, "--quality", "best"});
+  EXPECT_EQ(r.status, 2);
+  r = run_cli({"extend", in, "-o", path("e.mkv"), "--frames", "2", "--quality", "fast"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_FALSE(fs::exists(path("q.mkv")));
   // run predicts only when it re-times: without --fps its predictor options would do nothing.
   r = run_cli({"run", in, "-o", path("f.mkv"), "--scale", "2", "--ensemble"});
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("--fps"), std::string::npos) << r.err;
+  r = run_cli({"run", in, "-o", path("f.mkv"), "--scale", "2", "--quality", "best"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("--quality"), std::string::npos) << r.err;
   r = run_cli({"run", in, "-o", path("g.mkv"), "--scale", "2", "--predictor", "blend"});
   EXPECT_EQ(r.status, 2);
   // run upscales only with --scale 2-4: an upscaler, tiles or a device chosen without

@@ -12,6 +12,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <stdexcept>
+#include <string>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -680,22 +683,44 @@ torch::Tensor smooth_texture(int64_t h, int64_t w, int64_t ch, int64_t cw) {
 }  // namespace
 
 // DIS flows between a texture and the same texture moved by (11, -6) pixels, turned
-// into the flows of the time between: target -> a is -t m, target -> b is (1 - t) m.
+// into the flows of the time between: target -> a is -t m, target -> b is (1 - t) m;
+// matched down to half resolution (the default) and to full resolution.
 TEST(DisFlows, FindsALongTranslationAtAnyTime) {
   torch::manual_seed(19);
   const torch::Tensor scene = smooth_texture(120, 160, 15, 20);
   // b(x) = a(x - m): a's content moved by m = (11, -6).
   const torch::Tensor a = scene.slice(2, 10, 106).slice(3, 20, 148);
   const torch::Tensor b = scene.slice(2, 16, 112).slice(3, 9, 137);
-  for (const double t : {0.5, 0.25}) {
-    const torch::Tensor f = models::dis_flows(a, b, torch::tensor({t}));
-    ASSERT_EQ(f.sizes(), (std::vector<int64_t>{1, 4, 96, 128}));
-    const torch::Tensor inner = f.slice(2, 24, 72).slice(3, 32, 96);
-    const std::array<double, 4> want = {-t * 11, t * 6, (1 - t) * 11, -(1 - t) * 6};
-    for (int c = 0; c < 4; ++c) {
-      EXPECT_NEAR(inner[0][c].median().item<double>(), want[c], 0.25) << "t " << t << " channel " << c;
+  for (const int scale : {models::kDisDefaultFinestScale, 0}) {
+    for (const double t : {0.5, 0.25}) {
+      const torch::Tensor f = models::dis_flows(a, b, torch::tensor({t}), scale);
+      ASSERT_EQ(f.sizes(), (std::vector<int64_t>{1, 4, 96, 128}));
+      const torch::Tensor inner = f.slice(2, 24, 72).slice(3, 32, 96);
+      const std::array<double, 4> want = {-t * 11, t * 6, (1 - t) * 11, -(1 - t) * 6};
+      for (int c = 0; c < 4; ++c) {
+        EXPECT_NEAR(inner[0][c].median().item<double>(), want[c], 0.25)
+            << "scale " << scale << " t " << t << " channel " << c;
+      }
     }
   }
+  EXPECT_THROW(models::dis_flows(a, b, torch::tensor({0.5}), -1), std::invalid_argument);
+}
+
+// The ensemble's batch, (a, b, t) and (b, a, 1 - t), reuses the first item's DIS
+// flows swapped for the second: the same flows as each item computed alone, and
+// for t = 1/2 the second item's flows are the first's with the two halves swapped.
+TEST(DisFlows, ReusesTheSwappedPairExactly) {
+  torch::manual_seed(29);
+  const torch::Tensor scene = smooth_texture(100, 140, 12, 16);
+  const torch::Tensor a = scene.slice(2, 0, 88).slice(3, 0, 120);
+  const torch::Tensor b = scene.slice(2, 9, 97).slice(3, 14, 134);
+  const torch::Tensor batch =
+      models::dis_flows(torch::cat({a, b, a}), torch::cat({b, a, a}), torch::tensor({0.3, 0.7, 0.5}));
+  EXPECT_TRUE(torch::equal(batch[0], models::dis_flows(a, b, torch::tensor({0.3}))[0]));
+  EXPECT_TRUE(torch::equal(batch[1], models::dis_flows(b, a, torch::tensor({0.7}))[0]));
+  EXPECT_TRUE(torch::equal(batch[2], models::dis_flows(a, a, torch::tensor({0.5}))[0]));  // (a, a): not a's pair
+  const torch::Tensor half = models::dis_flows(torch::cat({a, b}), torch::cat({b, a}), torch::tensor({0.5, 0.5}));
+  EXPECT_TRUE(torch::equal(half[1], torch::cat({half[0].slice(0, 2, 4), half[0].slice(0, 0, 2)})));
 }
 
 // A whole candidate field wins where it matches the inputs and the flows do not,
@@ -743,6 +768,50 @@ TEST(FrameGenerator, DisPriorFindsALongMotionOfLittleTexture) {
   }
   EXPECT_GT(psnr[1], 32.0) << "without the prior: " << psnr[0];
   EXPECT_GT(psnr[1], psnr[0] + 4.0);
+  g->set_dis_finest_scale(0);
+  EXPECT_EQ(g->dis_finest_scale(), 0);
+  EXPECT_THROW(g->set_dis_finest_scale(-1), std::invalid_argument);
+}
+
+// PredictorOptions::quality on the same scene, as 8-bit images through
+// make_image_predictor: fast (the network alone) misses the motion, normal and best
+// (the DIS prior) find it; unknown values, and anything but normal for a model
+// without a network, are refused.
+TEST(Prediction, QualityChoosesTheDisPrior) {
+  torch::manual_seed(17);
+  const torch::Tensor background = smooth_texture(128, 192, 4, 6) * 0.4 + 0.3;
+  const torch::Tensor object = smooth_texture(48, 80, 2, 3);
+  const auto frame = [&](int64_t x0) {
+    torch::Tensor f = background.clone();
+    f.slice(2, 40, 88).slice(3, x0, x0 + 80).copy_(object);
+    const torch::Tensor u8 = f[0].mul(255.0).round().clamp(0, 255).to(torch::kUInt8).permute({1, 2, 0}).contiguous();
+    Image img(192, 128, 3);
+    std::memcpy(img.data.data(), u8.data_ptr<uint8_t>(), img.data.size());
+    return img;
+  };
+  std::map<std::string, double> psnr;
+  for (const char* quality : {"fast", "normal", "best"}) {
+    PredictorOptions o;
+    o.threads = 2;
+    o.precision = "fp32";
+    o.quality = quality;
+    psnr[quality] = psnr_rgb(make_image_predictor(o)->interpolate(frame(36), frame(76), 0.5), frame(56));
+  }
+  EXPECT_GT(psnr["normal"], psnr["fast"] + 4.0) << psnr["fast"];
+  EXPECT_GT(psnr["normal"], 32.0);
+  EXPECT_GT(psnr["best"], 32.0);
+  std::printf("quality fast %.2f, normal %.2f, best %.2f dB\n", psnr["fast"], psnr["normal"], psnr["best"]);
+  PredictorOptions bad;
+  bad.quality = "high";
+  EXPECT_THROW(make_image_predictor(bad), Error);
+  for (const char* model : {"blend", "repeat", "global"}) {
+    PredictorOptions c;
+    c.model = model;
+    c.quality = "best";
+    EXPECT_THROW(make_image_predictor(c), Error) << model;
+    c.quality = "normal";
+    EXPECT_NO_THROW(make_image_predictor(c)) << model;
+  }
 }
 
 // The sub-pixel refinement finds a fractional motion from zero flows, at t = 1/2

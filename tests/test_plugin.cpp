@@ -946,7 +946,8 @@ TEST(ElementsMatrix, OddAndTinySizes) {
   const std::string tiny = "videotestsrc num-buffers=4 ! video/x-raw,format=I420,width=6,height=4,framerate=30/1 ! ";
   // The gan; model=global (the camera's motion alone); ensemble=true (the gan's two
   // time directions).
-  for (const std::string extra : {"", " model=global", " ensemble=true", " precision=fp32"}) {
+  for (const std::string extra :
+       {"", " model=global", " ensemble=true", " precision=fp32", " quality=fast", " quality=best"}) {
     r = run_pipeline(tiny + "fgpredict fps=60/1" + extra + " ! fakesink name=sink");
     ASSERT_TRUE(r.finished) << extra;
     EXPECT_FALSE(r.error) << extra << r.message;
@@ -960,6 +961,13 @@ TEST(ElementsMatrix, OddAndTinySizes) {
     ASSERT_TRUE(r.finished) << bad;
     EXPECT_TRUE(r.error) << bad;
     EXPECT_NE(r.message.find("ensemble"), std::string::npos) << bad << ": " << r.message;
+  }
+  // quality other than normal with blend, or in another mode: the same.
+  for (const std::string bad : {"fps=60/1 model=blend", "mode=extrapolate", "mode=conceal"}) {
+    r = run_pipeline(tiny + "fgpredict " + bad + " quality=best ! fakesink name=sink", 20);
+    ASSERT_TRUE(r.finished) << bad;
+    EXPECT_TRUE(r.error) << bad;
+    EXPECT_NE(r.message.find("quality"), std::string::npos) << bad << ": " << r.message;
   }
   // precision for a model without a network: the same.
   r = run_pipeline(tiny + "fgpredict fps=60/1 model=global precision=fp32 ! fakesink name=sink", 20);

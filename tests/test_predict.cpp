@@ -5,6 +5,8 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <map>
+#include <string>
 
 #include <nlohmann/json.hpp>
 
@@ -323,6 +325,37 @@ TEST_F(PredictTest, RunChainsPredictionAndUpscaling) {
   EXPECT_EQ(v.width, 128);
   EXPECT_EQ(v.height, 96);
   EXPECT_EQ(v.pts_seconds.size(), 50u);
+}
+
+// --quality reaches the gan predictor (each setting predicts other frames, so scores
+// differently) and the JSON summaries say which was used; best includes the
+// ensemble.
+TEST_F(PredictTest, QualityReachesThePredictor) {
+  FixtureSpec spec;
+  spec.width = 96;
+  spec.height = 64;
+  spec.frames = 9;
+  spec.video_codec = "ffv1";
+  make_fixture(path("clip.mkv"), spec);
+  std::map<std::string, double> psnr;
+  for (const std::string quality : {"fast", "normal", "best"}) {
+    const RunResult r = run_command(
+        {kCli, "eval", "interp", "--ref", path("clip.mkv"), "--quality", quality, "--precision", "fp32", "--json"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["quality"], quality);
+    EXPECT_EQ(j["ensemble"], quality == "best");
+    psnr[quality] = j["psnr"].get<double>();
+  }
+  EXPECT_NE(psnr["fast"], psnr["normal"]);
+  EXPECT_NE(psnr["normal"], psnr["best"]);
+  const RunResult r = run_command(
+      {kCli, "interpolate", path("clip.mkv"), "-o", path("best.mkv"), "--factor", "2", "--quality", "best", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["quality"], "best");
+  EXPECT_EQ(j["ensemble"], true);
+  EXPECT_EQ(decode_video(path("best.mkv")).pts_seconds.size(), 18u);
 }
 
 TEST_F(PredictTest, EvalInterpAndExtrapSaveNamedFramesAndSkipCuts) {

@@ -111,12 +111,14 @@ Image tensor_to_image(const torch::Tensor& t) {
 class GanImagePredictor final : public ImagePredictor {
  public:
   GanImagePredictor(const PredictorOptions& o, const std::string& suffix)
-      : device_(torch::kCPU), call_threads_(o.threads_per_call), ensemble_(o.ensemble) {
+      : device_(torch::kCPU), call_threads_(o.threads_per_call), ensemble_(o.ensemble || o.quality == "best") {
     device_ = models::parse_device(o.device);
     models::configure_torch_runtime(o.threads);
     const bool bf16 = resolved_precision(o) == "bf16";
     interp_ = load_generator("interp" + suffix, device_, bf16);
     extrap_ = load_generator("extrap" + suffix, device_, bf16);
+    interp_->set_dis_prior(o.quality != "fast");
+    interp_->set_dis_finest_scale(o.quality == "best" ? 0 : models::kDisDefaultFinestScale);
   }
 
   Image interpolate(const Image& a, const Image& b, double t) override {
@@ -375,6 +377,13 @@ bool is_network(const std::string& model) { return model == "gan" || model == "g
 void check_options(const PredictorOptions& o) {
   if (o.ensemble && !is_network(o.model)) {
     throw Error(ErrorKind::kUsage, "--ensemble needs a network predictor (gan or gan-l1), not '" + o.model + "'");
+  }
+  if (o.quality != "fast" && o.quality != "normal" && o.quality != "best") {
+    throw Error(ErrorKind::kUsage, "unknown --quality '" + o.quality + "' (fast, normal, best)");
+  }
+  if (o.quality != "normal" && !is_network(o.model)) {
+    throw Error(ErrorKind::kUsage,
+                "--quality " + o.quality + " needs a network predictor (gan or gan-l1), not '" + o.model + "'");
   }
   resolved_precision(o);
 }

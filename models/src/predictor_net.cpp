@@ -12,6 +12,7 @@
 #include <cstring>
 #include <limits>
 #include <mutex>
+#include <stdexcept>
 #include <utility>
 #include <vector>
 
@@ -67,13 +68,13 @@ constexpr double kLkMaxStep = 0.5;
 // without it).
 constexpr float kLkMargin = 0.0005F;
 // The DIS flow prior (dis_flows, candidate_wins): OpenCV's medium preset, whose
-// patches are matched down to the 1/2 level (finest scale 1), the level the prior is
-// used at; taken where it matches the blurred 1/2 level better by kDisMargin over
-// the window. Matching down to full resolution (finest scale 0) scored 0.056 dB more
-// on the six clips for 4x DIS's time (149 against 37 ms per pair of 640x360 frames
-// on one core): models/README.md.
+// patches are matched by default down to the 1/2 level (finest scale 1,
+// kDisDefaultFinestScale), the level the prior is used at; taken where it matches the
+// blurred 1/2 level better by kDisMargin over the window. Matching down to full
+// resolution (finest scale 0, set_dis_finest_scale) scored 0.056 dB more on the six
+// clips for 4x DIS's time (149 against 37 ms per pair of 640x360 frames on one
+// core): models/README.md.
 // Below kDisMinSide pixels a side the prior is skipped (DIS's 8x8 patches need room).
-constexpr int kDisFinestScale = 1;
 constexpr float kDisMargin = 0.003F;
 constexpr int64_t kDisMinSide = 32;
 constexpr int cost_channels(int r) { return (2 * r + 1) * (2 * r + 1); }
@@ -1345,7 +1346,10 @@ inline float match_cost(const float* a, const float* b, int64_t h, int64_t w, in
 
 }  // namespace
 
-torch::Tensor dis_flows(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& t) {
+torch::Tensor dis_flows(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& t, int finest_scale) {
+  if (finest_scale < 0) {
+    throw std::invalid_argument("dis_flows: finest_scale must be >= 0, not " + std::to_string(finest_scale));
+  }
   torch::NoGradGuard no_grad;
   // Grey levels as OpenCV's RGB2GRAY weighs them, rounded to 8 bits.
   const auto grey = [](const torch::Tensor& x) {
@@ -1367,14 +1371,25 @@ torch::Tensor dis_flows(const torch::Tensor& a, const torch::Tensor& b, const to
   // One instance per call: it keeps per-image buffers, and calls may come from
   // several threads at once.
   const cv::Ptr<cv::DISOpticalFlow> dis = cv::DISOpticalFlow::create(cv::DISOpticalFlow::PRESET_MEDIUM);
-  dis->setFinestScale(kDisFinestScale);
+  dis->setFinestScale(finest_scale);
+  std::vector<std::array<cv::Mat, 2>> flows(static_cast<std::size_t>(n));  // F01, F10 of each item
   for (int64_t i = 0; i < n; ++i) {
-    const cv::Mat ma(static_cast<int>(h), static_cast<int>(w), CV_8UC1, ga[i].data_ptr<uint8_t>());
-    const cv::Mat mb(static_cast<int>(h), static_cast<int>(w), CV_8UC1, gb[i].data_ptr<uint8_t>());
-    cv::Mat f01;  // a(x) ~ b(x + f01(x))
-    cv::Mat f10;
-    dis->calc(ma, mb, f01);
-    dis->calc(mb, ma, f10);
+    cv::Mat& f01 = flows[i][0];  // a(x) ~ b(x + f01(x))
+    cv::Mat& f10 = flows[i][1];
+    // An earlier item with the inputs swapped (the ensemble's reversed sample): its
+    // flows, swapped. The grey levels decide, so the reuse is exact.
+    for (int64_t j = 0; j < i && f01.empty(); ++j) {
+      if (torch::equal(ga[i], gb[j]) && torch::equal(gb[i], ga[j])) {
+        f01 = flows[j][1];
+        f10 = flows[j][0];
+      }
+    }
+    if (f01.empty()) {
+      const cv::Mat ma(static_cast<int>(h), static_cast<int>(w), CV_8UC1, ga[i].data_ptr<uint8_t>());
+      const cv::Mat mb(static_cast<int>(h), static_cast<int>(w), CV_8UC1, gb[i].data_ptr<uint8_t>());
+      dis->calc(ma, mb, f01);
+      dis->calc(mb, ma, f10);
+    }
     const torch::Tensor m01 = torch::from_blob(f01.ptr<float>(), {h, w, 2}, torch::kFloat).permute({2, 0, 1});
     const torch::Tensor m10 = torch::from_blob(f10.ptr<float>(), {h, w, 2}, torch::kFloat).permute({2, 0, 1});
     // Linear motion through the target's pixel (Super SloMo's approximation).
@@ -1700,7 +1715,7 @@ PredictorOutput FrameGeneratorImpl::forward(const torch::Tensor& i0_in, const to
   if (!extrapolate) {
     torch::Tensor prior;
     if (dis_prior_ && std::min(h, w) >= kDisMinSide) {
-      prior = F::avg_pool2d(dis_flows(i0, i1, t), F::AvgPool2dFuncOptions(2)) * 0.5;
+      prior = F::avg_pool2d(dis_flows(i0, i1, t, dis_finest_scale_), F::AvgPool2dFuncOptions(2)) * 0.5;
     }
     Estimate e = pyramid(a, b, t, /*extrapolate=*/false, prior);
     flow_half = e.flow;
@@ -1791,6 +1806,13 @@ void FrameGeneratorImpl::save(torch::serialize::OutputArchive& archive) const {
 void FrameGeneratorImpl::load(torch::serialize::InputArchive& archive) {
   nn::Module::load(archive);
   cubic_warp_ = saved_cubic_warp(archive);
+}
+
+void FrameGeneratorImpl::set_dis_finest_scale(int scale) {
+  if (scale < 0) {
+    throw std::invalid_argument("set_dis_finest_scale: the scale must be >= 0, not " + std::to_string(scale));
+  }
+  dis_finest_scale_ = scale;
 }
 
 void FrameGeneratorImpl::prepare_cpu_inference(bool bf16) {

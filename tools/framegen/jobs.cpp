@@ -738,6 +738,7 @@ JobResult run_video_job(const VideoJob& job) {
     PredictorOptions po;
     po.model = job.predictor;
     po.ensemble = job.ensemble;
+    po.quality = job.quality;
     po.precision = predictor_network ? job.precision : "auto";
     po.device = job.device;
     po.threads = common.threads;
@@ -1043,7 +1044,9 @@ JobResult run_video_job(const VideoJob& job) {
   }
   if (retime != nullptr) {
     result.summary["predictor"] = job.predictor;
-    result.summary["ensemble"] = job.ensemble;
+    // As predicted: --quality best includes the ensemble.
+    result.summary["ensemble"] = job.ensemble || job.quality == "best";
+    result.summary["quality"] = predictor_network ? nlohmann::json(job.quality) : nlohmann::json();
     result.summary["frames_synthesised"] = retime->frames_synthesised();
     result.summary["scene_cuts"] = retime->cuts();
   }
@@ -1164,6 +1167,7 @@ nlohmann::json run_eval_pred(const EvalPredOptions& o) {
   PredictorOptions po;
   po.model = o.model;
   po.ensemble = o.ensemble;
+  po.quality = o.quality;
   po.precision = o.precision;
   po.device = o.device;
   po.threads = o.threads;
@@ -1251,7 +1255,8 @@ nlohmann::json run_eval_pred(const EvalPredOptions& o) {
   nlohmann::json j = {
       {"command", "eval " + o.task},
       {"model", o.model},
-      {"ensemble", o.ensemble},
+      {"ensemble", o.ensemble || o.quality == "best"},
+      {"quality", precision.empty() ? nlohmann::json() : nlohmann::json(o.quality)},
       {"precision", precision.empty() ? nlohmann::json() : nlohmann::json(precision)},
       {"refs", per_ref},
       {"samples", all_n},

@@ -65,6 +65,7 @@ struct VideoJob {
   int factor = 0;        // target = input rate x factor
   std::string predictor = "gan";
   bool ensemble = false;  // PredictorOptions::ensemble
+  std::string quality = "normal";  // PredictorOptions::quality
   std::string precision = "auto";  // PredictorOptions / SrOptions::precision (the job's networks)
   bool detect_cuts = true;
   int extend_frames = 0;
@@ -75,6 +76,7 @@ struct EvalPredOptions {
   std::string task = "interp";  // interp | extrap
   std::string model = "gan";
   bool ensemble = false;  // interp only: PredictorOptions::ensemble
+  std::string quality = "normal";  // interp only: PredictorOptions::quality
   std::string precision = "auto";  // PredictorOptions::precision
   std::string cuts;  // comma list of first frames of new shots (single ref)
   std::string device = "cpu";

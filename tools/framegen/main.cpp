@@ -32,6 +32,11 @@ constexpr const char* kPrecisionHelp =
     "(bfloat16 operands, float sums: the convolutions about twice as fast on those CPUs, slower on Sapphire "
     "Rapids without AMX; the same scores to about 0.01 dB)";
 
+constexpr const char* kQualityHelp =
+    "Interpolation with the gan predictor, speed against quality: fast (the network alone), normal (default: "
+    "also DIS optical flow matched to half resolution, taken where it fits better; finds long motions), best (DIS "
+    "matched to full resolution, and --ensemble; about 2.5x normal's time)";
+
 constexpr const char* kExitCodesHelp =
     "Exit codes:\n"
     "  0    success\n"
@@ -203,6 +208,7 @@ int main(int argc, char** argv) {
                           "gan (default, trained generator), global (camera motion alone, fast), blend or repeat");
   interpolate->add_flag("--ensemble", ip.ensemble,
                         "Predict each frame from both time directions and average (gan: ~0.1 dB better, twice the time)");
+  interpolate->add_option("--quality", ip.quality, kQualityHelp)->check(CLI::IsMember({"fast", "normal", "best"}));
   interpolate->add_option("--precision", ip.precision, kPrecisionHelp)->check(CLI::IsMember({"auto", "fp32", "bf16"}));
   interpolate->add_flag("--no-cuts{false}", ip.detect_cuts, "Interpolate across detected scene cuts too");
   interpolate->add_option("--device", ip.device, "cpu, cuda or cuda:N");
@@ -243,6 +249,9 @@ int main(int argc, char** argv) {
       "--ensemble", rn.ensemble,
       "Predict each frame from both time directions and average (gan: ~0.1 dB better, twice the time; with --fps or "
       "--factor)");
+  auto* rn_quality_opt =
+      run->add_option("--quality", rn.quality, std::string(kQualityHelp) + " (with --fps or --factor)")
+          ->check(CLI::IsMember({"fast", "normal", "best"}));
   run->add_option("--precision", rn.precision, kPrecisionHelp)->check(CLI::IsMember({"auto", "fp32", "bf16"}));
   run->add_option("--device", rn.device, "cpu, cuda or cuda:N");
   run->add_option("--tile", rn.tile, "Tile side in input pixels (0: whole frames)")->check(CLI::NonNegativeNumber);
@@ -295,6 +304,7 @@ int main(int argc, char** argv) {
     c->add_option("--log-level", log_level, "trace, debug, info, warning (default), error, quiet");
   }
   eval_interp->add_flag("--ensemble", ep.ensemble, "Score the ensemble of both time directions (see interpolate --help)");
+  eval_interp->add_option("--quality", ep.quality, kQualityHelp)->check(CLI::IsMember({"fast", "normal", "best"}));
 
   try {
     app.parse(argc, argv);
@@ -373,8 +383,11 @@ int main(int argc, char** argv) {
         std::cout << j.dump(2) << "\n";
       } else {
         const bool ex_task = ep.task == "extrap";
-        std::printf("%s, model %s%s (PSNR on RGB, dB)\n", ep.task == "interp" ? "interpolation" : "extrapolation",
-                    ep.model.c_str(), ep.ensemble ? ", ensemble of both time directions" : "");
+        const std::string quality =
+            j["quality"].is_null() || ep.task != "interp" ? "" : ", quality " + j["quality"].get<std::string>();
+        std::printf("%s, model %s%s%s (PSNR on RGB, dB)\n", ep.task == "interp" ? "interpolation" : "extrapolation",
+                    ep.model.c_str(), quality.c_str(),
+                    j["ensemble"].get<bool>() ? ", ensemble of both time directions" : "");
         std::printf("%-40s %7s %8s %7s %9s %9s %9s\n", "ref", "samples", "PSNR", "SSIM",
                     ex_task ? "copy-last" : "repeat", ex_task ? "" : "blend", "sharpness");
         for (const auto& r : j["refs"]) {
@@ -408,7 +421,7 @@ int main(int argc, char** argv) {
         if (!rn_fps.empty()) {
           rn.fps = parse_rate(rn_fps);
         }
-        for (const CLI::Option* o : {rn_predictor_opt, rn_ensemble_opt}) {
+        for (const CLI::Option* o : {rn_predictor_opt, rn_ensemble_opt, rn_quality_opt}) {
           if (o->count() > 0 && !rn.retime) {
             throw Error(ErrorKind::kUsage, o->get_name() + " re-times the video: it needs --fps F or --factor N");
           }

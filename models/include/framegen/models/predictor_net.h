@@ -45,6 +45,9 @@ struct PredictorOutput {
   torch::Tensor warped1;
 };
 
+// dis_flows' default finest scale: DIS matches patches down to the 1/2 level.
+constexpr int kDisDefaultFinestScale = 1;
+
 class FrameGeneratorImpl : public torch::nn::Module {
  public:
   FrameGeneratorImpl();
@@ -70,6 +73,10 @@ class FrameGeneratorImpl : public torch::nn::Module {
   // default; training turns it off unless `train_predictor --dis-prior`.
   void set_dis_prior(bool on) { dis_prior_ = on; }
   [[nodiscard]] bool dis_prior() const { return dis_prior_; }
+  // The prior's DIS finest scale (dis_flows): 1 by default, 0 for full-resolution
+  // matching (about 4x DIS's time; six clips +0.056 dB, models/README.md).
+  void set_dis_finest_scale(int scale);
+  [[nodiscard]] int dis_finest_scale() const { return dis_finest_scale_; }
   // The full-resolution warp of both inputs: bilinear (the weights before session
   // 20) or bicubic, which keeps fine texture that a sub-pixel bilinear shift blurs
   // (at half a pixel it averages two neighbours). The weights are trained for one
@@ -102,6 +109,7 @@ class FrameGeneratorImpl : public torch::nn::Module {
   torch::nn::Sequential refine_{nullptr};  // full resolution: mask correction + residual
   bool flow_search_ = true;
   bool dis_prior_ = true;
+  int dis_finest_scale_ = kDisDefaultFinestScale;
   bool cubic_warp_ = false;
   LowPrecisionWeights bf16_;  // empty: float convolutions
   [[nodiscard]] const LowPrecisionWeights* low_precision() const { return bf16_.empty() ? nullptr : &bf16_; }
@@ -190,7 +198,11 @@ torch::Tensor select_flows(const torch::Tensor& a, const torch::Tensor& b, const
 // ways, F01 and F10, turned into flows at times t [N] (target -> a, target -> b: [N, 4, H, W], pixels) by linear motion
 // through the target pixel (Super SloMo, Jiang et al. 2018): f_t0 = -(1 - t) t F01 + t^2 F10, f_t1 = (1 - t)^2 F01 - t
 // (1 - t) F10. Runs on the CPU (grey levels, 8 bits); the result is on a's device. No gradient.
-torch::Tensor dis_flows(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& t);
+// finest_scale: the pyramid level DIS matches patches down to (0: full resolution, 1: half, the default; each level
+// finer costs about 4x). A batch item whose inputs are an earlier item's swapped (the ensemble's (a, b, t) and
+// (b, a, 1 - t)) reuses that item's F01 and F10, swapped.
+torch::Tensor dis_flows(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& t,
+                        int finest_scale = kDisDefaultFinestScale);
 // The threads OpenCV (DIS) may use; configure_torch_runtime sets it with LibTorch's.
 void set_dis_threads(int threads);
 // Where a whole candidate field beats the flows [N, 4, H, W] (against a and b, one
