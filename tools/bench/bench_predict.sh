@@ -2,8 +2,9 @@
 # Frame-rate conversion speed, side by side in one run:
 #  - framegen interpolate --factor 2 (gan) on a 640x360 clip vs
 #    ffmpeg -vf minterpolate=fps=2x:mi_mode=mci (same encoder settings), and the
-#    same interpolation with --ensemble (both time directions), and with
-#    --precision fp32 (where the default is bf16: CPUs with AVX512_BF16);
+#    same interpolation with --quality fast (no DIS prior) and best (full-resolution
+#    DIS and the ensemble), --ensemble (both time directions), and --precision
+#    fp32 (where the default is bf16: CPUs with AVX512_BF16);
 #  - framegen run --fps 50 --scale 2 (one pass) vs interpolate then upscale (two
 #    passes with an intermediate file).
 # Prints wall times, fps and ratios. Not a test: it measures this machine.
@@ -22,20 +23,24 @@ t1=$(now)
 ffmpeg -nostdin -hide_banner -loglevel error -y -i "$input" -vf minterpolate=fps=50:mi_mode=mci \
   -c:v libx264 "$tmp/mi.mp4"
 t2=$(now)
-"$fg" interpolate "$input" -o "$tmp/fge.mp4" --factor 2 --model gan --ensemble -y --log-level error
-t3=$(now)
-"$fg" interpolate "$input" -o "$tmp/fgf.mp4" --factor 2 --model gan --precision fp32 -y --log-level error
-t4=$(now)
 out=$(ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 "$tmp/fg.mp4")
 precision=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get("precision", "?"))' "$tmp/fg.json")
-awk -v a="$t0" -v b="$t1" -v c="$t2" -v d="$t3" -v f="$t4" -v n="$out" -v p="$precision" 'BEGIN {
-  g = b - a; m = c - b; e = d - c; x = f - d;
-  printf "interpolate x2: framegen gan %.2f s (%.1f output fps), ffmpeg minterpolate mci %.2f s (%.1f fps): framegen at %.2fx the speed of minterpolate\n",
-         g, n / g, m, n / m, m / g;
-  printf "interpolate x2 --ensemble: %.2f s (%.1f output fps): %.2fx the speed of minterpolate, %.2fx the time of one direction\n",
-         e, n / e, m / e, e / g;
-  printf "interpolate x2 default precision (%s) %.2f s, --precision fp32 %.2f s: the default at %.2fx the speed of fp32\n",
-         p, g, x, x / g }'
+fg_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+mi_s=$(awk -v a="$t1" -v b="$t2" 'BEGIN { printf "%.3f", b - a }')
+awk -v g="$fg_s" -v m="$mi_s" -v n="$out" -v p="$precision" 'BEGIN {
+  printf "interpolate x2: framegen gan (quality normal, %s) %.2f s (%.1f output fps), ffmpeg minterpolate mci %.2f s (%.1f fps): framegen at %.2fx the speed of minterpolate\n",
+         p, g, n / g, m, n / m, m / g }'
+# The same interpolation with other options, each against the default above.
+for variant in "--quality fast" "--quality best" "--ensemble" "--precision fp32"; do
+  read -r -a args <<< "$variant"
+  a=$(now)
+  "$fg" interpolate "$input" -o "$tmp/v.mp4" --factor 2 --model gan "${args[@]}" -y --log-level error
+  b=$(now)
+  awk -v a="$a" -v b="$b" -v g="$fg_s" -v m="$mi_s" -v n="$out" -v v="$variant" 'BEGIN {
+    e = b - a;
+    printf "interpolate x2 %s: %.2f s (%.1f output fps): %.2fx the speed of minterpolate, %.2fx the time of the default\n",
+           v, e, n / e, m / e, e / g }'
+done
 
 t0=$(now)
 "$fg" run "$input" -o "$tmp/run.mp4" --fps 50 --scale 2 --model fast -y --log-level error

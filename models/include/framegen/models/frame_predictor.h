@@ -31,9 +31,9 @@ struct PredictorOptions {
   // Interpolation with "gan" / "gan-l1", speed against quality:
   //  - "fast": the network alone (no DIS flow prior): six clips 30.49 dB.
   //  - "normal": with the DIS flow prior matched down to half resolution: 30.71 dB,
-  //    about 1.3x fast's time.
+  //    about 1.5x fast's time (bench_predict, 640x360).
   //  - "best": the prior matched down to full resolution and the ensemble of both
-  //    time directions (as `ensemble`): 30.80 dB, about 2.5x normal's time.
+  //    time directions (as `ensemble`): 30.80 dB, about 2x normal's time.
   // Anything but "normal" with another model, or an unknown value, is kUsage.
   std::string quality = "normal";
   // The gan / gan-l1 convolutions on the CPU: "bf16" (bfloat16 operands, float
