@@ -680,6 +680,32 @@ torch::Tensor smooth_texture(int64_t h, int64_t w, int64_t ch, int64_t cw) {
       torch::rand({1, 3, ch, cw}),
       F::InterpolateFuncOptions().size(std::vector<int64_t>{h, w}).mode(torch::kBicubic).align_corners(false));
 }
+
+// A smooth object of little texture (48 x 80) with its left edge at column x0 over a
+// still smooth background, [1, 3, 128, 192]: the network's own pyramid misses the
+// object's long motions.
+struct CrossingScene {
+  torch::Tensor background;
+  torch::Tensor object;
+  CrossingScene() {
+    torch::manual_seed(17);
+    background = smooth_texture(128, 192, 4, 6) * 0.4 + 0.3;
+    object = smooth_texture(48, 80, 2, 3);
+  }
+  [[nodiscard]] torch::Tensor at(int64_t x0) const {
+    torch::Tensor f = background.clone();
+    f.slice(2, 40, 88).slice(3, x0, x0 + 80).copy_(object);
+    return f;
+  }
+  // The same as an 8-bit RGB image.
+  [[nodiscard]] Image image_at(int64_t x0) const {
+    const torch::Tensor u8 =
+        at(x0)[0].mul(255.0).round().clamp(0, 255).to(torch::kUInt8).permute({1, 2, 0}).contiguous();
+    Image img(192, 128, 3);
+    std::memcpy(img.data.data(), u8.data_ptr<uint8_t>(), img.data.size());
+    return img;
+  }
+};
 }  // namespace
 
 // DIS flows between a texture and the same texture moved by (11, -6) pixels, turned
@@ -748,17 +774,10 @@ TEST(FrameGenerator, DisPriorFindsALongMotionOfLittleTexture) {
   torch::load(g, std::string(FRAMEGEN_WEIGHTS_DIR) + "/interp.pt");
   g->eval();
   ASSERT_TRUE(g->dis_prior());  // on by default
-  torch::manual_seed(17);
-  const torch::Tensor background = smooth_texture(128, 192, 4, 6) * 0.4 + 0.3;
-  const torch::Tensor object = smooth_texture(48, 80, 2, 3);
-  const auto frame = [&](int64_t x0) {
-    torch::Tensor f = background.clone();
-    f.slice(2, 40, 88).slice(3, x0, x0 + 80).copy_(object);
-    return f;
-  };
-  const torch::Tensor i0 = frame(36);
-  const torch::Tensor i1 = frame(76);
-  const torch::Tensor truth = frame(56);
+  const CrossingScene scene;
+  const torch::Tensor i0 = scene.at(36);
+  const torch::Tensor i1 = scene.at(76);
+  const torch::Tensor truth = scene.at(56);
   std::array<double, 2> psnr{};
   for (const bool prior : {false, true}) {
     g->set_dis_prior(prior);
@@ -778,24 +797,15 @@ TEST(FrameGenerator, DisPriorFindsALongMotionOfLittleTexture) {
 // (the DIS prior) find it; unknown values, and anything but normal for a model
 // without a network, are refused.
 TEST(Prediction, QualityChoosesTheDisPrior) {
-  torch::manual_seed(17);
-  const torch::Tensor background = smooth_texture(128, 192, 4, 6) * 0.4 + 0.3;
-  const torch::Tensor object = smooth_texture(48, 80, 2, 3);
-  const auto frame = [&](int64_t x0) {
-    torch::Tensor f = background.clone();
-    f.slice(2, 40, 88).slice(3, x0, x0 + 80).copy_(object);
-    const torch::Tensor u8 = f[0].mul(255.0).round().clamp(0, 255).to(torch::kUInt8).permute({1, 2, 0}).contiguous();
-    Image img(192, 128, 3);
-    std::memcpy(img.data.data(), u8.data_ptr<uint8_t>(), img.data.size());
-    return img;
-  };
+  const CrossingScene scene;
   std::map<std::string, double> psnr;
   for (const char* quality : {"fast", "normal", "best"}) {
     PredictorOptions o;
     o.threads = 2;
     o.precision = "fp32";
     o.quality = quality;
-    psnr[quality] = psnr_rgb(make_image_predictor(o)->interpolate(frame(36), frame(76), 0.5), frame(56));
+    psnr[quality] =
+        psnr_rgb(make_image_predictor(o)->interpolate(scene.image_at(36), scene.image_at(76), 0.5), scene.image_at(56));
   }
   EXPECT_GT(psnr["normal"], psnr["fast"] + 4.0) << psnr["fast"];
   EXPECT_GT(psnr["normal"], 32.0);

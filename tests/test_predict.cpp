@@ -31,6 +31,16 @@ const std::string kCli = FRAMEGEN_CLI_PATH;
 class PredictTest : public TempDirTest {
  protected:
   PredictTest() : TempDirTest("pred") {}
+  // A lossless (FFV1) fixture clip of w x h and n frames in the test's folder.
+  std::string make_ffv1_clip(const std::string& name, int w, int h, int n) {
+    FixtureSpec spec;
+    spec.width = w;
+    spec.height = h;
+    spec.frames = n;
+    spec.video_codec = "ffv1";
+    make_fixture(path(name), spec);
+    return path(name);
+  }
 };
 
 class ListSource : public FrameSource {
@@ -331,16 +341,11 @@ TEST_F(PredictTest, RunChainsPredictionAndUpscaling) {
 // differently) and the JSON summaries say which was used; best includes the
 // ensemble.
 TEST_F(PredictTest, QualityReachesThePredictor) {
-  FixtureSpec spec;
-  spec.width = 96;
-  spec.height = 64;
-  spec.frames = 9;
-  spec.video_codec = "ffv1";
-  make_fixture(path("clip.mkv"), spec);
+  const std::string clip = make_ffv1_clip("clip.mkv", 96, 64, 9);
   std::map<std::string, double> psnr;
   for (const std::string quality : {"fast", "normal", "best"}) {
-    const RunResult r = run_command(
-        {kCli, "eval", "interp", "--ref", path("clip.mkv"), "--quality", quality, "--precision", "fp32", "--json"});
+    const RunResult r =
+        run_command({kCli, "eval", "interp", "--ref", clip, "--quality", quality, "--precision", "fp32", "--json"});
     ASSERT_EQ(r.status, 0) << r.err;
     const auto j = nlohmann::json::parse(r.out);
     EXPECT_EQ(j["quality"], quality);
@@ -349,8 +354,8 @@ TEST_F(PredictTest, QualityReachesThePredictor) {
   }
   EXPECT_NE(psnr["fast"], psnr["normal"]);
   EXPECT_NE(psnr["normal"], psnr["best"]);
-  const RunResult r = run_command(
-      {kCli, "interpolate", path("clip.mkv"), "-o", path("best.mkv"), "--factor", "2", "--quality", "best", "--json"});
+  const RunResult r =
+      run_command({kCli, "interpolate", clip, "-o", path("best.mkv"), "--factor", "2", "--quality", "best", "--json"});
   ASSERT_EQ(r.status, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["quality"], "best");
@@ -359,12 +364,7 @@ TEST_F(PredictTest, QualityReachesThePredictor) {
 }
 
 TEST_F(PredictTest, EvalInterpAndExtrapSaveNamedFramesAndSkipCuts) {
-  FixtureSpec spec;
-  spec.width = 64;
-  spec.height = 48;
-  spec.frames = 21;
-  spec.video_codec = "ffv1";
-  make_fixture(path("clip.mkv"), spec);
+  make_ffv1_clip("clip.mkv", 64, 48, 21);
   RunResult r = run_command({kCli, "eval", "interp", "--ref", path("clip.mkv"), "--model", "blend", "--json", "--save",
                              path("interp"), "--cuts", "7"});
   ASSERT_EQ(r.status, 0) << r.err;
