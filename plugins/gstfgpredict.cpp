@@ -67,7 +67,9 @@ GType quality_get_type() {
     static const GEnumValue values[] = {
         {kQualityFast, "The network alone", "fast"},
         {kQualityNormal, "Also DIS optical flow matched to half resolution, taken where it fits better", "normal"},
-        {kQualityBest, "DIS matched to full resolution and the ensemble of both time directions (~2x normal's time)",
+        {kQualityBest,
+         "DIS matched to full resolution, the ensemble of both time directions for the inputs and for the inputs "
+         "mirrored (~4x normal's time)",
          "best"},
         {0, nullptr, nullptr}};
     const GType t = g_enum_register_static("GstFgPredictQuality", values);

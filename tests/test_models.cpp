@@ -228,9 +228,10 @@ TEST(Prediction, GlobalMotionAloneFollowsAPan) {
 
 // The ensemble of both time directions: the same frame whichever way round the
 // inputs come (t and 1 - t swapped with them), not the one-direction prediction
-// (else the option would do nothing), and still close to it; refused for the
-// classical models and for extrapolation-only use.
-TEST(Prediction, EnsembleIsSymmetricInTime) {
+// (else the option would do nothing), and still close to it; with quality best,
+// symmetric under mirroring too; refused for the classical models and for
+// extrapolation-only use.
+TEST(Prediction, EnsembleIsSymmetricInTimeAndBestInSpace) {
   const Image scene = test_image(200, 120);
   auto view = [&](int dx) { return window(scene, 20 + dx, 10, 160, 96); };  // moving right by dx
   PredictorOptions o;
@@ -250,6 +251,31 @@ TEST(Prediction, EnsembleIsSymmetricInTime) {
   const Image one = single->interpolate(a, b, 0.3);
   EXPECT_NE(forward.data, one.data);
   EXPECT_GT(psnr_rgb(forward, one), 30.0);
+  // quality best also averages the mirrored inputs' predictions: the same frame
+  // for mirrored inputs, mirrored.
+  o.quality = "best";
+  auto best = make_image_predictor(o);
+  const auto mirror = [](const Image& img) {
+    Image m(img.width, img.height, img.channels);
+    for (int y = 0; y < img.height; ++y) {
+      for (int x = 0; x < img.width; ++x) {
+        for (int c = 0; c < img.channels; ++c) {
+          m.data[(static_cast<std::size_t>(y) * img.width + x) * img.channels + c] =
+              img.data[(static_cast<std::size_t>(y) * img.width + (img.width - 1 - x)) * img.channels + c];
+        }
+      }
+    }
+    return m;
+  };
+  const Image straight = best->interpolate(a, b, 0.3);
+  const Image mirrored = mirror(best->interpolate(mirror(a), mirror(b), 0.3));
+  most = 0;
+  for (std::size_t i = 0; i < straight.data.size(); ++i) {
+    most = std::max(most, std::abs(straight.data[i] - mirrored.data[i]));
+  }
+  EXPECT_LE(most, 1);
+  EXPECT_NE(straight.data, forward.data);
+  EXPECT_GT(psnr_rgb(straight, forward), 30.0);
   for (const char* classical : {"blend", "repeat"}) {
     PredictorOptions c;
     c.model = classical;

@@ -111,9 +111,18 @@ Image tensor_to_image(const torch::Tensor& t) {
 class GanImagePredictor final : public ImagePredictor {
  public:
   GanImagePredictor(const PredictorOptions& o, const std::string& suffix)
-      : device_(torch::kCPU), call_threads_(o.threads_per_call), ensemble_(o.ensemble || o.quality == "best") {
+      : device_(torch::kCPU),
+        call_threads_(o.threads_per_call),
+        ensemble_(o.ensemble || o.quality == "best"),
+        mirror_(o.quality == "best") {
     device_ = models::parse_device(o.device);
     models::configure_torch_runtime(o.threads);
+    if (o.threads_per_call > 0) {
+      // OpenCV's pool is one per process, and predictors side by side contend for
+      // it: bench_predict's interpolation (two workers of one thread) took 10.2-10.8 s
+      // with the pool at two threads, 9.9 s with one.
+      models::set_dis_threads(o.threads_per_call);
+    }
     const bool bf16 = resolved_precision(o) == "bf16";
     interp_ = load_generator("interp" + suffix, device_, bf16);
     extrap_ = load_generator("extrap" + suffix, device_, bf16);
@@ -130,9 +139,17 @@ class GanImagePredictor final : public ImagePredictor {
       return tensor_to_image(interp_->forward(ta, tb, torch::full({1}, t).to(device_)).frame);
     }
     // Both directions as one batch of two: (a, b, t) and (b, a, 1 - t).
-    const torch::Tensor both =
-        interp_->forward(torch::cat({ta, tb}), torch::cat({tb, ta}), torch::tensor({t, 1.0 - t}).to(device_)).frame;
-    return tensor_to_image(both.mean(0, /*keepdim=*/true));
+    const torch::Tensor times = torch::tensor({t, 1.0 - t}).to(device_);
+    torch::Tensor sum = interp_->forward(torch::cat({ta, tb}), torch::cat({tb, ta}), times).frame.sum(0, true);
+    if (!mirror_) {
+      return tensor_to_image(sum * 0.5);
+    }
+    // The same for the mirrored inputs, mirrored back (DIS and the network's errors
+    // are not mirror-symmetric, so they differ): four predictions.
+    const torch::Tensor ma = ta.flip({3});
+    const torch::Tensor mb = tb.flip({3});
+    sum += interp_->forward(torch::cat({ma, mb}), torch::cat({mb, ma}), times).frame.flip({3}).sum(0, true);
+    return tensor_to_image(sum * 0.25);
   }
   Image extrapolate(const Image* older, const Image& previous, const Image& last) override {
     models::set_calling_thread_torch_threads(call_threads_);
@@ -148,6 +165,7 @@ class GanImagePredictor final : public ImagePredictor {
   torch::Device device_;
   int call_threads_;
   bool ensemble_;
+  bool mirror_;  // with the ensemble: also the mirrored inputs (quality "best")
   FrameGenerator interp_{nullptr};
   FrameGenerator extrap_{nullptr};
 };

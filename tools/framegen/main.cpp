@@ -35,7 +35,8 @@ constexpr const char* kPrecisionHelp =
 constexpr const char* kQualityHelp =
     "Interpolation with the gan predictor, speed against quality: fast (the network alone), normal (default: "
     "also DIS optical flow matched to half resolution, taken where it fits better; finds long motions), best (DIS "
-    "matched to full resolution, and --ensemble; about 2x normal's time)";
+    "matched to full resolution, and --ensemble for the inputs and for the inputs mirrored: four predictions "
+    "averaged; about 4x normal's time)";
 
 constexpr const char* kExitCodesHelp =
     "Exit codes:\n"

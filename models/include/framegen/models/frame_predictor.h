@@ -22,7 +22,8 @@ struct PredictorOptions {
   std::string device = "cpu";
   int threads = 0;
   // > 0: LibTorch threads of the thread that calls the predictor (several
-  // predictors working side by side, one per worker thread); 0: `threads`.
+  // predictors working side by side, one per worker thread); 0: `threads`. > 0 also
+  // sizes OpenCV's pool (the DIS flow prior), which is one per process, to it.
   int threads_per_call = 0;
   // Interpolation with "gan" / "gan-l1": also predict each frame from the inputs
   // swapped (time reversed, t -> 1 - t) and average the two. Twice the network's
@@ -33,8 +34,10 @@ struct PredictorOptions {
   //  - "fast": the network alone (no DIS flow prior): six clips 30.49 dB.
   //  - "normal": with the DIS flow prior matched down to half resolution: 30.71 dB,
   //    about 1.5x fast's time (bench_predict, 640x360).
-  //  - "best": the prior matched down to full resolution and the ensemble of both
-  //    time directions (as `ensemble`): 30.80 dB, about 2x normal's time.
+  //  - "best": the prior matched down to full resolution, and the ensemble (as
+  //    `ensemble`) of both time directions for the inputs and for the inputs
+  //    mirrored left to right: four predictions averaged, 30.84 dB, about 4x
+  //    normal's time.
   // Anything but "normal" with another model, or an unknown value, is kUsage.
   std::string quality = "normal";
   // The gan / gan-l1 convolutions on the CPU: "bf16" (bfloat16 operands, float
