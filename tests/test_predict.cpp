@@ -374,9 +374,11 @@ TEST_F(PredictTest, EvalInterpAndExtrapSaveNamedFramesAndSkipCuts) {
   EXPECT_TRUE(file_exists(path("interp/000001.png")));
   EXPECT_FALSE(file_exists(path("interp/000007.png")));
   EXPECT_DOUBLE_EQ(j["psnr"].get<double>(), j["blend_psnr"].get<double>());
+  EXPECT_TRUE(j["quality"].is_null());  // blend has no network: nothing to choose
   r = run_command({kCli, "eval", "extrap", "--ref", path("clip.mkv"), "--model", "gan", "--json"});
   ASSERT_EQ(r.status, 0) << r.err;
   j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["samples"], 19);
   EXPECT_GT(j["sharpness"].get<double>(), 0.0);
+  EXPECT_TRUE(j["quality"].is_null());  // --quality is for interpolation
 }

@@ -1256,7 +1256,7 @@ nlohmann::json run_eval_pred(const EvalPredOptions& o) {
       {"command", "eval " + o.task},
       {"model", o.model},
       {"ensemble", o.ensemble || o.quality == "best"},
-      {"quality", precision.empty() ? nlohmann::json() : nlohmann::json(o.quality)},
+      {"quality", precision.empty() || extrap ? nlohmann::json() : nlohmann::json(o.quality)},  // interp only
       {"precision", precision.empty() ? nlohmann::json() : nlohmann::json(precision)},
       {"refs", per_ref},
       {"samples", all_n},
