@@ -113,7 +113,7 @@ class GanImagePredictor final : public ImagePredictor {
   GanImagePredictor(const PredictorOptions& o, const std::string& suffix)
       : device_(torch::kCPU),
         call_threads_(o.threads_per_call),
-        ensemble_(o.ensemble || o.quality == "best"),
+        ensemble_(uses_ensemble(o)),
         mirror_(o.quality == "best") {
     device_ = models::parse_device(o.device);
     models::configure_torch_runtime(o.threads);
@@ -407,6 +407,8 @@ void check_options(const PredictorOptions& o) {
 }
 
 }  // namespace
+
+bool uses_ensemble(const PredictorOptions& o) { return o.ensemble || o.quality == "best"; }
 
 std::string resolved_precision(const PredictorOptions& o) {
   return models::resolve_precision(o.precision, o.device, is_network(o.model), o.model);

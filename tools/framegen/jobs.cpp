@@ -730,6 +730,7 @@ JobResult run_video_job(const VideoJob& job) {
   // The arithmetic of the job's networks (both resolve the same request on the
   // same device); "" without one.
   std::string precision = sr_filter ? sr_filter->model().precision() : "";
+  bool ensemble = false;  // as predicted (quality best includes it)
   if (predicting) {
     const int cores = common.threads > 0 ? common.threads
                                          : static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
@@ -749,6 +750,7 @@ JobResult run_video_job(const VideoJob& job) {
     if (predictor_network) {
       precision = resolved_precision(po);
     }
+    ensemble = uses_ensemble(po);
   }
 
   EncoderOptions enc = common.encoder;
@@ -1044,8 +1046,7 @@ JobResult run_video_job(const VideoJob& job) {
   }
   if (retime != nullptr) {
     result.summary["predictor"] = job.predictor;
-    // As predicted: --quality best includes the ensemble.
-    result.summary["ensemble"] = job.ensemble || job.quality == "best";
+    result.summary["ensemble"] = ensemble;
     result.summary["quality"] = predictor_network ? nlohmann::json(job.quality) : nlohmann::json();
     result.summary["frames_synthesised"] = retime->frames_synthesised();
     result.summary["scene_cuts"] = retime->cuts();
@@ -1255,7 +1256,7 @@ nlohmann::json run_eval_pred(const EvalPredOptions& o) {
   nlohmann::json j = {
       {"command", "eval " + o.task},
       {"model", o.model},
-      {"ensemble", o.ensemble || o.quality == "best"},
+      {"ensemble", uses_ensemble(po)},
       {"quality", precision.empty() || extrap ? nlohmann::json() : nlohmann::json(o.quality)},  // interp only
       {"precision", precision.empty() ? nlohmann::json() : nlohmann::json(precision)},
       {"refs", per_ref},

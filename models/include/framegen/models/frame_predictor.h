@@ -52,6 +52,10 @@ struct PredictorOptions {
 // the network models, "" for the others (after check: unknown values throw kUsage).
 std::string resolved_precision(const PredictorOptions& options);
 
+// Whether a predictor with these options averages both time directions when it
+// interpolates: `ensemble`, or quality "best".
+bool uses_ensemble(const PredictorOptions& options);
+
 // Throws Error(kUsage) for unknown models / devices or weights missing from the build.
 std::unique_ptr<FrameInterpolator> make_frame_predictor(const PredictorOptions& options);
 
